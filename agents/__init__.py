@@ -1,0 +1,18 @@
+"""Thin Faust agents: decode → core → table write → send."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from leadstream.agents.ingest import register_ingest
+from leadstream.agents.leads import register_leads
+
+if TYPE_CHECKING:
+    from leadstream.streams.app import Pipeline
+
+__all__ = ["register_agents", "register_ingest", "register_leads"]
+
+
+def register_agents(pipeline: Pipeline) -> None:
+    register_ingest(pipeline)
+    register_leads(pipeline)

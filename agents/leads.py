@@ -1,0 +1,57 @@
+"""Lead agent: per-lead state in a RocksDB table; the core decides, this adapter writes and sends."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from leadstream.agents.dlq import send_to_dlq
+from leadstream.core.apply import apply
+from leadstream.core.emitted import Counted, Duplicate, Transition
+from leadstream.streams.codecs import decode_state, decode_touchpoint, encode_state
+from leadstream.streams.mappers import transition_to_handover
+
+if TYPE_CHECKING:
+    from leadstream.streams.app import Pipeline
+
+__all__ = ["register_leads"]
+
+log = logging.getLogger(__name__)
+
+
+def register_leads(pipeline: Pipeline) -> None:
+    table = pipeline.leads
+    model = pipeline.model
+    handover = pipeline.handover
+    metrics = pipeline.metrics
+
+    # Stateful: concurrency must stay 1, and the table is written only inside the iteration.
+    @pipeline.app.agent(pipeline.lead_touchpoints, name="leadstream.leads", concurrency=1)
+    async def leads(stream: Any) -> None:
+        async for event in stream.events():
+            key: bytes = event.key
+            try:
+                touchpoint = decode_touchpoint(event.value)
+                stored = table.get(key)
+                state = decode_state(stored) if stored is not None else None
+                state, emitted = apply(state, touchpoint, model)
+                # Written on duplicates too: after a crash the local store may hold an update
+                # whose changelog record was never sent; rewriting sends it.
+                table[key] = encode_state(state)
+            except Exception as exc:  # a poison record must never stop the stream
+                log.exception("lead agent failed on %s[%s]@%s", event.message.topic,
+                              event.message.partition, event.message.offset)
+                await send_to_dlq(pipeline, event, stage="leads", kind="internal_error",
+                                  reason=f"unexpected {type(exc).__name__} while applying")
+                continue
+            for item in emitted:
+                if isinstance(item, Transition):
+                    record = transition_to_handover(item).model_dump_json().encode()
+                    await handover.send(key=key, value=record)
+                    metrics.transitions.labels(
+                        from_stage=item.from_stage, to_stage=item.to_stage
+                    ).inc()
+                elif isinstance(item, Counted):
+                    metrics.touchpoints.labels(type=item.type, outcome="scored").inc()
+                elif isinstance(item, Duplicate):
+                    metrics.touchpoints.labels(type=item.type, outcome="duplicate").inc()

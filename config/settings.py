@@ -1,0 +1,176 @@
+"""Worker settings: one YAML file (optional) overlaid by ``LEADSTREAM__…`` environment variables.
+
+Environment names are the field path in upper case joined by double underscores, e.g.
+``LEADSTREAM__KAFKA__BOOTSTRAP_SERVERS=broker:9092``; values are read as YAML scalars.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+
+from leadstream.config.model_loader import DEFAULT_MODEL_PATH
+from leadstream.config.yaml_source import LinedYaml, read_yaml, validate
+from leadstream.exceptions import ConfigError
+
+__all__ = [
+    "Settings",
+    "KafkaSettings",
+    "TopicSettings",
+    "StateSettings",
+    "RocksDBSettings",
+    "WebSettings",
+    "LogSettings",
+    "load_settings",
+    "ENV_PREFIX",
+]
+
+ENV_PREFIX = "LEADSTREAM__"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class KafkaSettings(_Section):
+    bootstrap_servers: str = Field(default="localhost:9092", min_length=1)
+    flavour: Literal["kafka", "tansu"] = Field(
+        default="kafka",
+        description="'tansu' applies the embedded broker's workarounds (BROKER.md); "
+        "'kafka' uses normal client defaults",
+    )
+    client_id: str = "leadstream"
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    ssl_cafile: str | None = None
+    ssl_certfile: str | None = None
+    ssl_keyfile: str | None = None
+    session_timeout_s: float | None = Field(default=None, gt=0)
+    heartbeat_interval_s: float | None = Field(default=None, gt=0)
+    rebalance_timeout_s: float | None = Field(default=None, gt=0)
+    fetch_max_wait_ms: int | None = Field(default=None, ge=1, le=60_000)
+    commit_interval_s: float = Field(default=2.8, gt=0)
+    producer_linger_ms: float = Field(default=0.0, ge=0)
+
+    @model_validator(mode="after")
+    def _sasl_complete(self) -> KafkaSettings:
+        if self.security_protocol.startswith("SASL") and not (
+            self.sasl_mechanism and self.sasl_username and self.sasl_password
+        ):
+            raise ValueError(
+                "security_protocol SASL_* needs sasl_mechanism, sasl_username and sasl_password"
+            )
+        return self
+
+    # Defaults that differ per broker flavour (BROKER.md defects 3 and 7).
+    def effective_session_timeout(self) -> float:
+        return self.session_timeout_s or (6.0 if self.flavour == "tansu" else 60.0)
+
+    def effective_heartbeat_interval(self) -> float:
+        return self.heartbeat_interval_s or (1.0 if self.flavour == "tansu" else 3.0)
+
+    def effective_rebalance_timeout(self) -> float:
+        return self.rebalance_timeout_s or (10.0 if self.flavour == "tansu" else 60.0)
+
+    def effective_fetch_max_wait_ms(self) -> int:
+        return self.fetch_max_wait_ms or (100 if self.flavour == "tansu" else 1500)
+
+
+class TopicSettings(_Section):
+    touchpoints: list[str] = Field(default_factory=lambda: ["touchpoints"], min_length=1)
+    feedback: str = "lead-feedback"
+    commands: str = "lead-commands"
+    handover: str = "lead-handover"
+    dlq: str = "touchpoints-dlq"
+    partitions: int = Field(default=8, ge=1, le=1024)
+    replication_factor: int = Field(default=1, ge=1, le=16)
+    create: bool = Field(default=True, description="create missing topics at start")
+
+
+class RocksDBSettings(_Section):
+    """Explicit RocksDB memory: Faust's defaults allocate a 2 GiB block cache per partition."""
+
+    write_buffer_size_mb: int = Field(default=8, ge=1, le=1024)
+    max_write_buffer_number: int = Field(default=2, ge=1, le=16)
+    block_cache_mb: int = Field(default=16, ge=1, le=65536)
+    max_open_files: int = Field(default=256, ge=16)
+
+
+class StateSettings(_Section):
+    dir: Path = Path("var/state")
+    rocksdb: RocksDBSettings = Field(default_factory=RocksDBSettings)
+
+
+class WebSettings(_Section):
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = Field(default=6066, ge=1, le=65535)
+
+
+class LogSettings(_Section):
+    level: Literal["debug", "info", "warning", "error"] = "info"
+
+
+class Settings(_Section):
+    app_id: str = Field(default="leadstream", pattern=r"^[A-Za-z0-9._-]{1,100}$")
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    topics: TopicSettings = Field(default_factory=TopicSettings)
+    state: StateSettings = Field(default_factory=StateSettings)
+    web: WebSettings = Field(default_factory=WebSettings)
+    log: LogSettings = Field(default_factory=LogSettings)
+    model_path: Path = DEFAULT_MODEL_PATH
+    max_message_bytes: int = Field(default=65536, ge=256, le=16 * 1024 * 1024)
+
+
+def _env_overlay(data: dict[str, Any], environ: Mapping[str, str]) -> None:
+    for name, raw in sorted(environ.items()):
+        if not name.startswith(ENV_PREFIX):
+            continue
+        path = [part.lower() for part in name[len(ENV_PREFIX) :].split("__")]
+        if not all(path):
+            raise ConfigError("environment", name, "empty path segment in variable name")
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else None
+        except yaml.YAMLError:
+            value = raw
+        if path[-1] == "touchpoints" and isinstance(value, str):
+            value = [t.strip() for t in value.split(",") if t.strip()]
+        node = data
+        for part in path[:-1]:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise ConfigError("environment", name, f"'{part}' is not a section")
+            node = child
+        node[path[-1]] = value
+
+
+def load_settings(
+    path: Path | str | None = None, *, environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Load settings from ``path`` (optional) and the environment; raise ``ConfigError``."""
+    environ = os.environ if environ is None else environ
+    if path is not None:
+        source = read_yaml(Path(path), what="settings")
+    else:
+        source = LinedYaml({}, {}, "(defaults)")
+    if not isinstance(source.data, dict):
+        raise ConfigError(source.file, "(document)", "the top level must be a mapping of fields")
+    overlaid = dict(source.data)
+    _env_overlay(overlaid, environ)
+    # relative paths in a settings file are relative to that file, not to the working directory
+    base = Path(path).parent if path is not None else Path.cwd()
+    for key in ("model_path",):
+        if isinstance(overlaid.get(key), str) and not Path(overlaid[key]).is_absolute():
+            overlaid[key] = str(base / overlaid[key])
+    state = overlaid.get("state")
+    if isinstance(state, dict) and isinstance(state.get("dir"), str):
+        if not Path(state["dir"]).is_absolute():
+            overlaid["state"] = {**state, "dir": str(base / state["dir"])}
+    return validate(Settings, LinedYaml(overlaid, source.lines, source.file))

@@ -1,0 +1,29 @@
+"""The pure domain core: no Kafka, no Faust, no I/O.
+
+``apply(state, message, model) -> (state, emitted)`` is the whole contract. Agents decode a
+message, call :func:`apply`, write the returned state and publish what was emitted.
+"""
+
+from leadstream.core.apply import apply
+from leadstream.core.emitted import Counted, Duplicate, Emitted, Transition
+from leadstream.core.identity import canonical_lead_id
+from leadstream.core.messages import Touchpoint
+from leadstream.core.model import BehaviourRule, ScoringModel
+from leadstream.core.scoring import behaviour_score
+from leadstream.core.stages import Stage
+from leadstream.core.state import LeadState
+
+__all__ = [
+    "apply",
+    "BehaviourRule",
+    "Counted",
+    "Duplicate",
+    "Emitted",
+    "LeadState",
+    "ScoringModel",
+    "Stage",
+    "Touchpoint",
+    "Transition",
+    "behaviour_score",
+    "canonical_lead_id",
+]

@@ -1,0 +1,72 @@
+"""What the core emits. Agents turn these into Kafka records (or metrics)."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass
+from typing import Any
+
+__all__ = ["Counted", "Duplicate", "Transition", "Emitted", "transition_id"]
+
+
+def transition_id(lead_id: str, to_stage: str, entry: int) -> str:
+    """Deterministic id: the ``entry``-th time ``lead_id`` entered ``to_stage``.
+
+    It names *what happened*, not which record caused it, so the same input log yields the same
+    ids whatever the crash/replay history, and CRM consumers can upsert on it.
+    """
+    raw = f"{lead_id}\x1f{to_stage}\x1f{entry}".encode()
+    return hashlib.sha256(raw).hexdigest()[:32]
+
+
+@dataclass(frozen=True, slots=True)
+class Counted:
+    """A touchpoint was applied; ``rules`` are the rule ids that scored it."""
+
+    event_id: str
+    type: str
+    rules: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Duplicate:
+    """A touchpoint whose ``event_id`` the lead has already applied; nothing changed."""
+
+    event_id: str
+    type: str
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """A lifecycle stage transition: the body of one handover event."""
+
+    transition_id: str
+    lead_id: str
+    from_stage: str
+    to_stage: str
+    reason: str
+    occurred_at: float
+    trigger_event_id: str
+    trigger_type: str
+    score: float
+    model_name: str
+    model_version: str
+    contributors: tuple[tuple[str, float, int], ...]  # (rule_id, points now, events counted)
+    trail: tuple[tuple[str, str, float], ...]  # (event_id, type, occurred_at), oldest first
+    profile: dict[str, Any]
+
+    def to_primitive(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_primitive(cls, data: dict[str, Any]) -> Transition:
+        return cls(
+            **{
+                **data,
+                "contributors": tuple(tuple(c) for c in data["contributors"]),
+                "trail": tuple(tuple(t) for t in data["trail"]),
+            }
+        )
+
+
+Emitted = Counted | Duplicate | Transition

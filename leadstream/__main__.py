@@ -1,0 +1,5 @@
+import sys
+
+from leadstream.cli import main
+
+sys.exit(main())

@@ -1,0 +1,157 @@
+"""The ``leadstream`` command.
+
+    leadstream run [--duration S] [--leads N] [--rate R]   embedded broker + worker + demo traffic
+    leadstream worker [--config FILE]                      one worker against the configured Kafka
+    leadstream broker [--port P]                           the embedded broker in the foreground
+    leadstream model validate FILE                         check a scoring model file
+    leadstream schemas export [DIR]                        write the JSON Schemas
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+from leadstream.exceptions import ConfigError, LeadstreamError
+
+__all__ = ["main"]
+
+
+def _cmd_worker(args: argparse.Namespace) -> int:
+    from leadstream.config import load_model, load_settings
+
+    settings = load_settings(args.config)
+    model = load_model(settings.model_path)
+    return run_worker(settings, model)
+
+
+def run_worker(settings: object, model: object) -> int:
+    import faust
+
+    from leadstream.streams.app import create_pipeline
+    from leadstream.streams.prepare import prepare
+
+    logging.basicConfig(
+        level=settings.log.level.upper(),  # type: ignore[attr-defined]
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    asyncio.run(prepare(settings))  # type: ignore[arg-type]
+    asyncio.set_event_loop(asyncio.new_event_loop())
+    pipeline = create_pipeline(settings, model)  # type: ignore[arg-type]
+    worker = faust.Worker(
+        pipeline.app,
+        loglevel=settings.log.level,  # type: ignore[attr-defined]
+        quiet=True,
+        redirect_stdouts=False,
+    )
+    worker.execute_from_commandline()  # returns only via SystemExit
+    return 0
+
+
+def _cmd_broker(args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
+    from leadstream.broker import EmbeddedBroker
+
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    with EmbeddedBroker(host=args.host, port=args.port) as broker:
+        print(f"embedded Tansu broker on {broker.bootstrap_servers} (pid {broker.pid}); "
+              "Ctrl-C stops it", flush=True)
+        while not stop.wait(0.5):
+            if not broker.running:
+                print("broker exited", file=sys.stderr)
+                return 1
+    return 0
+
+
+def _cmd_model_validate(args: argparse.Namespace) -> int:
+    from leadstream.config import load_model
+
+    model = load_model(args.file)
+    print(f"{args.file}: OK — model {model.name!r} version {model.version!r}, "
+          f"{len(model.rules)} behaviour rules")
+    return 0
+
+
+def _cmd_schemas_export(args: argparse.Namespace) -> int:
+    from leadstream.schemas.export import SCHEMA_DIR, write_json_schemas
+
+    for path in write_json_schemas(Path(args.dir) if args.dir else SCHEMA_DIR):
+        print(path)
+    return 0
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from leadstream.demo.runner import DemoOptions, run_demo
+
+    return run_demo(
+        DemoOptions(
+            duration=args.duration,
+            leads=args.leads,
+            rate=args.rate,
+            seed=args.seed,
+            workdir=Path(args.workdir) if args.workdir else None,
+            model_path=Path(args.model) if args.model else None,
+        )
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="leadstream", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="embedded broker + worker + demo traffic, then a summary")
+    run.add_argument("--duration", type=float, default=30.0, help="seconds of traffic (default 30)")
+    run.add_argument("--leads", type=int, default=300, help="distinct people (default 300)")
+    run.add_argument("--rate", type=float, default=150.0, help="touchpoints per second (default 150)")
+    run.add_argument("--seed", type=int, default=7, help="traffic seed (default 7)")
+    run.add_argument("--workdir", help="where state and logs go (default: a new temp dir)")
+    run.add_argument("--model", help="scoring model YAML (default: the packaged one)")
+    run.set_defaults(func=_cmd_run)
+
+    worker = sub.add_parser("worker", help="run one worker")
+    worker.add_argument("--config", help="settings YAML (environment LEADSTREAM__… overrides)")
+    worker.set_defaults(func=_cmd_worker)
+
+    broker = sub.add_parser("broker", help="run the embedded Tansu broker in the foreground")
+    broker.add_argument("--host", default="127.0.0.1")
+    broker.add_argument("--port", type=int, default=9092)
+    broker.set_defaults(func=_cmd_broker)
+
+    model = sub.add_parser("model", help="scoring model tools")
+    model_sub = model.add_subparsers(dest="model_command", required=True)
+    validate = model_sub.add_parser("validate", help="validate a scoring model file")
+    validate.add_argument("file")
+    validate.set_defaults(func=_cmd_model_validate)
+
+    schemas = sub.add_parser("schemas", help="message schema tools")
+    schemas_sub = schemas.add_subparsers(dest="schemas_command", required=True)
+    export = schemas_sub.add_parser("export", help="write JSON Schemas of every message")
+    export.add_argument("dir", nargs="?")
+    export.set_defaults(func=_cmd_schemas_export)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except ConfigError as exc:
+        print(f"leadstream: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except LeadstreamError as exc:
+        print(f"leadstream: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

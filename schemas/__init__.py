@@ -1,0 +1,23 @@
+"""Message models at the edges (pydantic v2) and their generated JSON Schemas (``json/``)."""
+
+from leadstream.schemas.dlq import DlqHeader, DlqRecord, DlqSource
+from leadstream.schemas.handover import HandoverEvent
+from leadstream.schemas.touchpoints import (
+    TOUCHPOINT_MODELS,
+    Bant,
+    Profile,
+    TouchpointIn,
+    parse_touchpoint,
+)
+
+__all__ = [
+    "Bant",
+    "DlqHeader",
+    "DlqRecord",
+    "DlqSource",
+    "HandoverEvent",
+    "Profile",
+    "TOUCHPOINT_MODELS",
+    "TouchpointIn",
+    "parse_touchpoint",
+]

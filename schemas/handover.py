@@ -1,0 +1,59 @@
+"""The handover event: the contract CRM connectors consume from ``lead-handover``.
+
+Upsert on ``transition_id``: it is deterministic (same input log ⇒ same ids), and a record that is
+published twice after a crash carries the same id and the same content.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["HandoverEvent", "Contributor", "TrailItem", "Trigger", "ModelRef", "SCHEMA_VERSION"]
+
+SCHEMA_VERSION = 1
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Trigger(_Out):
+    event_id: str
+    type: str
+    occurred_at: datetime
+
+
+class Contributor(_Out):
+    rule: str
+    points: float = Field(description="the rule's decayed points at the transition's event time")
+    count: int = Field(description="touchpoints this rule has counted for the lead")
+
+
+class TrailItem(_Out):
+    event_id: str
+    type: str
+    occurred_at: datetime
+
+
+class ModelRef(_Out):
+    name: str
+    version: str
+
+
+class HandoverEvent(_Out):
+    schema_version: Literal[1] = SCHEMA_VERSION
+    transition_id: str = Field(description="deterministic id; upsert key for consumers")
+    lead_id: str
+    from_stage: str
+    to_stage: str
+    reason: str = Field(description="reason code, e.g. contact_identified, score_threshold")
+    occurred_at: datetime = Field(description="event time of the triggering touchpoint")
+    trigger: Trigger
+    score: float = Field(description="behaviour score at the transition's event time")
+    top_contributors: list[Contributor]
+    recent_touchpoints: list[TrailItem] = Field(description="oldest first")
+    profile: dict[str, Any]
+    model: ModelRef

@@ -1,0 +1,99 @@
+"""Mappers between the wire (``schemas``) and the core (``core``)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from leadstream.core.emitted import Transition
+from leadstream.core.identity import canonical_lead_id
+from leadstream.core.messages import Touchpoint
+from leadstream.schemas.dlq import DlqHeader, DlqRecord, DlqSource
+from leadstream.schemas.handover import Contributor, HandoverEvent, ModelRef, TrailItem, Trigger
+
+__all__ = ["touchpoint_to_core", "transition_to_handover", "dlq_record"]
+
+
+def touchpoint_to_core(envelope: Any) -> Touchpoint:
+    lead_id, has_contact = canonical_lead_id(
+        lead_id=envelope.lead_id,
+        email=envelope.email,
+        crm_id=envelope.crm_id,
+        anonymous_id=envelope.anonymous_id,
+    )
+    return Touchpoint(
+        event_id=envelope.event_id,
+        type=envelope.type,
+        occurred_at=envelope.occurred_at.timestamp(),
+        lead_id=lead_id,
+        has_contact=has_contact,
+        payload=envelope.payload.model_dump(mode="json", exclude_none=True),
+        campaign=envelope.campaign,
+        channel=envelope.channel,
+        source=envelope.source,
+    )
+
+
+def _utc(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, tz=UTC)
+
+
+def transition_to_handover(transition: Transition) -> HandoverEvent:
+    return HandoverEvent(
+        transition_id=transition.transition_id,
+        lead_id=transition.lead_id,
+        from_stage=transition.from_stage,
+        to_stage=transition.to_stage,
+        reason=transition.reason,
+        occurred_at=_utc(transition.occurred_at),
+        trigger=Trigger(
+            event_id=transition.trigger_event_id,
+            type=transition.trigger_type,
+            occurred_at=_utc(transition.occurred_at),
+        ),
+        score=transition.score,
+        top_contributors=[
+            Contributor(rule=rule, points=points, count=count)
+            for rule, points, count in transition.contributors
+        ],
+        recent_touchpoints=[
+            TrailItem(event_id=event_id, type=kind, occurred_at=_utc(at))
+            for event_id, kind, at in transition.trail
+        ],
+        profile=transition.profile,
+        model=ModelRef(name=transition.model_name, version=transition.model_version),
+    )
+
+
+def _b64(raw: bytes | None) -> str | None:
+    return None if raw is None else base64.b64encode(raw).decode("ascii")
+
+
+def dlq_record(
+    *,
+    kind: str,
+    reason: str,
+    stage: str,
+    topic: str,
+    partition: int,
+    offset: int,
+    timestamp_ms: int | None,
+    key: bytes | None,
+    value: bytes | None,
+    headers: Iterable[tuple[str, bytes | None]] = (),
+) -> DlqRecord:
+    dlq_id = hashlib.sha256(f"{stage}\x1f{topic}\x1f{partition}\x1f{offset}".encode()).hexdigest()
+    return DlqRecord(
+        dlq_id=dlq_id[:32],
+        kind=kind,
+        reason=reason,
+        stage=stage,  # type: ignore[arg-type]
+        source=DlqSource(topic=topic, partition=partition, offset=offset, timestamp_ms=timestamp_ms),
+        key_b64=_b64(key),
+        value_b64=_b64(value or b"") or "",
+        headers=[DlqHeader(key=k, value_b64=_b64(v) or "") for k, v in headers],
+        rejected_at=datetime.now(tz=UTC),
+    )
