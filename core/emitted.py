@@ -42,6 +42,7 @@ class Transition:
 
     transition_id: str
     lead_id: str
+    sequence: int  # 1-based count of this lead's transitions: the current stage has the highest
     from_stage: str
     to_stage: str
     reason: str
@@ -56,7 +57,11 @@ class Transition:
     profile: dict[str, Any]
 
     def to_primitive(self) -> dict[str, Any]:
-        return asdict(self)
+        """JSON-native (lists, not tuples), so a decoded state equals the one that was encoded."""
+        data = asdict(self)
+        data["contributors"] = [list(c) for c in self.contributors]
+        data["trail"] = [list(t) for t in self.trail]
+        return data
 
     @classmethod
     def from_primitive(cls, data: dict[str, Any]) -> Transition:

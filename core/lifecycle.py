@@ -49,6 +49,7 @@ def _move(
     transition = Transition(
         transition_id=transition_id(state.lead_id, to.value, entry),
         lead_id=state.lead_id,
+        sequence=sum(state.stage_entries.values()) + 1,
         from_stage=state.stage,
         to_stage=to.value,
         reason=reason,

@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
 from leadstream.core.messages import Touchpoint
 from leadstream.core.touchpoint_types import TOUCHPOINT_TYPES
@@ -105,14 +105,15 @@ class ScoringModel(_Strict):
     _by_type: Mapping[str, tuple[BehaviourRule, ...]] = PrivateAttr(default_factory=dict)
     _by_id: Mapping[str, BehaviourRule] = PrivateAttr(default_factory=dict)
 
-    @model_validator(mode="after")
-    def _unique_rule_ids(self) -> ScoringModel:
+    @field_validator("rules")
+    @classmethod
+    def _unique_rule_ids(cls, rules: tuple[BehaviourRule, ...]) -> tuple[BehaviourRule, ...]:
         seen: set[str] = set()
-        for rule in self.rules:
+        for rule in rules:
             if rule.id in seen:
                 raise ValueError(f"rule id {rule.id!r} is used twice; rule ids must be unique")
             seen.add(rule.id)
-        return self
+        return rules
 
     def model_post_init(self, __context: Any) -> None:
         by_type: dict[str, list[BehaviourRule]] = {}

@@ -1,0 +1,1 @@
+"""Demo traffic and the ``leadstream run`` orchestration (embedded broker + worker + summary)."""

@@ -1,7 +1,8 @@
 """The handover event: the contract CRM connectors consume from ``lead-handover``.
 
 Upsert on ``transition_id``: it is deterministic (same input log ⇒ same ids), and a record that is
-published twice after a crash carries the same id and the same content.
+published twice (after a crash, or when its trigger is re-sent) carries the same id and the same
+content. Order per lead by ``sequence``.
 """
 
 from __future__ import annotations
@@ -47,6 +48,11 @@ class HandoverEvent(_Out):
     schema_version: Literal[1] = SCHEMA_VERSION
     transition_id: str = Field(description="deterministic id; upsert key for consumers")
     lead_id: str
+    sequence: int = Field(
+        ge=1,
+        description="n-th transition of this lead; the lead's current stage is the to_stage of "
+        "its highest sequence (a re-published record never moves a lead backwards)",
+    )
     from_stage: str
     to_stage: str
     reason: str = Field(description="reason code, e.g. contact_identified, score_threshold")

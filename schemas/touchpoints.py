@@ -13,6 +13,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StringConstraints,
     TypeAdapter,
     ValidationError,
     model_validator,
@@ -30,7 +31,11 @@ __all__ = [
 
 Id = Annotated[str, Field(min_length=1, max_length=200)]
 Text = Annotated[str, Field(max_length=500)]
-Email = Annotated[str, Field(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")]
+# surrounding whitespace is a common export artefact; it is stripped before the pattern check
+Email = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$"),
+]
 
 
 class _In(BaseModel):
@@ -254,7 +259,7 @@ def _rejection(exc: ValidationError) -> InvalidTouchpoint:
     kind_of = first["type"]
     if kind_of == "json_invalid":
         return InvalidTouchpoint("invalid_json", f"not valid JSON: {first['msg']}")
-    if kind_of in ("model_type", "model_attributes_type") and not first["loc"]:
+    if kind_of in ("dict_type", "model_type", "model_attributes_type") and not first["loc"]:
         return InvalidTouchpoint("not_an_object", "a touchpoint must be a JSON object")
     if kind_of == "union_tag_not_found":
         return InvalidTouchpoint("missing_type", "field 'type' is missing")

@@ -45,6 +45,7 @@ def transition_to_handover(transition: Transition) -> HandoverEvent:
     return HandoverEvent(
         transition_id=transition.transition_id,
         lead_id=transition.lead_id,
+        sequence=transition.sequence,
         from_stage=transition.from_stage,
         to_stage=transition.to_stage,
         reason=transition.reason,

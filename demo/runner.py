@@ -1,0 +1,231 @@
+"""``leadstream run``: embedded broker + one worker + demo traffic, progress, then a summary."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from leadstream.broker import EmbeddedBroker
+from leadstream.demo.observe import by_label, counter_total, scrape
+from leadstream.demo.traffic import TrafficGenerator
+from leadstream.demo.worker_process import WorkerProcess
+from leadstream.exceptions import LeadstreamError
+
+__all__ = ["DemoOptions", "run_demo"]
+
+_TOUCHPOINTS = "touchpoints"
+_HANDOVER = "lead-handover"
+_DLQ = "touchpoints-dlq"
+
+
+@dataclass
+class DemoOptions:
+    duration: float = 30.0
+    leads: int = 300
+    rate: float = 150.0
+    seed: int = 7
+    workdir: Path | None = None
+    model_path: Path | None = None
+
+
+@dataclass
+class _Seen:
+    produced: Counter[str] = field(default_factory=Counter)
+    handovers: list[dict[str, Any]] = field(default_factory=list)
+    dlq: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _say(text: str = "") -> None:
+    print(text, flush=True)
+
+
+def run_demo(options: DemoOptions) -> int:
+    workdir = options.workdir or Path(tempfile.mkdtemp(prefix="leadstream-run-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    _say(f"leadstream run — work dir {workdir}")
+    broker = EmbeddedBroker(log_path=workdir / "broker.log")
+    worker: WorkerProcess | None = None
+    try:
+        broker.start()
+        _say(f"  embedded Tansu broker on {broker.bootstrap_servers} (pid {broker.pid})")
+        extra = {"LEADSTREAM__MODEL_PATH": str(options.model_path)} if options.model_path else {}
+        # the broker is new and empty, so the state dir must be too (BROKER.md defect 4)
+        state_dir = Path(tempfile.mkdtemp(prefix="state-", dir=workdir))
+        worker = WorkerProcess(
+            bootstrap_servers=broker.bootstrap_servers,
+            state_dir=state_dir,
+            log_path=workdir / "worker.log",
+            extra_env=extra,
+            new_session=True,  # Ctrl-C reaches only us; we stop the worker in order
+        ).start()
+        _say(f"  worker pid {worker.pid}, metrics on {worker.metrics_url}")
+        worker.wait_ready(timeout=90)
+        _say("  worker ready; sending demo traffic (Ctrl-C to stop early)")
+        return asyncio.run(_drive(options, broker.bootstrap_servers, worker, workdir))
+    except LeadstreamError as exc:
+        _say(f"leadstream run failed: {exc}")
+        return 1
+    finally:
+        if worker is not None:
+            code = worker.stop()
+            _say(f"  worker stopped (exit code {code})")
+        broker.stop()
+        _say("  broker stopped")
+
+
+async def _drive(options: DemoOptions, bootstrap: str, worker: WorkerProcess, workdir: Path) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGINT, stop.set)
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    seen = _Seen()
+    collector = asyncio.create_task(_collect(bootstrap, seen))
+    total = max(int(options.duration * options.rate), 1)
+    traffic = TrafficGenerator(people=options.leads, seed=options.seed, total=total)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
+    await producer.start()
+    started = time.monotonic()
+    next_report = started + 2.0
+    try:
+        sent = 0
+        while sent < total and not stop.is_set():
+            record = next(traffic)
+            await producer.send(_TOUCHPOINTS, record.value, key=record.key)
+            seen.produced[record.kind] += 1
+            sent += 1
+            # pace to the wanted rate
+            ahead = sent / options.rate - (time.monotonic() - started)
+            if ahead > 0:
+                await asyncio.sleep(ahead)
+            if time.monotonic() >= next_report:
+                next_report += 2.0
+                _progress(worker, seen, time.monotonic() - started)
+            if not worker.alive:
+                raise LeadstreamError(f"the worker died; see {worker.log_path}")
+        await producer.flush()
+    finally:
+        await producer.stop()
+    interrupted = stop.is_set()
+    _say("  traffic done; waiting for the worker to account for every record …"
+         if not interrupted else "  interrupted; draining what was sent …")
+    accounted = await _drain(worker, sum(seen.produced.values()), timeout=60.0)
+    await asyncio.sleep(1.0)  # let the collector see the last handovers
+    collector.cancel()
+    _summary(worker, seen, workdir, accounted, time.monotonic() - started)
+    return 0 if accounted else 1
+
+
+async def _collect(bootstrap: str, seen: _Seen) -> None:
+    consumer = AIOKafkaConsumer(
+        _HANDOVER, _DLQ, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+        group_id=None, fetch_max_wait_ms=100,
+    )
+    await consumer.start()
+    try:
+        while True:
+            batches = await consumer.getmany(timeout_ms=500)
+            for tp, messages in batches.items():
+                target = seen.handovers if tp.topic == _HANDOVER else seen.dlq
+                target.extend(json.loads(m.value) for m in messages)
+    finally:
+        await consumer.stop()
+
+
+def _accounted(samples: Any) -> int:
+    handled = counter_total(samples, "leadstream_touchpoints_total")
+    rejected = counter_total(samples, "leadstream_dlq_records_total")
+    return int(handled + rejected)
+
+
+async def _drain(worker: WorkerProcess, produced: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if _accounted(await asyncio.to_thread(scrape, worker.metrics_url)) >= produced:
+                return True
+        except OSError:
+            pass
+        await asyncio.sleep(0.5)
+    return False
+
+
+def _progress(worker: WorkerProcess, seen: _Seen, elapsed: float) -> None:
+    try:
+        samples = scrape(worker.metrics_url)
+    except OSError:
+        return
+    produced = sum(seen.produced.values())
+    scored = counter_total(samples, "leadstream_touchpoints_total", outcome="scored")
+    dlq = counter_total(samples, "leadstream_dlq_records_total")
+    stages = Counter(h["to_stage"] for h in seen.handovers)
+    _say(f"  [{elapsed:5.1f}s] produced {produced:6d} | scored {int(scored):6d} | "
+         f"DLQ {int(dlq):4d} | handover records {len(seen.handovers):5d} "
+         f"(mgl {stages['mgl']}, mql {stages['mql']})")
+
+
+def _summary(worker: WorkerProcess, seen: _Seen, workdir: Path, complete: bool, elapsed: float) -> None:
+    samples = scrape(worker.metrics_url)
+    produced = sum(seen.produced.values())
+    outcomes = by_label(samples, "leadstream_touchpoints_total", "outcome")
+    dlq_kinds = by_label(samples, "leadstream_dlq_records_total", "kind")
+    latest: dict[str, dict[str, Any]] = {}
+    for event in seen.handovers:  # a lead's current stage: its highest sequence
+        if event["sequence"] > latest.get(event["lead_id"], {"sequence": 0})["sequence"]:
+            latest[event["lead_id"]] = event
+    stages = Counter(event["to_stage"] for event in latest.values())
+    unique = {e["transition_id"]: e for e in seen.handovers}
+    moves = Counter(f"{e['from_stage']}→{e['to_stage']}" for e in unique.values())
+    _say()
+    _say(f"== summary ({elapsed:.0f}s) " + "=" * 50)
+    _say(f"touchpoints produced     {produced:7d}   (incl. {seen.produced['duplicate']} re-sent "
+         f"duplicates, {produced - seen.produced['valid'] - seen.produced['duplicate']} "
+         "malformed on purpose)")
+    _say(f"  scored                 {outcomes['scored']:7d}")
+    _say(f"  duplicates ignored     {outcomes['duplicate']:7d}")
+    _say(f"  rejected to DLQ        {sum(dlq_kinds.values()):7d}   "
+         + ", ".join(f"{k} {v}" for k, v in sorted(dlq_kinds.items())))
+    if not complete:
+        _say("  WARNING: the worker had not accounted for every record when the drain timed out")
+    _say(f"leads per stage          " + ", ".join(f"{k} {v}" for k, v in sorted(stages.items()))
+         + f"   ({len(latest)} leads handed over; anonymous visitors are not leads yet)")
+    _say(f"handover events          {len(unique):7d}   "
+         + ", ".join(f"{k} {v}" for k, v in sorted(moves.items())))
+    republished = len(seen.handovers) - len(unique)
+    if republished:
+        _say(f"  re-published           {republished:7d}   (a re-sent trigger re-publishes its "
+             "transition: same id, same content; consumers upsert)")
+    examples = _examples(seen.handovers)
+    if examples:
+        _say("example handover events (as the CRM receives them):")
+        for event in examples:
+            _say(json.dumps(event, indent=2, ensure_ascii=False))
+    if seen.dlq:
+        sample = seen.dlq[0]
+        _say(f"example DLQ record: kind={sample['kind']} reason={sample['reason']!r} "
+             f"source={sample['source']['topic']}[{sample['source']['partition']}]"
+             f"@{sample['source']['offset']}")
+    _say(f"logs: {workdir / 'worker.log'}, {workdir / 'broker.log'}")
+
+
+def _examples(handovers: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One handover per reason code, the richest first."""
+    chosen: dict[str, dict[str, Any]] = {}
+    for event in handovers:
+        best = chosen.get(event["reason"])
+        if best is None or len(event["recent_touchpoints"]) > len(best["recent_touchpoints"]):
+            chosen[event["reason"]] = event
+    return [chosen[r] for r in sorted(chosen)][:3]
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(run_demo(DemoOptions()))

@@ -1,0 +1,220 @@
+"""A realistic, seeded stream of touchpoint records (with duplicates and malformed ones).
+
+People follow journeys of varying intent: newsletter readers who only open emails, researchers
+who download and attend webinars, buyers who visit pricing and request a demo. Some start as
+anonymous visitors. Event time runs over ``span`` (default 30 days) ending now.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+__all__ = ["Record", "TrafficGenerator", "MALFORMED_KINDS"]
+
+_FIRST = ["Anna", "Ben", "Clara", "David", "Eva", "Felix", "Greta", "Hannes", "Ida", "Jonas",
+          "Katrin", "Lukas", "Mia", "Noah", "Olga", "Paul", "Rita", "Simon", "Tara", "Uwe"]
+_LAST = ["Müller", "Schmidt", "Schneider", "Fischer", "Weber", "Meyer", "Wagner", "Becker",
+         "Schulz", "Hoffmann", "Koch", "Richter", "Klein", "Wolf", "Neumann", "Braun"]
+_COMPANIES = [("Nordwind Logistik", "logistics", 850, "DE"), ("Alpen Software", "software", 120, "AT"),
+              ("Rheinmetall Parts", "manufacturing", 4200, "DE"), ("Helvetia Data", "finance", 300, "CH"),
+              ("Baltic Retail", "retail", 2100, "PL"), ("Isar Health", "healthcare", 640, "DE"),
+              ("Elbe Energy", "energy", 15000, "DE"), ("Nomad Studio", "media", 12, "NL")]
+_TITLES = ["CTO", "Head of Marketing", "IT Manager", "Working Student", "VP Sales", "CEO",
+           "Marketing Manager", "Software Engineer", "Procurement Lead", "Head of IT"]
+_URLS = ["/", "/blog/lead-scoring-basics", "/blog/bant", "/product", "/product/integrations",
+         "/pricing", "/pricing/enterprise", "/customers", "/careers", "/docs/getting-started"]
+_ASSETS = [("wp-lead-mgmt", "whitepaper"), ("cs-nordwind", "case_study"), ("ds-platform", "datasheet"),
+           ("eb-nurturing", "ebook"), ("rp-benchmark-2026", "report")]
+
+MALFORMED_KINDS = ("invalid_json", "missing_identity", "unknown_type", "invalid_field", "oversize",
+                   "not_an_object")
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    key: bytes | None
+    value: bytes
+    kind: str  # "valid", "duplicate" or one of MALFORMED_KINDS
+
+
+@dataclass
+class _Person:
+    index: int
+    intent: float
+    email: str
+    anonymous_id: str
+    lead_id: str | None
+    known: bool = False
+    profile: dict[str, Any] = field(default_factory=dict)
+
+
+class TrafficGenerator:
+    def __init__(
+        self,
+        *,
+        people: int = 300,
+        seed: int = 7,
+        total: int = 10_000,
+        span: timedelta = timedelta(days=30),
+        end: datetime | None = None,
+        duplicate_rate: float = 0.02,
+        malformed_rate: float = 0.03,
+        max_message_bytes: int = 65536,
+    ) -> None:
+        self._rng = random.Random(seed)
+        self._people = [self._person(i) for i in range(people)]
+        self._weights = [p.intent for p in self._people]
+        self._end = end or datetime.now(tz=UTC)
+        self._clock = self._end - span
+        self._step = span / max(total, 1)
+        self._duplicate_rate = duplicate_rate
+        self._malformed_rate = malformed_rate
+        self._max_bytes = max_message_bytes
+        self._sent: list[Record] = []
+        self._seq = 0
+
+    def _person(self, i: int) -> _Person:
+        rng = self._rng
+        first, last = rng.choice(_FIRST), rng.choice(_LAST)
+        company, industry, size, country = rng.choice(_COMPANIES)
+        domain = company.lower().split()[0] + ".example"
+        return _Person(
+            index=i,
+            intent=rng.betavariate(1.2, 3.0) + 0.02,
+            email=f"{first}.{last}{i}@{domain}".lower(),
+            anonymous_id=f"cookie-{rng.getrandbits(48):012x}",
+            lead_id=f"L{i:05d}" if rng.random() < 0.2 else None,
+            profile={"first_name": first, "last_name": last, "company": company,
+                     "job_title": rng.choice(_TITLES), "company_size": size,
+                     "industry": industry, "country": country},
+        )
+
+    def __iter__(self) -> Iterator[Record]:
+        return self
+
+    def __next__(self) -> Record:
+        rng = self._rng
+        self._clock += self._step
+        if self._sent and rng.random() < self._duplicate_rate:
+            original = rng.choice(self._sent[-500:])
+            return Record(original.key, original.value, "duplicate")
+        if rng.random() < self._malformed_rate:
+            return self._malformed()
+        record = self._valid()
+        self._sent.append(record)
+        del self._sent[:-1000]
+        return record
+
+    def _identity(self, person: _Person) -> dict[str, Any]:
+        if not person.known:
+            return {"anonymous_id": person.anonymous_id}
+        if person.lead_id:
+            return {"lead_id": person.lead_id, "anonymous_id": person.anonymous_id}
+        return {"email": person.email}
+
+    def _valid(self) -> Record:
+        rng = self._rng
+        person = rng.choices(self._people, weights=self._weights)[0]
+        kind, payload = self._touch(person)
+        self._seq += 1
+        body: dict[str, Any] = {
+            "event_id": f"evt-{self._seq:08d}-{rng.getrandbits(32):08x}",
+            "type": kind,
+            "occurred_at": self._clock.isoformat(timespec="milliseconds"),
+            "source": rng.choice(["web", "marketo", "hubspot", "events-app"]),
+            **self._identity(person),
+            "payload": payload,
+        }
+        if rng.random() < 0.4:
+            body["campaign"] = rng.choice(["q4-webinar-series", "spring-launch", "retargeting"])
+        key = (person.lead_id or person.email or person.anonymous_id).encode()
+        return Record(key, json.dumps(body).encode(), "valid")
+
+    def _touch(self, person: _Person) -> tuple[str, dict[str, Any]]:
+        rng = self._rng
+        if not person.known:
+            # anonymous browsing until a form, scan or request makes the person known
+            if rng.random() < 0.35 + person.intent / 2:
+                person.known = True
+                kind = rng.choices(["form_submit", "event_scan", "newsletter_signup"], [6, 2, 3])[0]
+                return kind, self._identifying_payload(kind, person)
+            return "web_visit", {"url": rng.choice(_URLS)}
+        intent = person.intent
+        options = {
+            "email_open": 30, "email_click": 10, "web_visit": 22, "download": 8,
+            "webinar": 5, "form_submit": 4, "chat": 2, "demo_request": 1 + 8 * intent,
+            "callback_request": 0.5 + 3 * intent, "unsubscribe": 1.2 * (1 - intent),
+            "email_bounce": 0.5, "event_scan": 2,
+        }
+        kind = rng.choices(list(options), weights=list(options.values()))[0]
+        return kind, self._payload(kind, person)
+
+    def _identifying_payload(self, kind: str, person: _Person) -> dict[str, Any]:
+        if kind == "newsletter_signup":
+            return {"list_id": "monthly"}
+        return self._payload(kind, person)
+
+    def _payload(self, kind: str, person: _Person) -> dict[str, Any]:
+        rng = self._rng
+        msg = f"mail-{rng.randint(1, 40):03d}"
+        if kind == "email_open":
+            return {"message_id": msg}
+        if kind == "email_click":
+            return {"message_id": msg, "url": rng.choice(_URLS)}
+        if kind == "web_visit":
+            pricing = rng.random() < 0.1 + person.intent / 3
+            url = rng.choice(["/pricing", "/pricing/enterprise"]) if pricing else rng.choice(_URLS)
+            return {"url": url, "duration_s": round(rng.uniform(3, 600), 1)}
+        if kind == "download":
+            asset_id, asset_kind = rng.choice(_ASSETS)
+            return {"asset_id": asset_id, "asset_kind": asset_kind}
+        if kind == "webinar":
+            return {"webinar_id": "wb-2026-11", "status": rng.choice(["registered", "attended"])}
+        if kind in ("form_submit", "event_scan"):
+            profile = dict(person.profile)
+            base = {"profile": profile}
+            if rng.random() < 0.3:
+                base["bant"] = {"authority": person.profile["job_title"] in ("CTO", "CEO", "VP Sales"),
+                                "timeline": rng.choice(["immediate", "quarter", "year", "none"])}
+            if kind == "form_submit":
+                return {"form_id": rng.choice(["contact", "whitepaper-gate", "trial"]), **base}
+            return {"event_name": "DMEXCO 2026", **base}
+        if kind in ("demo_request", "callback_request"):
+            return {"product": "leadstream cloud", "profile": dict(person.profile)}
+        if kind == "chat":
+            return {"summary": "asked about CRM integration"}
+        if kind == "unsubscribe":
+            return {"scope": "all"}
+        if kind == "email_bounce":
+            return {"bounce": rng.choice(["hard", "soft"])}
+        if kind == "newsletter_signup":
+            return {"list_id": "monthly"}
+        raise AssertionError(kind)
+
+    def _malformed(self) -> Record:
+        rng = self._rng
+        kind = rng.choice(MALFORMED_KINDS)
+        at = self._clock.isoformat()
+        base = {"event_id": f"bad-{rng.getrandbits(40):010x}", "occurred_at": at,
+                "email": "someone@example.com"}
+        if kind == "invalid_json":
+            value = b'{"event_id": "x", "type": "web_visit", "occurred_at": '
+        elif kind == "missing_identity":
+            value = json.dumps({**base, "email": None, "type": "web_visit",
+                                "payload": {"url": "/"}}).encode()
+        elif kind == "unknown_type":
+            value = json.dumps({**base, "type": "carrier_pigeon", "payload": {}}).encode()
+        elif kind == "invalid_field":
+            value = json.dumps({**base, "occurred_at": "2026-11-01T10:00:00",  # no zone
+                                "type": "download", "payload": {"asset_id": 7}}).encode()
+        elif kind == "oversize":
+            value = json.dumps({**base, "type": "chat",
+                                "payload": {"summary": "x" * self._max_bytes}}).encode()
+        else:
+            value = b'["a", "list", "is", "not", "a", "touchpoint"]'
+        return Record(b"malformed", value, kind)

@@ -1,0 +1,91 @@
+"""Codecs round-trip exactly; generated JSON Schemas match the models; handover mapping."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from datetime import timedelta
+from pathlib import Path
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from leadstream.core.emitted import Transition
+from leadstream.schemas.export import SCHEMA_DIR, json_schemas, render
+from leadstream.schemas.handover import HandoverEvent
+from leadstream.streams.codecs import decode_state, decode_touchpoint, encode_state, encode_touchpoint
+from leadstream.streams.mappers import dlq_record, transition_to_handover
+from tests.factories import core_touchpoint as tp
+from tests.factories import make_model
+from tests.harness import run
+
+ROOT = Path(__file__).parents[2]
+
+kinds = st.sampled_from(["web_visit", "form_submit", "demo_request", "email_open", "unsubscribe"])
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(kinds, st.integers(0, 10**7)), min_size=1, max_size=30))
+def test_state_round_trips_through_the_table_codec(events) -> None:  # type: ignore[no-untyped-def]
+    messages = [
+        tp(kind, at=float(at), payload={"form_id": "f", "profile": {"company": "ACME", "company_size": 5}}
+           if kind == "form_submit" else None)
+        for kind, at in events
+    ]
+    states, _ = run(messages, make_model())
+    state = states["L1"]
+    assert decode_state(encode_state(state)) == state
+
+
+def test_touchpoint_round_trips_through_the_internal_codec() -> None:
+    message = tp("web_visit", payload={"url": "/pricing"}, campaign="spring", at=timedelta(hours=3))
+    assert decode_touchpoint(encode_touchpoint(message)) == message
+
+
+def test_transition_maps_to_a_valid_handover_event() -> None:
+    _, emitted = run([tp("form_submit"), tp("demo_request")], make_model())
+    transitions = [e for e in emitted if isinstance(e, Transition)]
+    event = transition_to_handover(transitions[-1])
+    again = HandoverEvent.model_validate_json(event.model_dump_json())
+    assert again == event
+    assert (event.from_stage, event.to_stage, event.reason, event.sequence) == ("mgl", "mql", "hand_raiser", 2)
+    assert event.trigger.type == "demo_request"
+    assert [c.rule for c in event.top_contributors] == ["demo", "form"]
+    assert Transition.from_primitive(transitions[-1].to_primitive()) == transitions[-1]
+
+
+def test_dlq_record_keeps_original_bytes_and_is_deterministic() -> None:
+    raw = b"\xff\x00not json"
+    kwargs = dict(kind="invalid_json", reason="r", stage="ingest", topic="touchpoints",
+                  partition=3, offset=17, timestamp_ms=1, key=b"k", value=raw, headers=[("h", b"v")])
+    a, b = dlq_record(**kwargs), dlq_record(**kwargs)  # type: ignore[arg-type]
+    assert a.dlq_id == b.dlq_id
+    import base64
+    assert base64.b64decode(a.value_b64) == raw
+    assert json.loads(a.model_dump_json())["source"] == {
+        "topic": "touchpoints", "partition": 3, "offset": 17, "timestamp_ms": 1}
+
+
+def test_committed_json_schemas_match_the_models() -> None:
+    """Fails when a message model changes without `leadstream schemas export`."""
+    for name, schema in json_schemas().items():
+        committed = (SCHEMA_DIR / name).read_text(encoding="utf-8")
+        assert committed == render(schema), f"{name} drifted: run `leadstream schemas export`"
+
+
+def test_every_package_folder_is_packaged() -> None:
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    mapping = config["tool"]["setuptools"]["package-dir"]
+    listed = set(config["tool"]["setuptools"]["packages"])
+    assert listed == set(mapping)
+    for package, folder in mapping.items():
+        for init in (ROOT / folder).rglob("__init__.py"):
+            sub = init.parent.relative_to(ROOT / folder).parts
+            assert ".".join((package, *sub)) in listed, f"{init.parent} is not packaged"
+
+
+def test_core_imports_no_kafka_or_faust() -> None:
+    for source in (ROOT / "core").glob("*.py"):
+        text = source.read_text()
+        for banned in ("faust", "aiokafka", "leadstream.streams", "leadstream.agents"):
+            assert f"import {banned}" not in text and f"from {banned}" not in text, source

@@ -1,0 +1,100 @@
+"""Decay math and its order independence (property tests)."""
+
+from __future__ import annotations
+
+import math
+from datetime import timedelta
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from leadstream.core.scoring import add_points, behaviour_score, component_at
+from tests.factories import core_touchpoint as tp
+from tests.factories import make_model
+from tests.harness import run
+
+DAY = 86400.0
+
+
+def test_half_life_halves_the_points() -> None:
+    component = add_points(None, 10.0, 0.0, 7 * DAY)
+    assert component_at(component, 7 * DAY, 7 * DAY) == pytest.approx(5.0)
+    assert component_at(component, 14 * DAY, 7 * DAY) == pytest.approx(2.5)
+
+
+def test_no_half_life_means_no_decay() -> None:
+    component = add_points(add_points(None, 3.0, 100.0, None), 4.0, 50.0, None)
+    assert component_at(component, 10 * DAY, None) == 7.0
+
+
+def test_late_event_adds_exactly_its_decayed_share() -> None:
+    h = 2 * DAY
+    on_time = add_points(add_points(None, 10.0, 0.0, h), 10.0, 4 * DAY, h)
+    late = add_points(add_points(None, 10.0, 4 * DAY, h), 10.0, 0.0, h)
+    assert late[1] == on_time[1] == 4 * DAY
+    assert late[0] == pytest.approx(on_time[0]) == pytest.approx(12.5)
+
+
+events = st.lists(
+    st.tuples(
+        st.sampled_from(["web_visit", "form_submit", "demo_request", "unsubscribe"]),
+        st.floats(min_value=0, max_value=90 * DAY, allow_nan=False),
+        st.sampled_from(["/", "/pricing", "/pricing/x"]),
+    ),
+    min_size=1,
+    max_size=25,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(events=events, data=st.data())
+def test_score_does_not_depend_on_arrival_order(events, data) -> None:  # type: ignore[no-untyped-def]
+    model = make_model(
+        [
+            {"id": "visit", "type": "web_visit", "points": 5, "half_life_days": 7},
+            {"id": "pricing", "type": "web_visit", "match": {"url": "/pricing*"}, "points": 20, "half_life_days": 3},
+            {"id": "form", "type": "form_submit", "points": 15, "half_life_days": 30},
+            {"id": "demo", "type": "demo_request", "points": 40},
+            {"id": "unsub", "type": "unsubscribe", "points": -20, "half_life_days": 10},
+        ],
+        min_score=10_000,
+    )
+    messages = [
+        tp(kind, event_id=f"e{i}", at=at, payload={"url": url} if kind == "web_visit" else None)
+        for i, (kind, at, url) in enumerate(events)
+    ]
+    shuffled = data.draw(st.permutations(messages))
+    a, _ = run(messages, model)
+    b, _ = run(shuffled, model)
+    sa, sb = a["L1"], b["L1"]
+    assert sa.last_event_at == sb.last_event_at
+    assert sa.rule_counts == sb.rule_counts
+    score_a = behaviour_score(sa.components, model, sa.last_event_at)
+    score_b = behaviour_score(sb.components, model, sb.last_event_at)
+    assert score_a == pytest.approx(score_b, rel=1e-9, abs=1e-9)
+    # and it equals the closed form Σ points·2^(−(T−t)/h)
+    expected = 0.0
+    for m in messages:
+        for rule in model.rules_for(m):
+            h = rule.half_life_seconds
+            dt = sa.last_event_at - m.occurred_at
+            expected += rule.points * (1.0 if h is None else math.pow(2.0, -dt / h))
+    assert score_a == pytest.approx(expected, rel=1e-9, abs=1e-9)
+
+
+@settings(max_examples=100, deadline=None)
+@given(events=events, repeats=st.integers(min_value=1, max_value=3))
+def test_replaying_any_prefix_again_changes_nothing(events, repeats) -> None:  # type: ignore[no-untyped-def]
+    model = make_model()
+    messages = [tp(kind, event_id=f"e{i}", at=at) for i, (kind, at, _) in enumerate(events)]
+    once, emitted_once = run(messages, model)
+    replayed, _ = run(messages + messages[: len(messages) // 2] * repeats, model)
+    assert replayed["L1"].to_primitive() == once["L1"].to_primitive()
+
+
+def test_score_of_a_rule_removed_from_the_model_no_longer_counts() -> None:
+    model = make_model()
+    states, _ = run([tp("web_visit", at=timedelta(0))], model)
+    smaller = make_model([{"id": "form", "type": "form_submit", "points": 15}])
+    assert behaviour_score(states["L1"].components, smaller, states["L1"].last_event_at) == 0
