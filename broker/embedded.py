@@ -42,6 +42,15 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
+def _port_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
 def probe_metadata(host: str, port: int, timeout: float = 1.0) -> bool:
     """True when the broker answers a Kafka Metadata (v0) request."""
     client_id = b"leadstream-probe"
@@ -108,6 +117,9 @@ class EmbeddedBroker:
         binary = self._binary or find_tansu_binary()
         if self.port is None:
             self.port = free_port(self.host)
+        elif not _port_free(self.host, self.port):
+            # checked first: a probe would happily be answered by whoever holds the port
+            raise EmbeddedBrokerError(f"cannot start Tansu: {self.host}:{self.port} is already in use")
         url = f"tcp://{self.host}:{self.port}"
         if self.log_path is not None:
             self.log_path.parent.mkdir(parents=True, exist_ok=True)

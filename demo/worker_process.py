@@ -64,6 +64,7 @@ class WorkerProcess:
         self._new_session = new_session
         self._process: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
+        self._log_start = 0
 
     @property
     def metrics_url(self) -> str:
@@ -84,6 +85,8 @@ class WorkerProcess:
     def start(self) -> WorkerProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
+        # the log may hold an earlier run's lines; readiness is judged on this run's only
+        self._log_start = self._log.tell()
         self._process = subprocess.Popen(
             [sys.executable, "-m", "leadstream", "worker"],
             env=self.env,
@@ -103,8 +106,10 @@ class WorkerProcess:
                 raise LeadstreamError(
                     f"worker exited with code {self.returncode}; see {self.log_path}"
                 )
-            if b"Worker ready" in self.log_path.read_bytes():
-                return
+            with open(self.log_path, "rb") as log:
+                log.seek(self._log_start)
+                if b"Worker ready" in log.read():
+                    return
             time.sleep(0.1)
         raise LeadstreamError(f"worker not ready after {timeout}s; see {self.log_path}")
 

@@ -105,11 +105,25 @@ def create_pipeline(settings: Settings, model: ScoringModel) -> Pipeline:
         LEADS_TABLE,
         default=None,
         partitions=partitions,
+        # Faust derives a table's codecs from key_type/value_type (json unless a faust.Record
+        # says otherwise) and ignores ``schema``. For bytes in, bytes out, the changelog topic is
+        # built here with raw codecs (recovery decodes with it) ...
+        changelog_topic=app.topic(
+            changelog_topic(settings),
+            key_serializer="raw",
+            value_serializer="raw",
+            partitions=partitions,
+            compacting=True,
+            deleting=False,
+            acks=False,
+            internal=True,
+            maxsize=131_072,  # Faust's own changelog default: changelog reads are not committed
+            allow_empty=True,
+        ),
         # a fresh dict: Faust's RocksDB store pops keys from the mapping it is given
         options=_rocksdb_options(settings),
     )
-    # Faust derives a table's codecs from key_type/value_type (json unless a Record says
-    # otherwise) and ignores ``schema``; bytes in, bytes out needs them set before first use.
+    # ... and the table itself sends (and stores) with raw codecs too.
     leads.key_serializer = "raw"
     leads.value_serializer = "raw"
     pipeline = Pipeline(

@@ -1,0 +1,171 @@
+"""Integration fixtures: one real Tansu broker per session; isolated deployments on it.
+
+Each deployment has its own app id (consumer group, changelog) and topic names, so tests share
+the broker without seeing each other's data.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from leadstream.broker import EmbeddedBroker
+from leadstream.config import load_settings
+from leadstream.core.state import LeadState
+from leadstream.demo.observe import scrape
+from leadstream.demo.worker_process import WorkerProcess
+from leadstream.streams.state_dump import read_leads
+
+pytestmark = pytest.mark.integration
+
+_counter = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedBroker]:
+    log = tmp_path_factory.mktemp("broker") / "tansu.log"
+    with EmbeddedBroker(log_path=log) as running:
+        yield running
+    assert not running.running
+
+
+@dataclass
+class Deployment:
+    """One leadstream app (its topics, group and workers) on the shared broker."""
+
+    broker: EmbeddedBroker
+    name: str
+    base: Path
+    workers: list[WorkerProcess] = field(default_factory=list)
+    env_overrides: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def topics(self) -> dict[str, str]:
+        return {k: f"{self.name}-{k}" for k in ("touchpoints", "handover", "dlq", "feedback", "commands")}
+
+    @property
+    def env(self) -> dict[str, str]:
+        t = self.topics
+        return {
+            "LEADSTREAM__APP_ID": self.name,
+            "LEADSTREAM__TOPICS__TOUCHPOINTS": t["touchpoints"],
+            "LEADSTREAM__TOPICS__HANDOVER": t["handover"],
+            "LEADSTREAM__TOPICS__DLQ": t["dlq"],
+            "LEADSTREAM__TOPICS__FEEDBACK": t["feedback"],
+            "LEADSTREAM__TOPICS__COMMANDS": t["commands"],
+            "LEADSTREAM__LOG__LEVEL": "info",
+            **self.env_overrides,
+        }
+
+    def settings(self, state_dir: Path | None = None) -> Any:
+        env = {**self.env, "LEADSTREAM__KAFKA__BOOTSTRAP_SERVERS": self.broker.bootstrap_servers,
+               "LEADSTREAM__KAFKA__FLAVOUR": "tansu",
+               "LEADSTREAM__STATE__DIR": str(state_dir or self.base / "state")}
+        return load_settings(environ=env)
+
+    def state_dir(self, worker: str = "w1") -> Path:
+        return self.base / f"state-{worker}"
+
+    def start_worker(self, worker: str = "w1", *, ready: bool = True) -> WorkerProcess:
+        process = WorkerProcess(
+            bootstrap_servers=self.broker.bootstrap_servers,
+            state_dir=self.state_dir(worker),
+            log_path=self.base / f"{worker}.log",
+            extra_env=self.env,
+        ).start()
+        self.workers.append(process)
+        if ready:
+            process.wait_ready(timeout=90)
+        return process
+
+    # -- talking to the broker ------------------------------------------------------------------
+
+    def produce(self, records: list[tuple[bytes | None, bytes]], topic: str | None = None) -> None:
+        asyncio.run(self._produce(records, topic or self.topics["touchpoints"]))
+
+    async def _produce(self, records: list[tuple[bytes | None, bytes]], topic: str) -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=self.broker.bootstrap_servers, linger_ms=5)
+        await producer.start()
+        try:
+            for key, value in records:
+                await producer.send(topic, value, key=key)
+            await producer.flush()
+        finally:
+            await producer.stop()
+
+    def consume(self, topic: str, *, count: int, timeout: float = 60.0, settle: float = 1.5) -> list[Any]:
+        """Every record of ``topic`` from the start, once at least ``count`` arrived (+ settle)."""
+        return asyncio.run(self._consume(self.topics.get(topic, topic), count, timeout, settle))
+
+    async def _consume(self, topic: str, count: int, timeout: float, settle: float) -> list[Any]:
+        consumer = AIOKafkaConsumer(
+            topic, bootstrap_servers=self.broker.bootstrap_servers,
+            auto_offset_reset="earliest", group_id=None, fetch_max_wait_ms=100,
+        )
+        await consumer.start()
+        out: list[Any] = []
+        try:
+            deadline = time.monotonic() + timeout
+            settle_until: float | None = None
+            while time.monotonic() < deadline:
+                batches = await consumer.getmany(timeout_ms=200)
+                for messages in batches.values():
+                    out.extend(messages)
+                if len(out) >= count and settle_until is None:
+                    settle_until = time.monotonic() + settle
+                if settle_until is not None and time.monotonic() >= settle_until:
+                    break
+        finally:
+            await consumer.stop()
+        out.sort(key=lambda m: (m.partition, m.offset))
+        return out
+
+    def handovers(self, count: int, **kwargs: Any) -> list[dict[str, Any]]:
+        return [json.loads(m.value) for m in self.consume("handover", count=count, **kwargs)]
+
+    def metrics(self, worker: WorkerProcess) -> Any:
+        return scrape(worker.metrics_url)
+
+    def wait_for(self, predicate: Any, timeout: float = 60.0, what: str = "condition") -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if predicate():
+                return
+            time.sleep(0.2)
+        raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+    def recovery_highwaters(self, worker: str = "w1") -> dict[int, int]:
+        """The changelog highwaters the worker's last recovery aimed for, from Faust's log table."""
+        text = (self.base / f"{worker}.log").read_text(errors="replace")
+        table = text.rsplit("Highwater for active changelog partitions:", 1)[1]
+        table = table.split("active offsets at start of reading", 1)[0]
+        rows = re.findall(r"^\|[^|]*\|\s*(\d+)\s*\|\s*(-?\d+)\s*\|", table, re.M)
+        return {int(p): int(h) for p, h in rows}
+
+    def leads(self, worker: str = "w1") -> dict[str, LeadState]:
+        """The lead table of a stopped worker, read from its RocksDB files."""
+        return read_leads(self.state_dir(worker))
+
+    def stop(self) -> None:
+        for worker in self.workers:
+            worker.stop()
+
+
+@pytest.fixture
+def deployment(broker: EmbeddedBroker, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Deployment]:
+    slug = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower())[:40].strip("-")
+    created = Deployment(broker=broker, name=f"t{next(_counter)}-{slug}", base=tmp_path)
+    yield created
+    created.stop()
+    for worker in created.workers:
+        assert not worker.alive
