@@ -52,6 +52,7 @@ class WorkerProcess:
         web_port: int | None = None,
         extra_env: Mapping[str, str] | None = None,
         new_session: bool = False,
+        command: list[str] | None = None,
     ) -> None:
         self.web_port = web_port or free_port()
         self.log_path = log_path
@@ -62,6 +63,7 @@ class WorkerProcess:
             extra=extra_env,
         )
         self._new_session = new_session
+        self._command = command or [sys.executable, "-m", "leadstream", "worker"]
         self._process: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
         self._log_start = 0
@@ -88,7 +90,7 @@ class WorkerProcess:
         # the log may hold an earlier run's lines; readiness is judged on this run's only
         self._log_start = self._log.tell()
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "leadstream", "worker"],
+            self._command,
             env=self.env,
             stdin=subprocess.DEVNULL,
             stdout=self._log,

@@ -3,6 +3,7 @@
     leadstream run [--duration S] [--leads N] [--rate R]   embedded broker + worker + demo traffic
     leadstream worker [--config FILE]                      one worker against the configured Kafka
     leadstream broker [--port P]                           the embedded broker in the foreground
+    leadstream traffic [--rate R] [--duration S]           demo touchpoints to the configured Kafka
     leadstream model validate FILE                         check a scoring model file
     leadstream schemas export [DIR]                        write the JSON Schemas
 """
@@ -87,6 +88,18 @@ def _cmd_schemas_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_traffic(args: argparse.Namespace) -> int:
+    from leadstream.config import load_settings
+    from leadstream.demo.producer import send_traffic
+
+    settings = load_settings(args.config)
+    topic = args.topic or settings.topics.touchpoints[0]
+    sent = asyncio.run(send_traffic(settings.kafka, topic, rate=args.rate, duration=args.duration,
+                                    people=args.leads, seed=args.seed))
+    print(f"done: {sum(sent.values())} records sent to {topic} ({dict(sent)})")
+    return 0
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from leadstream.demo.runner import DemoOptions, run_demo
 
@@ -115,6 +128,15 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--workdir", help="where state and logs go (default: a new temp dir)")
     run.add_argument("--model", help="scoring model YAML (default: the packaged one)")
     run.set_defaults(func=_cmd_run)
+
+    traffic = sub.add_parser("traffic", help="send demo touchpoints to the configured Kafka")
+    traffic.add_argument("--config", help="settings YAML (environment LEADSTREAM__… overrides)")
+    traffic.add_argument("--topic", help="default: the first configured touchpoint topic")
+    traffic.add_argument("--rate", type=float, default=50.0, help="records per second (default 50)")
+    traffic.add_argument("--duration", type=float, default=0.0, help="seconds; 0 = a day (default)")
+    traffic.add_argument("--leads", type=int, default=300, help="distinct people (default 300)")
+    traffic.add_argument("--seed", type=int, default=7)
+    traffic.set_defaults(func=_cmd_traffic)
 
     worker = sub.add_parser("worker", help="run one worker")
     worker.add_argument("--config", help="settings YAML (environment LEADSTREAM__… overrides)")

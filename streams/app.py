@@ -47,7 +47,7 @@ def changelog_topic(settings: Settings) -> str:
     return f"{settings.app_id}-{LEADS_TABLE}-changelog"
 
 
-def _app_settings(settings: Settings) -> dict[str, Any]:
+def faust_settings(settings: Settings) -> dict[str, Any]:
     kafka = settings.kafka
     scheme = "kafka"
     if kafka.flavour == "tansu":
@@ -98,7 +98,7 @@ def create_pipeline(settings: Settings, model: ScoringModel) -> Pipeline:
     """Create the app with its topics, table and agents (not started)."""
     from leadstream.agents import register_agents
 
-    app = faust.App(settings.app_id, **_app_settings(settings))
+    app = faust.App(settings.app_id, **faust_settings(settings))
     partitions = settings.topics.partitions
     raw: dict[str, Any] = dict(key_serializer="raw", value_serializer="raw", partitions=partitions)
     leads = app.Table(

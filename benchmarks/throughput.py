@@ -1,0 +1,175 @@
+"""Throughput of the leadstream pipeline against a Faust pass-through, same broker, same run.
+
+    .venv/bin/python benchmarks/throughput.py [--touchpoints 20000] [--leads 2000]
+
+Both workers read the same pre-produced touchpoint log (realistic type mix with ~2 % duplicates
+and ~3 % malformed records) from their own copy of the input topic. A run is timed from the
+worker's "ready" (partitions assigned, recovery done) until every record is accounted for:
+pass-through = records on its output topic; pipeline = scored + duplicates + DLQ records in its
+/metrics. It reports records/s, CPU seconds and peak RSS per worker, and the ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.structs import TopicPartition
+
+from leadstream.broker import EmbeddedBroker
+from leadstream.broker.high_watermarks import high_watermarks
+from leadstream.demo.observe import counter_total, scrape
+from leadstream.demo.traffic import Record, TrafficGenerator
+from leadstream.demo.worker_process import WorkerProcess
+
+PARTITIONS = 8
+HERE = Path(__file__).resolve().parent
+
+
+@dataclass
+class Result:
+    name: str
+    records: int
+    seconds: float
+    cpu_seconds: float
+    peak_rss_mb: float
+
+    @property
+    def rate(self) -> float:
+        return self.records / self.seconds
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    import os
+
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+async def _produce(bootstrap: str, topics: list[str], records: list[Record]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, max_batch_size=256 * 1024)
+    await producer.start()
+    try:
+        for topic in topics:
+            for record in records:
+                await producer.send(topic, record.value, key=record.key)
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+
+async def _output_count(bootstrap: str, topic: str) -> int:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    await consumer.start()
+    try:
+        tps = [TopicPartition(topic, p) for p in range(PARTITIONS)]
+        return sum((await high_watermarks(consumer._client, tps)).values())
+    finally:
+        await consumer.stop()
+
+
+def _env(app_id: str) -> dict[str, str]:
+    return {
+        "LEADSTREAM__APP_ID": app_id,
+        "LEADSTREAM__TOPICS__TOUCHPOINTS": f"{app_id}-in",
+        "LEADSTREAM__TOPICS__HANDOVER": f"{app_id}-out",
+        "LEADSTREAM__TOPICS__DLQ": f"{app_id}-dlq",
+        "LEADSTREAM__LOG__LEVEL": "info",  # Faust logs "Worker ready" at info; quiet after it
+    }
+
+
+def _timed(name: str, worker: WorkerProcess, total: int, done: Callable[[], int]) -> Result:
+    worker.start()
+    worker.wait_ready(timeout=120)  # excludes process start and the group join from the timing
+    start = time.monotonic()
+    cpu0 = _cpu_seconds(worker.pid or 0)
+    last_change, last = start, -1
+    while True:
+        count = done()
+        now = time.monotonic()
+        if count >= total:
+            break
+        if count != last:
+            last, last_change = count, now
+        if now - last_change > 60:
+            raise SystemExit(f"{name}: stuck at {count}/{total}; see {worker.log_path}")
+        time.sleep(0.05)
+    seconds = time.monotonic() - start
+    result = Result(name, total, seconds, _cpu_seconds(worker.pid or 0) - cpu0, _peak_rss_mb(worker.pid or 0))
+    worker.stop()
+    return result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--touchpoints", type=int, default=20_000)
+    parser.add_argument("--leads", type=int, default=2_000)
+    parser.add_argument("--seed", type=int, default=11)
+    args = parser.parse_args()
+
+    workdir = Path(tempfile.mkdtemp(prefix="leadstream-bench-"))
+    traffic = TrafficGenerator(people=args.leads, seed=args.seed, total=args.touchpoints)
+    records = [next(traffic) for _ in range(args.touchpoints)]
+    kinds = {k: sum(1 for r in records if r.kind == k) for k in {r.kind for r in records}}
+    print(f"log: {args.touchpoints} touchpoints over {args.leads} people; mix {json.dumps(kinds)}")
+
+    with EmbeddedBroker(log_path=workdir / "broker.log") as broker:
+        bs = broker.bootstrap_servers
+        t0 = time.monotonic()
+        asyncio.run(_produce(bs, ["pass-in", "pipeline-in"], records))
+        print(f"pre-produced 2 × {len(records)} records in {time.monotonic() - t0:.1f}s")
+
+        passthrough = WorkerProcess(
+            bootstrap_servers=bs, state_dir=workdir / "pass-state", log_path=workdir / "pass.log",
+            extra_env=_env("pass"), command=[sys.executable, str(HERE / "passthrough_worker.py")],
+        )
+        base = _timed("faust pass-through", passthrough, len(records),
+                      lambda: asyncio.run(_output_count(bs, "pass-out")))
+
+        pipeline = WorkerProcess(
+            bootstrap_servers=bs, state_dir=workdir / "pipe-state", log_path=workdir / "pipe.log",
+            extra_env=_env("pipeline"),
+        )
+
+        def accounted() -> int:
+            try:
+                samples = scrape(pipeline.metrics_url)
+            except OSError:
+                return 0
+            return int(counter_total(samples, "leadstream_touchpoints_total")
+                       + counter_total(samples, "leadstream_dlq_records_total"))
+
+        full = _timed("leadstream pipeline", pipeline, len(records), accounted)
+        handovers = asyncio.run(_output_count(bs, "pipeline-out"))
+        dlq = asyncio.run(_output_count(bs, "pipeline-dlq"))
+
+    malformed = len(records) - kinds.get("valid", 0) - kinds.get("duplicate", 0)
+    print()
+    print(f"{'path':<22}{'records/s':>11}{'seconds':>9}{'CPU s':>8}{'peak RSS MB':>13}")
+    for r in (base, full):
+        print(f"{r.name:<22}{r.rate:>11.0f}{r.seconds:>9.1f}{r.cpu_seconds:>8.1f}{r.peak_rss_mb:>13.0f}")
+    print(f"\npipeline / pass-through throughput ratio: {full.rate / base.rate:.2f}")
+    print(f"pipeline output: {handovers} handover records, {dlq} DLQ records "
+          f"({malformed} malformed in the log)")
+    ok = dlq == malformed and handovers > 0
+    print("correctness:", "OK" if ok else "MISMATCH")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,46 @@
+"""README command 1: `leadstream run` works end to end and stops everything it started."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+
+def _children_alive(text: str) -> list[int]:
+    pids = [int(p) for p in re.findall(r"\(pid (\d+)\)|worker pid (\d+)", text) for p in p if p]
+    alive = []
+    for pid in pids:
+        stat = Path(f"/proc/{pid}/stat")
+        if stat.exists() and stat.read_text().split()[2] != "Z":
+            alive.append(pid)
+    return alive
+
+
+def test_run_shows_progress_and_a_consistent_summary(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "leadstream", "run", "--duration", "6", "--rate", "100",
+         "--leads", "60", "--workdir", str(tmp_path)],
+        capture_output=True, text=True, timeout=240,
+    )
+    out = result.stdout
+    assert result.returncode == 0, out + result.stderr
+    assert "worker ready" in out
+    assert re.search(r"\[\s*\d+\.\ds\] produced\s+\d+ \| scored", out)
+    produced = int(re.search(r"touchpoints produced\s+(\d+)", out).group(1))  # type: ignore[union-attr]
+    scored = int(re.search(r"  scored\s+(\d+)", out).group(1))  # type: ignore[union-attr]
+    duplicates = int(re.search(r"duplicates ignored\s+(\d+)", out).group(1))  # type: ignore[union-attr]
+    dlq = int(re.search(r"rejected to DLQ\s+(\d+)", out).group(1))  # type: ignore[union-attr]
+    assert produced == 600
+    assert scored + duplicates + dlq == produced  # nothing lost
+    assert dlq > 0 and duplicates > 0
+    assert "leads per stage" in out and "mgl" in out
+    assert '"transition_id"' in out  # example handover events are printed
+    assert "WARNING" not in out
+    assert "worker stopped (exit code 0)" in out and "broker stopped" in out
+    assert _children_alive(out) == []
