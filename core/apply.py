@@ -4,76 +4,196 @@ from __future__ import annotations
 
 from typing import Any
 
-from leadstream.core.emitted import Counted, Duplicate, Emitted, Transition
-from leadstream.core.lifecycle import advance
-from leadstream.core.messages import Touchpoint
-from leadstream.core.model import ScoringModel
-from leadstream.core.scoring import add_points
-from leadstream.core.state import TRAIL_LENGTH, LeadState
+from leadstream.core.emitted import Counted, Duplicate, Emitted, Rejected, Transition
+from leadstream.core.lifecycle import OPEN_STAGES, advance_on_touchpoint, move, re_evaluate
+from leadstream.core.messages import Feedback, Message, Tick, Touchpoint
+from leadstream.core.model import BehaviourRule, ModelSet, ScoringModel
+from leadstream.core.profile import BANT_FIELDS, merge_latest
+from leadstream.core.routing import next_owner
+from leadstream.core.scoring import add_units
+from leadstream.core.stages import Stage
+from leadstream.core.state import CAP_DAYS_KEPT, TRAIL_LENGTH, LeadState
 
-__all__ = ["apply"]
+__all__ = ["apply", "VERDICT_RULES"]
+
+#: verdict → (stages it may come from, stage it leads to, reason code)
+VERDICT_RULES: dict[str, tuple[frozenset[str], str, str]] = {
+    "accepted": (frozenset({"mql"}), "sal", "sales_accepted"),
+    "rejected": (frozenset({"mql", "sal"}), "recycled", "sales_rejected"),
+    "qualified": (frozenset({"sal"}), "sql", "sales_qualified"),
+    "won": (frozenset({"sql"}), "won", "closed_won"),
+    "lost": (frozenset({"sal", "sql"}), "lost", "closed_lost"),
+    "disqualified": (OPEN_STAGES - {"visitor"}, "disqualified", "sales_disqualified"),
+}
+_DAY = 86400.0
 
 
 def apply(
-    state: LeadState | None, message: Touchpoint, model: ScoringModel
-) -> tuple[LeadState, list[Emitted]]:
-    """Apply one touchpoint to a lead's state.
+    state: LeadState | None, message: Message, model: ScoringModel | ModelSet
+) -> tuple[LeadState | None, list[Emitted]]:
+    """Apply one message to a lead's state; return the state to keep and what to publish.
 
-    A touchpoint whose ``event_id`` was already applied changes nothing; it re-emits the
-    transitions it triggered the first time (same ids, same content), because after a crash the
-    state may have been saved while the handover was not yet published.
+    A message whose id was already applied changes nothing; it re-emits the events it caused the
+    first time (same ids, same content), because after a crash the state may have been saved while
+    the handover was not yet published. The state is ``None`` only when a message about an
+    unknown lead is rejected.
     """
-    if state is None:
-        state = LeadState(lead_id=message.lead_id)
-    if state.has_seen(message.event_id):
-        replayed: list[Emitted] = [Duplicate(message.event_id, message.type)]
-        replayed.extend(
-            Transition.from_primitive(t)
-            for t in state.outbox
-            if t["trigger_event_id"] == message.event_id
-        )
-        return state, replayed
+    models = ModelSet.of(model)
+    if isinstance(message, Touchpoint):
+        return _touchpoint(state, message, models)
+    if isinstance(message, Feedback):
+        return _feedback(state, message, models)
+    return _tick(state, message, models)
 
+
+def _replay(state: LeadState, message_id: str, kind: str) -> list[Emitted]:
+    out: list[Emitted] = [Duplicate(message_id, kind)]
+    out.extend(
+        Transition.from_primitive(t) for t in state.outbox if t["trigger_event_id"] == message_id
+    )
+    return out
+
+
+# -- touchpoints -------------------------------------------------------------------------------
+
+
+def _touchpoint(
+    state: LeadState | None, message: Touchpoint, models: ModelSet
+) -> tuple[LeadState, list[Emitted]]:
+    if state is None:
+        state = LeadState(lead_id=message.lead_id, models_ref=models.ref)
+    elif state.has_seen(message.event_id):
+        return state, _replay(state, message.event_id, message.type)
+    at = message.occurred_at
+    emitted: list[Emitted] = list(
+        re_evaluate(state, models, trigger_id=message.event_id, trigger_type=message.type, at=at)
+    )
     state.remember(message.event_id)
     state.touchpoints += 1
-    at = message.occurred_at
     state.first_event_at = at if state.first_event_at is None else min(state.first_event_at, at)
     state.last_event_at = at if state.last_event_at is None else max(state.last_event_at, at)
 
-    rules = model.rules_for(message)
-    for rule in rules:
-        state.components[rule.id] = add_points(
-            state.components.get(rule.id), rule.points, at, rule.half_life_seconds
-        )
-        state.rule_counts[rule.id] = state.rule_counts.get(rule.id, 0) + 1
+    counted: tuple[str, ...] = ()
+    for scoring in models.all:
+        rules = [r.id for r in scoring.rules_for(message) if _count(state, scoring, r, message)]
+        if scoring is models.primary:
+            counted = tuple(rules)
 
-    _merge_profile(state, message)
-    if message.type in model.lifecycle.suppress_types:
+    payload: Any = message.payload
+    merge_latest(state.profile, state.profile_stamps, payload.get("profile") or {}, at, message.event_id)
+    bant = payload.get("bant") or {}
+    merge_latest(state.bant, state.bant_stamps, {k: bant.get(k) for k in BANT_FIELDS}, at, message.event_id)
+    if message.type in models.primary.lifecycle.suppress_types:
         state.flags["suppressed"] = True
     _append_trail(state, message)
 
-    emitted: list[Emitted] = [Counted(message.event_id, message.type, tuple(r.id for r in rules))]
-    emitted.extend(advance(state, message, model))
+    emitted.append(Counted(message.event_id, message.type, counted))
+    emitted.extend(
+        advance_on_touchpoint(
+            state, models, event_id=message.event_id, type=message.type,
+            has_contact=message.has_contact, at=at,
+        )
+    )
     return state, emitted
 
 
-def _merge_profile(state: LeadState, message: Touchpoint) -> None:
-    """Last write wins by event time; ties broken by event id so arrival order never matters."""
-    profile: Any = message.payload.get("profile")
-    if not profile:
-        return
-    stamp = [message.occurred_at, message.event_id]
-    for name, value in profile.items():
-        if value is None:
-            continue
-        current = state.profile_stamps.get(name)
-        if current is None or stamp > current:
-            state.profile[name] = value
-            state.profile_stamps[name] = stamp
+def _count(state: LeadState, model: ScoringModel, rule: BehaviourRule, message: Touchpoint) -> bool:
+    """Add the touchpoint to the rule's component, honouring the daily cap order-independently.
+
+    With a cap of N, the N *earliest* touchpoints of a UTC day count (ties by event id), whatever
+    order they arrive in: a late, earlier touchpoint takes the place of the latest counted one.
+    """
+    components = state.components.setdefault(model.name, {})
+    counts = state.rule_counts.setdefault(model.name, {})
+    half_life = rule.half_life_seconds
+    at = message.occurred_at
+    if rule.daily_cap is not None:
+        days = state.capped.setdefault(model.name, {}).setdefault(rule.id, {})
+        day = str(int(at // _DAY))
+        taken = days.setdefault(day, [])
+        entry = [at, message.event_id]
+        if len(taken) >= rule.daily_cap:
+            latest = taken[-1]
+            if entry >= latest:
+                return False
+            taken[-1] = entry
+            taken.sort()
+            components[rule.id] = add_units(components.get(rule.id), -1.0, latest[0], half_life)
+            components[rule.id] = add_units(components[rule.id], 1.0, at, half_life)
+            return True
+        taken.append(entry)
+        taken.sort()
+        newest = max(int(d) for d in days)
+        for old in [d for d in days if int(d) < newest - CAP_DAYS_KEPT]:
+            del days[old]
+    components[rule.id] = add_units(components.get(rule.id), 1.0, at, half_life)
+    counts[rule.id] = counts.get(rule.id, 0) + 1
+    return True
 
 
 def _append_trail(state: LeadState, message: Touchpoint) -> None:
-    entry = [message.event_id, message.type, message.occurred_at]
-    state.trail.append(entry)
+    state.trail.append([message.event_id, message.type, message.occurred_at])
     state.trail.sort(key=lambda e: (e[2], e[0]))
     del state.trail[:-TRAIL_LENGTH]
+
+
+# -- CRM feedback ------------------------------------------------------------------------------
+
+
+def _feedback(
+    state: LeadState | None, message: Feedback, models: ModelSet
+) -> tuple[LeadState | None, list[Emitted]]:
+    if state is None or state.stage == Stage.VISITOR.value:
+        return state, [Rejected(message.feedback_id, "unknown_lead",
+                                f"no known lead {message.lead_id!r} for verdict '{message.verdict}'")]
+    if state.has_seen(message.feedback_id):
+        return state, _replay(state, message.feedback_id, "feedback")
+    allowed, to, reason = VERDICT_RULES[message.verdict]
+    if state.stage not in allowed:
+        return state, [Rejected(
+            message.feedback_id, "impossible_verdict",
+            f"verdict '{message.verdict}' needs a lead in stage {' or '.join(sorted(allowed))}; "
+            f"lead {message.lead_id!r} is '{state.stage}'",
+        )]
+    state.remember(message.feedback_id)
+    merge_latest(state.bant, state.bant_stamps,
+                 {k: message.bant.get(k) for k in BANT_FIELDS}, message.occurred_at, message.feedback_id)
+    if message.verdict == "accepted" and message.owner:
+        state.routing = {**state.routing, "owner": message.owner}
+    if state.stage == Stage.MQL.value:
+        state.mql_since = None
+    transition = move(state, models, to, reason, trigger_id=message.feedback_id,
+                      trigger_type="feedback", at=message.occurred_at, detail=message.reason)
+    return state, [transition]
+
+
+# -- time --------------------------------------------------------------------------------------
+
+
+def _tick(state: LeadState | None, message: Tick, models: ModelSet) -> tuple[LeadState | None, list[Emitted]]:
+    """Time-driven changes. Idempotent without dedupe: each check changes what it checks."""
+    if state is None:
+        return None, []
+    now = message.now
+    out: list[Emitted] = list(
+        re_evaluate(state, models, trigger_id=message.tick_id, trigger_type="tick", at=now)
+    )
+    lifecycle = models.primary.lifecycle
+    idle_limit = lifecycle.recycle_after_days
+    if (idle_limit is not None and state.stage in (Stage.MQL.value, Stage.SAL.value)
+            and state.last_event_at is not None and now - state.last_event_at >= idle_limit * _DAY):
+        state.mql_since = None
+        out.append(move(state, models, Stage.RECYCLED.value, "went_cold",
+                        trigger_id=message.tick_id, trigger_type="tick", at=now))
+    if (state.stage == Stage.MQL.value and state.mql_since is not None
+            and now - state.mql_since >= lifecycle.sla_hours * 3600.0):
+        previous = state.routing.get("owner")
+        owner = next_owner(state.lead_id, state.routing, models.primary)
+        tried = [*state.routing.get("tried", []), owner] if owner else state.routing.get("tried", [])
+        state.routing = {**state.routing, "owner": owner, "tried": tried}
+        state.sla_breaches += 1
+        state.mql_since = now
+        out.append(move(state, models, Stage.MQL.value, "sla_breach", trigger_id=message.tick_id,
+                        trigger_type="tick", at=now, kind="sla_breach",
+                        routing_extra={"previous_owner": previous}))
+    return state, out

@@ -3,25 +3,25 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["Counted", "Duplicate", "Transition", "Emitted", "transition_id"]
+__all__ = ["Counted", "Duplicate", "Rejected", "Transition", "Emitted", "transition_id"]
 
 
-def transition_id(lead_id: str, to_stage: str, entry: int) -> str:
-    """Deterministic id: the ``entry``-th time ``lead_id`` entered ``to_stage``.
+def transition_id(lead_id: str, label: str, entry: int) -> str:
+    """Deterministic id: the ``entry``-th time ``lead_id`` entered stage ``label`` (or breached).
 
     It names *what happened*, not which record caused it, so the same input log yields the same
     ids whatever the crash/replay history, and CRM consumers can upsert on it.
     """
-    raw = f"{lead_id}\x1f{to_stage}\x1f{entry}".encode()
+    raw = f"{lead_id}\x1f{label}\x1f{entry}".encode()
     return hashlib.sha256(raw).hexdigest()[:32]
 
 
 @dataclass(frozen=True, slots=True)
 class Counted:
-    """A touchpoint was applied; ``rules`` are the rule ids that scored it."""
+    """A touchpoint was applied; ``rules`` are the primary model's rule ids that scored it."""
 
     event_id: str
     type: str
@@ -30,19 +30,29 @@ class Counted:
 
 @dataclass(frozen=True, slots=True)
 class Duplicate:
-    """A touchpoint whose ``event_id`` the lead has already applied; nothing changed."""
+    """A message whose id the lead has already applied; nothing changed."""
 
     event_id: str
     type: str
 
 
 @dataclass(frozen=True, slots=True)
+class Rejected:
+    """A message the core refuses (e.g. an impossible CRM verdict); it belongs in the DLQ."""
+
+    event_id: str
+    kind: str  # bounded code: unknown_lead, impossible_verdict
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class Transition:
-    """A lifecycle stage transition: the body of one handover event."""
+    """A lifecycle stage transition or an SLA breach: the body of one handover event."""
 
     transition_id: str
     lead_id: str
     sequence: int  # 1-based count of this lead's transitions: the current stage has the highest
+    kind: str  # stage_transition | sla_breach
     from_stage: str
     to_stage: str
     reason: str
@@ -50,11 +60,19 @@ class Transition:
     trigger_event_id: str
     trigger_type: str
     score: float
+    grade: str
+    fit_points: float
+    matrix: str
+    temperature: str
     model_name: str
     model_version: str
     contributors: tuple[tuple[str, float, int], ...]  # (rule_id, points now, events counted)
     trail: tuple[tuple[str, str, float], ...]  # (event_id, type, occurred_at), oldest first
     profile: dict[str, Any]
+    bant: dict[str, Any]
+    routing: dict[str, Any]  # team, owner, rule (and previous_owner on an SLA breach)
+    scores: dict[str, float] = field(default_factory=dict)  # every model's score, by name
+    detail: str | None = None  # e.g. the CRM's rejection reason code
 
     def to_primitive(self) -> dict[str, Any]:
         """JSON-native (lists, not tuples), so a decoded state equals the one that was encoded."""
@@ -74,4 +92,4 @@ class Transition:
         )
 
 
-Emitted = Counted | Duplicate | Transition
+Emitted = Counted | Duplicate | Rejected | Transition

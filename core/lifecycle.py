@@ -1,84 +1,206 @@
-"""The lead lifecycle state machine (DESIGN §6), driven by touchpoints.
+"""The lead lifecycle state machine (DESIGN §6) and the lead "snapshot" a transition carries.
 
-Each transition carries a reason code:
+Reason codes on transitions:
 
-* ``contact_identified`` visitor → mgl: first touchpoint carrying contact identity;
-* ``hand_raiser``        mgl/recycled → mql: a demo or callback request (the fast lane);
-* ``score_threshold``    mgl/recycled → mql: behaviour score reached the model's MQL threshold.
+===========================  ==========================================================
+``contact_identified``       visitor → mgl: first touchpoint carrying contact identity
+``hand_raiser``              mgl/recycled → mql: demo or callback request, grade acceptable
+``score_threshold``          mgl → mql: behaviour score and grade reached the MQL guard
+``re_engaged``               recycled → mql: the same guard, for a recycled lead
+``model_change``             mgl/recycled → mql or → disqualified after a model change
+``disqualify_rule``          any open stage → disqualified: a disqualifying fit rule matched
+``sales_accepted``           mql → sal (CRM)
+``sales_rejected``           mql/sal → recycled (CRM; ``detail`` carries its reason code)
+``sales_qualified``          sal → sql (CRM)
+``closed_won``               sql → won (CRM)
+``closed_lost``              sal/sql → lost (CRM)
+``sales_disqualified``       any open stage → disqualified (CRM)
+``went_cold``                mql/sal → recycled: no touchpoint for ``recycle_after_days``
+``sla_breach``               (mql stays mql) not accepted within ``sla_hours``; re-routed
+===========================  ==========================================================
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from leadstream.core.emitted import Transition, transition_id
-from leadstream.core.messages import Touchpoint
-from leadstream.core.model import ScoringModel
+from leadstream.core.fit import disqualifying_rule, fit_points, grade_at_least
+from leadstream.core.model import ModelSet, ScoringModel
+from leadstream.core.routing import route
 from leadstream.core.scoring import behaviour_score, contributions
 from leadstream.core.stages import Stage
 from leadstream.core.state import HISTORY_LENGTH, OUTBOX_LENGTH, LeadState
 
-__all__ = ["advance"]
+__all__ = [
+    "advance_on_touchpoint",
+    "re_evaluate",
+    "move",
+    "snapshot",
+    "temperature",
+    "OPEN_STAGES",
+    "PROMOTABLE",
+]
 
 _TOP_CONTRIBUTORS = 5
-_PROMOTABLE = (Stage.MGL.value, Stage.RECYCLED.value)
+PROMOTABLE = frozenset({Stage.MGL.value, Stage.RECYCLED.value})
+OPEN_STAGES = frozenset(
+    {Stage.VISITOR.value, Stage.MGL.value, Stage.MQL.value, Stage.SAL.value, Stage.SQL.value,
+     Stage.RECYCLED.value}
+)
 
 
-def advance(state: LeadState, touchpoint: Touchpoint, model: ScoringModel) -> list[Transition]:
-    """Move the lead as far as this touchpoint allows; return the transitions, in order."""
-    out: list[Transition] = []
-    if state.stage == Stage.VISITOR and touchpoint.has_contact:
-        out.append(_move(state, Stage.MGL, "contact_identified", touchpoint, model))
-    if state.stage in _PROMOTABLE and not state.flags.get("suppressed"):
-        if touchpoint.type in model.lifecycle.hand_raiser_types:
-            out.append(_move(state, Stage.MQL, "hand_raiser", touchpoint, model))
-        elif _score_now(state, model) >= model.lifecycle.mql.min_score:
-            out.append(_move(state, Stage.MQL, "score_threshold", touchpoint, model))
-    return out
+def temperature(score: float, bant: dict[str, Any], model: ScoringModel) -> str:
+    t = model.temperature
+    if score >= t.hot and bant.get("timeline") in t.hot_timelines:
+        return "hot"
+    if score >= t.warm:
+        return "warm"
+    return "cold"
 
 
-def _score_now(state: LeadState, model: ScoringModel) -> float:
-    assert state.last_event_at is not None
-    return behaviour_score(state.components, model, state.last_event_at)
-
-
-def _move(
-    state: LeadState, to: Stage, reason: str, touchpoint: Touchpoint, model: ScoringModel
-) -> Transition:
-    entry = state.stage_entries.get(to.value, 0) + 1
-    at = state.last_event_at if state.last_event_at is not None else touchpoint.occurred_at
-    ranked = sorted(contributions(state.components, model, at), key=lambda c: (-c[1], c[0]))
-    transition = Transition(
-        transition_id=transition_id(state.lead_id, to.value, entry),
-        lead_id=state.lead_id,
-        sequence=sum(state.stage_entries.values()) + 1,
-        from_stage=state.stage,
-        to_stage=to.value,
-        reason=reason,
-        occurred_at=touchpoint.occurred_at,
-        trigger_event_id=touchpoint.event_id,
-        trigger_type=touchpoint.type,
-        score=round(sum(points for _, points in ranked), 2),
-        model_name=model.name,
-        model_version=model.version,
-        contributors=tuple(
-            (rule_id, round(points, 2), state.rule_counts.get(rule_id, 0))
+def snapshot(state: LeadState, models: ModelSet, at: float) -> dict[str, Any]:
+    """Scores, grade, matrix and temperature of the lead as of event time ``at``."""
+    primary = models.primary
+    ranked = sorted(
+        contributions(state.components.get(primary.name, {}), primary, at),
+        key=lambda c: (-abs(c[1]), c[0]),
+    )
+    counts = state.rule_counts.get(primary.name, {})
+    score = round(sum(points for _, points in ranked), 2)
+    fit = fit_points(state.profile, primary)
+    grade = primary.fit.grade(fit)
+    return {
+        "score": score,
+        "fit_points": round(fit, 2),
+        "grade": grade,
+        "matrix": f"{grade}{primary.engagement.band(score)}",
+        "temperature": temperature(score, state.bant, primary),
+        "contributors": tuple(
+            (rule_id, round(points, 2), counts.get(rule_id, 0))
             for rule_id, points in ranked[:_TOP_CONTRIBUTORS]
         ),
+        "scores": {
+            m.name: round(behaviour_score(state.components.get(m.name, {}), m, at), 2)
+            for m in models.all
+        },
+    }
+
+
+def _mql_guard(state: LeadState, view: dict[str, Any], model: ScoringModel) -> bool:
+    guard = model.lifecycle.mql
+    return view["score"] >= guard.min_score and grade_at_least(view["grade"], guard.min_grade)
+
+
+def move(
+    state: LeadState,
+    models: ModelSet,
+    to: str,
+    reason: str,
+    *,
+    trigger_id: str,
+    trigger_type: str,
+    at: float,
+    kind: str = "stage_transition",
+    detail: str | None = None,
+    routing_extra: dict[str, Any] | None = None,
+) -> Transition:
+    """Record a transition (or, with ``kind='sla_breach'``, a breach) and return its event."""
+    label = "sla_breach" if kind == "sla_breach" else to
+    entry = state.stage_entries.get(label, 0) + 1
+    score_at = max(at, state.last_event_at or at)
+    if to == Stage.MQL.value and kind == "stage_transition":
+        state.routing = route(state.lead_id, state.profile, models.primary)
+        state.mql_since = at
+    view = snapshot(state, models, score_at)
+    transition = Transition(
+        transition_id=transition_id(state.lead_id, label, entry),
+        lead_id=state.lead_id,
+        sequence=state.transitions + 1,
+        kind=kind,
+        from_stage=state.stage,
+        to_stage=to,
+        reason=reason,
+        occurred_at=at,
+        trigger_event_id=trigger_id,
+        trigger_type=trigger_type,
+        score=view["score"],
+        grade=view["grade"],
+        fit_points=view["fit_points"],
+        matrix=view["matrix"],
+        temperature=view["temperature"],
+        model_name=models.primary.name,
+        model_version=models.primary.version,
+        contributors=view["contributors"],
         trail=tuple((e[0], e[1], e[2]) for e in state.trail),
         profile=dict(state.profile),
+        bant=dict(state.bant),
+        routing={k: v for k, v in {**state.routing, **(routing_extra or {})}.items() if k != "tried"},
+        scores=view["scores"],
+        detail=detail,
     )
-    state.stage_entries[to.value] = entry
-    state.stage = to.value
+    state.stage_entries[label] = entry
+    state.stage = to
     state.history.append(
-        {
-            "transition_id": transition.transition_id,
-            "from": transition.from_stage,
-            "to": transition.to_stage,
-            "reason": reason,
-            "at": touchpoint.occurred_at,
-            "event_id": touchpoint.event_id,
-        }
+        {"transition_id": transition.transition_id, "from": transition.from_stage, "to": to,
+         "reason": reason, "at": at, "event_id": trigger_id}
     )
     del state.history[:-HISTORY_LENGTH]
     state.outbox.append(transition.to_primitive())
     del state.outbox[:-OUTBOX_LENGTH]
     return transition
+
+
+def _disqualify_if_ruled(
+    state: LeadState, models: ModelSet, reason: str, trigger_id: str, trigger_type: str, at: float
+) -> list[Transition]:
+    if state.stage not in OPEN_STAGES or state.stage == Stage.VISITOR.value:
+        return []
+    rule_id = disqualifying_rule(state.profile, models.primary)
+    if rule_id is None:
+        return []
+    return [move(state, models, Stage.DISQUALIFIED.value, reason, trigger_id=trigger_id,
+                 trigger_type=trigger_type, at=at, detail=rule_id)]
+
+
+def _promote(
+    state: LeadState, models: ModelSet, reason_by_score: str, trigger_id: str, trigger_type: str,
+    at: float, hand_raiser: bool,
+) -> list[Transition]:
+    if state.stage not in PROMOTABLE or state.flags.get("suppressed"):
+        return []
+    primary = models.primary
+    view = snapshot(state, models, max(at, state.last_event_at or at))
+    if hand_raiser and grade_at_least(view["grade"], primary.lifecycle.hand_raiser_min_grade):
+        reason = "hand_raiser"
+    elif _mql_guard(state, view, primary):
+        reason = reason_by_score
+    else:
+        return []
+    return [move(state, models, Stage.MQL.value, reason, trigger_id=trigger_id,
+                 trigger_type=trigger_type, at=at)]
+
+
+def advance_on_touchpoint(
+    state: LeadState, models: ModelSet, *, event_id: str, type: str, has_contact: bool, at: float
+) -> list[Transition]:
+    """Move the lead as far as this (already applied) touchpoint allows, in order."""
+    out: list[Transition] = []
+    if state.stage == Stage.VISITOR.value and has_contact:
+        out.append(move(state, models, Stage.MGL.value, "contact_identified",
+                        trigger_id=event_id, trigger_type=type, at=at))
+    out += _disqualify_if_ruled(state, models, "disqualify_rule", event_id, type, at)
+    by_score = "re_engaged" if state.stage == Stage.RECYCLED.value else "score_threshold"
+    out += _promote(state, models, by_score, event_id, type, at,
+                    hand_raiser=type in models.primary.lifecycle.hand_raiser_types)
+    return out
+
+
+def re_evaluate(state: LeadState, models: ModelSet, *, trigger_id: str, trigger_type: str, at: float) -> list[Transition]:
+    """After a model change: the guards are checked again; what they cause says ``model_change``."""
+    if state.models_ref == models.ref:
+        return []
+    state.models_ref = models.ref
+    out = _disqualify_if_ruled(state, models, "model_change", trigger_id, trigger_type, at)
+    out += _promote(state, models, "model_change", trigger_id, trigger_type, at, hand_raiser=False)
+    return out

@@ -9,7 +9,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Touchpoint"]
+__all__ = ["Touchpoint", "Feedback", "Tick", "Message", "VERDICTS"]
+
+VERDICTS = ("accepted", "rejected", "qualified", "won", "lost", "disqualified")
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,3 +33,28 @@ class Touchpoint:
         if name in ("type", "campaign", "channel", "source"):
             return getattr(self, name)
         return self.payload.get(name)
+
+
+@dataclass(frozen=True, slots=True)
+class Feedback:
+    """Sales' verdict on a lead, from the CRM (``lead-feedback``)."""
+
+    feedback_id: str
+    lead_id: str
+    verdict: str  # one of VERDICTS
+    occurred_at: float
+    reason: str | None = None  # a short code, e.g. no_budget
+    owner: str | None = None  # the owner who works the lead, if the CRM says
+    bant: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Tick:
+    """Time passes: SLA checks, going cold, model-change re-evaluation. ``tick_id`` dedupes."""
+
+    tick_id: str
+    lead_id: str
+    now: float
+
+
+Message = Touchpoint | Feedback | Tick

@@ -1,7 +1,8 @@
 """The scoring model as data: what marketing ops edit (YAML), validated by pydantic.
 
 Loading a file (with file and line in errors) is ``leadstream.config.model_loader``'s job; this
-module only says what a valid model is and answers "which rules does this touchpoint hit?".
+module says what a valid model is and answers questions about it ("which rules does this
+touchpoint hit?", "which grade is 37 fit points?").
 """
 
 from __future__ import annotations
@@ -9,20 +10,46 @@ from __future__ import annotations
 import fnmatch
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from leadstream.core.messages import Touchpoint
 from leadstream.core.touchpoint_types import TOUCHPOINT_TYPES
 
-__all__ = ["BehaviourRule", "MqlGuard", "Lifecycle", "ScoringModel"]
+__all__ = [
+    "BehaviourRule",
+    "FitRule",
+    "Fit",
+    "Engagement",
+    "Temperature",
+    "MqlGuard",
+    "Lifecycle",
+    "RoutingRule",
+    "Team",
+    "Routing",
+    "ScoringModel",
+    "ModelSet",
+    "GRADES",
+]
 
 _RULE_ID = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
+GRADES = ("A", "B", "C", "D")
+Grade = Literal["A", "B", "C", "D"]
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+
+def _known_types(value: tuple[str, ...]) -> tuple[str, ...]:
+    unknown = sorted(set(value) - TOUCHPOINT_TYPES)
+    if unknown:
+        raise ValueError(
+            f"unknown touchpoint type(s): {', '.join(unknown)}; "
+            f"known: {', '.join(sorted(TOUCHPOINT_TYPES))}"
+        )
+    return value
 
 
 class BehaviourRule(_Strict):
@@ -38,6 +65,9 @@ class BehaviourRule(_Strict):
     points: float = Field(description="points per counted touchpoint; negative allowed")
     half_life_days: float | None = Field(
         default=None, gt=0, description="exponential decay in event time; none = no decay"
+    )
+    daily_cap: int | None = Field(
+        default=None, ge=1, description="at most this many counted touchpoints per UTC day"
     )
 
     _compiled: tuple[tuple[str, re.Pattern[str]], ...] = PrivateAttr(default=())
@@ -70,8 +100,121 @@ class BehaviourRule(_Strict):
         return True
 
 
+class FitRule(_Strict):
+    """Fit points for a profile field: globs (case-insensitive), a set of values, or a range."""
+
+    id: str = Field(pattern=_RULE_ID)
+    field: str = Field(
+        min_length=1,
+        description="profile field: job_title, company, company_size, industry, country, "
+        "email_domain (derived from the email) …",
+    )
+    match: tuple[str, ...] = Field(default=(), description="globs, case-insensitive")
+    values: tuple[str, ...] = Field(default=(), description="exact values, case-insensitive")
+    min: float | None = Field(default=None, description="numeric range, inclusive")
+    max: float | None = None
+    points: float = 0.0
+    disqualify: bool = Field(default=False, description="a match disqualifies the lead")
+
+    _patterns: tuple[re.Pattern[str], ...] = PrivateAttr(default=())
+    _values: frozenset[str] = PrivateAttr(default=frozenset())
+
+    @model_validator(mode="after")
+    def _one_condition(self) -> FitRule:
+        kinds = sum([bool(self.match), bool(self.values), self.min is not None or self.max is not None])
+        if kinds != 1:
+            raise ValueError("a fit rule needs exactly one of: match, values, or min/max")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min ({self.min}) is greater than max ({self.max})")
+        return self
+
+    def model_post_init(self, __context: Any) -> None:
+        self._patterns = tuple(
+            re.compile(fnmatch.translate(p.lower())) for p in self.match
+        )
+        self._values = frozenset(v.lower() for v in self.values)
+
+    def matches(self, profile: Mapping[str, Any]) -> bool:
+        value = profile.get(self.field)
+        if value is None:
+            return False
+        if self.min is not None or self.max is not None:
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                return False
+            return (self.min is None or value >= self.min) and (self.max is None or value <= self.max)
+        text = str(value).lower()
+        if self._values:
+            return text in self._values
+        return any(p.match(text) for p in self._patterns)
+
+
+class Fit(_Strict):
+    rules: tuple[FitRule, ...] = ()
+    grades: dict[Grade, float] = Field(
+        default_factory=lambda: {"A": 40.0, "B": 25.0, "C": 10.0},
+        description="minimum fit points per grade A, B, C; anything below C is D",
+    )
+
+    @field_validator("rules")
+    @classmethod
+    def _unique(cls, rules: tuple[FitRule, ...]) -> tuple[FitRule, ...]:
+        _unique_ids(r.id for r in rules)
+        return rules
+
+    @model_validator(mode="after")
+    def _ordered_grades(self) -> Fit:
+        missing = [g for g in ("A", "B", "C") if g not in self.grades]
+        if missing:
+            raise ValueError(f"grades needs thresholds for A, B and C (missing {', '.join(missing)})")
+        if not self.grades["A"] >= self.grades["B"] >= self.grades["C"]:
+            raise ValueError("grade thresholds must satisfy A >= B >= C")
+        return self
+
+    def grade(self, points: float) -> str:
+        for grade in ("A", "B", "C"):
+            if points >= self.grades[grade]:  # type: ignore[index]
+                return grade
+        return "D"
+
+
+class Engagement(_Strict):
+    bands: tuple[float, float, float] = Field(
+        default=(75.0, 50.0, 25.0),
+        description="minimum behaviour score of bands 1, 2, 3 (1 = most engaged); below is 4",
+    )
+
+    @field_validator("bands")
+    @classmethod
+    def _descending(cls, bands: tuple[float, float, float]) -> tuple[float, float, float]:
+        if not bands[0] >= bands[1] >= bands[2]:
+            raise ValueError("engagement bands must be descending (band 1 highest)")
+        return bands
+
+    def band(self, score: float) -> int:
+        for number, minimum in enumerate(self.bands, start=1):
+            if score >= minimum:
+                return number
+        return 4
+
+
+class Temperature(_Strict):
+    warm: float = Field(default=30.0, description="behaviour score from which a lead is warm")
+    hot: float = Field(default=70.0, description="behaviour score from which a lead can be hot")
+    hot_timelines: tuple[Literal["immediate", "quarter", "year", "none"], ...] = Field(
+        default=("immediate", "quarter"),
+        description="BANT timelines that make a high score hot; without one it stays warm",
+    )
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Temperature:
+        if self.hot < self.warm:
+            raise ValueError("hot must be >= warm")
+        return self
+
+
 class MqlGuard(_Strict):
-    min_score: float = Field(default=50.0, description="behaviour score at which an MGL is an MQL")
+    min_score: float = Field(default=50.0, description="behaviour score for MQL")
+    min_grade: Grade = Field(default="C", description="worst grade that can become an MQL")
 
 
 class Lifecycle(_Strict):
@@ -80,27 +223,102 @@ class Lifecycle(_Strict):
         default=("demo_request", "callback_request"),
         description="touchpoint types that make a known lead an MQL at once (fast lane)",
     )
+    hand_raiser_min_grade: Grade = Field(
+        default="C", description="worst grade a hand-raiser may have to take the fast lane"
+    )
     suppress_types: tuple[str, ...] = Field(
         default=("unsubscribe",),
-        description="touchpoint types after which a lead is never promoted to MQL by score",
+        description="touchpoint types after which a lead is never promoted to MQL",
+    )
+    sla_hours: float = Field(
+        default=48.0, gt=0, description="an MQL not accepted by sales within this is a breach"
+    )
+    recycle_after_days: float | None = Field(
+        default=90.0, gt=0, description="an MQL or SAL without touchpoints this long is recycled"
     )
 
     @field_validator("hand_raiser_types", "suppress_types")
     @classmethod
-    def _known_types(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        unknown = sorted(set(value) - TOUCHPOINT_TYPES)
-        if unknown:
-            raise ValueError(f"unknown touchpoint type(s): {', '.join(unknown)}")
-        return value
+    def _known(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return _known_types(value)
+
+
+class RoutingRule(_Strict):
+    id: str = Field(pattern=_RULE_ID)
+    when: dict[str, list[str] | dict[str, float]] = Field(
+        default_factory=dict,
+        description="profile field → list of values (case-insensitive) or {min, max}; "
+        "all must hold; empty = always",
+    )
+    team: str = Field(min_length=1)
+
+    def matches(self, profile: Mapping[str, Any]) -> bool:
+        for name, condition in self.when.items():
+            value = profile.get(name)
+            if value is None:
+                return False
+            if isinstance(condition, dict):
+                if isinstance(value, bool) or not isinstance(value, int | float):
+                    return False
+                if "min" in condition and value < condition["min"]:
+                    return False
+                if "max" in condition and value > condition["max"]:
+                    return False
+            elif str(value).lower() not in {c.lower() for c in condition}:
+                return False
+        return True
+
+
+class Team(_Strict):
+    owners: dict[str, float] = Field(
+        min_length=1, description="owner → weight (capacity share); weights > 0"
+    )
+
+    @field_validator("owners")
+    @classmethod
+    def _positive(cls, owners: dict[str, float]) -> dict[str, float]:
+        bad = [name for name, weight in owners.items() if weight <= 0]
+        if bad:
+            raise ValueError(f"owner weights must be > 0: {', '.join(bad)}")
+        return owners
+
+
+class Routing(_Strict):
+    rules: tuple[RoutingRule, ...] = Field(
+        default=(RoutingRule(id="default", team="inbound"),)
+    )
+    teams: dict[str, Team] = Field(
+        default_factory=lambda: {"inbound": Team(owners={"inbound-queue": 1.0})}
+    )
+
+    @model_validator(mode="after")
+    def _teams_exist(self) -> Routing:
+        _unique_ids(r.id for r in self.rules)
+        missing = sorted({r.team for r in self.rules} - set(self.teams))
+        if missing:
+            raise ValueError(f"routing rules name undefined team(s): {', '.join(missing)}")
+        return self
+
+
+def _unique_ids(ids: Any) -> None:
+    seen: set[str] = set()
+    for rule_id in ids:
+        if rule_id in seen:
+            raise ValueError(f"rule id {rule_id!r} is used twice; rule ids must be unique")
+        seen.add(rule_id)
 
 
 class ScoringModel(_Strict):
     """A named, versioned scoring model."""
 
-    name: str = Field(min_length=1, max_length=64)
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
     version: str = Field(min_length=1, max_length=32)
     rules: tuple[BehaviourRule, ...] = Field(min_length=1)
+    fit: Fit = Field(default_factory=Fit)
+    engagement: Engagement = Field(default_factory=Engagement)
+    temperature: Temperature = Field(default_factory=Temperature)
     lifecycle: Lifecycle = Field(default_factory=Lifecycle)
+    routing: Routing = Field(default_factory=Routing)
 
     _by_type: Mapping[str, tuple[BehaviourRule, ...]] = PrivateAttr(default_factory=dict)
     _by_id: Mapping[str, BehaviourRule] = PrivateAttr(default_factory=dict)
@@ -108,11 +326,7 @@ class ScoringModel(_Strict):
     @field_validator("rules")
     @classmethod
     def _unique_rule_ids(cls, rules: tuple[BehaviourRule, ...]) -> tuple[BehaviourRule, ...]:
-        seen: set[str] = set()
-        for rule in rules:
-            if rule.id in seen:
-                raise ValueError(f"rule id {rule.id!r} is used twice; rule ids must be unique")
-            seen.add(rule.id)
+        _unique_ids(r.id for r in rules)
         return rules
 
     def model_post_init(self, __context: Any) -> None:
@@ -128,3 +342,37 @@ class ScoringModel(_Strict):
 
     def rule(self, rule_id: str) -> BehaviourRule | None:
         return self._by_id.get(rule_id)
+
+    @property
+    def ref(self) -> str:
+        return f"{self.name}@{self.version}"
+
+
+class ModelSet:
+    """The models a worker runs: ``primary`` drives the lifecycle; ``others`` only score.
+
+    Several models run side by side, e.g. one per product line; every lead carries a score per
+    model, and handover events show them all.
+    """
+
+    __slots__ = ("primary", "others")
+
+    def __init__(self, primary: ScoringModel, others: tuple[ScoringModel, ...] = ()) -> None:
+        names = [primary.name, *(m.name for m in others)]
+        if len(set(names)) != len(names):
+            raise ValueError(f"model names must be unique, got {names}")
+        self.primary = primary
+        self.others = others
+
+    @classmethod
+    def of(cls, model: ScoringModel | ModelSet) -> ModelSet:
+        return model if isinstance(model, ModelSet) else cls(model)
+
+    @property
+    def all(self) -> tuple[ScoringModel, ...]:
+        return (self.primary, *self.others)
+
+    @property
+    def ref(self) -> str:
+        """Changes whenever any model's name or version changes."""
+        return ",".join(m.ref for m in self.all)

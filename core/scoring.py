@@ -1,10 +1,14 @@
-"""Behaviour score with exponential decay in event time, kept per rule.
+"""Behaviour score with exponential decay in event time, kept per rule as *units*.
 
-Each rule keeps one component ``[value, ref]``: its decayed sum as of event time ``ref``. Adding a
-touchpoint is O(1), and a late touchpoint adds exactly its decayed share, so the score after a set
-of touchpoints does not depend on their arrival order (up to float rounding):
+Each rule keeps one component ``[units, ref]``: the sum of decay factors of its counted touchpoints
+as of event time ``ref`` (a touchpoint counts 1 unit when it happens). Points are applied when the
+score is read, so changing a rule's points re-scores every lead at once without replaying history.
+Adding a touchpoint is O(1), and a late touchpoint adds exactly its decayed share, so the score
+does not depend on arrival order (up to float rounding):
 
-    score(T) = Σ_rules value · 2^(−(T − ref) / half_life)  =  Σ_events points_i · 2^(−(T − t_i) / h_i)
+    score(T) = Σ_rules points · units · 2^(−(T − ref)/h)  =  Σ_events points_i · 2^(−(T − t_i)/h_i)
+
+A change of half-life applies from each component's ``ref`` on (history is not kept).
 """
 
 from __future__ import annotations
@@ -13,9 +17,9 @@ from collections.abc import Iterable, Mapping
 
 from leadstream.core.model import ScoringModel
 
-__all__ = ["add_points", "component_at", "behaviour_score", "contributions"]
+__all__ = ["add_units", "units_at", "behaviour_score", "contributions", "Component"]
 
-Component = list[float]  # [value, ref_time]; a list because it round-trips through JSON as one
+Component = list[float]  # [units, ref_time]; a list because it round-trips through JSON as one
 
 
 def _decay(dt: float, half_life: float | None) -> float:
@@ -24,19 +28,17 @@ def _decay(dt: float, half_life: float | None) -> float:
     return 2.0 ** (-dt / half_life)
 
 
-def add_points(
-    component: Component | None, points: float, at: float, half_life: float | None
-) -> Component:
-    """Return the component after adding ``points`` earned at event time ``at``."""
+def add_units(component: Component | None, units: float, at: float, half_life: float | None) -> Component:
+    """Return the component after adding ``units`` (1 per touchpoint, −1 to take one back) at ``at``."""
     if component is None:
-        return [points, at]
+        return [units, at]
     value, ref = component
     if at >= ref:
-        return [value * _decay(at - ref, half_life) + points, at]
-    return [value + points * _decay(ref - at, half_life), ref]
+        return [value * _decay(at - ref, half_life) + units, at]
+    return [value + units * _decay(ref - at, half_life), ref]
 
 
-def component_at(component: Component, at: float, half_life: float | None) -> float:
+def units_at(component: Component, at: float, half_life: float | None) -> float:
     value, ref = component
     return value * _decay(at - ref, half_life)
 
@@ -48,7 +50,7 @@ def contributions(
     for rule_id, component in components.items():
         rule = model.rule(rule_id)
         if rule is not None:  # a rule dropped from the model no longer counts
-            yield rule_id, component_at(component, at, rule.half_life_seconds)
+            yield rule_id, rule.points * units_at(component, at, rule.half_life_seconds)
 
 
 def behaviour_score(components: Mapping[str, Component], model: ScoringModel, at: float) -> float:

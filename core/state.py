@@ -8,24 +8,34 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from leadstream.core.stages import Stage
 
-__all__ = ["LeadState", "DEDUPE_WINDOW", "TRAIL_LENGTH", "OUTBOX_LENGTH", "HISTORY_LENGTH"]
+__all__ = [
+    "LeadState",
+    "DEDUPE_WINDOW",
+    "TRAIL_LENGTH",
+    "OUTBOX_LENGTH",
+    "HISTORY_LENGTH",
+    "CAP_DAYS_KEPT",
+    "event_key",
+]
 
 #: event ids remembered per lead. Replays after a crash are at most a commit interval long, and
 #: producer re-sends are recent, so the most recent 1,024 ids per lead catch both.
 DEDUPE_WINDOW = 1024
 #: touchpoints kept for the handover's "recent trail".
 TRAIL_LENGTH = 10
-#: full transitions kept so a replayed trigger can re-publish them unchanged.
+#: full emitted events kept so a replayed trigger can re-publish them unchanged.
 OUTBOX_LENGTH = 4
 #: compact stage history kept per lead.
 HISTORY_LENGTH = 64
+#: UTC days of daily-cap bookkeeping kept per rule (older late events are rejected upstream).
+CAP_DAYS_KEPT = 62
 
-STATE_VERSION = 1
+STATE_VERSION = 2
 
 
 def event_key(event_id: str) -> str:
@@ -38,11 +48,15 @@ def event_key(event_id: str) -> str:
 class LeadState:
     lead_id: str
     stage: str = Stage.VISITOR.value
-    components: dict[str, list[float]] = field(default_factory=dict)  # rule → [value, ref]
-    rule_counts: dict[str, int] = field(default_factory=dict)
+    # per model name: rule → [units, ref]; rule → counted touchpoints; rule → day → [[t, id]]
+    components: dict[str, dict[str, list[float]]] = field(default_factory=dict)
+    rule_counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    capped: dict[str, dict[str, dict[str, list[list[Any]]]]] = field(default_factory=dict)
     profile: dict[str, Any] = field(default_factory=dict)
     profile_stamps: dict[str, list[Any]] = field(default_factory=dict)  # field → [t, event_id]
-    flags: dict[str, bool] = field(default_factory=dict)  # e.g. unsubscribed
+    bant: dict[str, Any] = field(default_factory=dict)
+    bant_stamps: dict[str, list[Any]] = field(default_factory=dict)
+    flags: dict[str, Any] = field(default_factory=dict)  # e.g. suppressed
     seen: dict[str, None] = field(default_factory=dict)  # ordered set of event keys
     stage_entries: dict[str, int] = field(default_factory=dict)
     history: list[dict[str, Any]] = field(default_factory=list)
@@ -51,6 +65,10 @@ class LeadState:
     touchpoints: int = 0
     first_event_at: float | None = None
     last_event_at: float | None = None
+    routing: dict[str, Any] = field(default_factory=dict)  # team, owner, rule, tried
+    mql_since: float | None = None  # start of the running SLA window
+    sla_breaches: int = 0
+    models_ref: str | None = None  # the model set this lead was last evaluated with
 
     def has_seen(self, event_id: str) -> bool:
         return event_key(event_id) in self.seen
@@ -60,45 +78,22 @@ class LeadState:
         while len(self.seen) > DEDUPE_WINDOW:
             del self.seen[next(iter(self.seen))]
 
+    @property
+    def transitions(self) -> int:
+        return sum(self.stage_entries.values())
+
     def to_primitive(self) -> dict[str, Any]:
-        return {
-            "v": STATE_VERSION,
-            "lead_id": self.lead_id,
-            "stage": self.stage,
-            "components": self.components,
-            "rule_counts": self.rule_counts,
-            "profile": self.profile,
-            "profile_stamps": self.profile_stamps,
-            "flags": self.flags,
-            "seen": list(self.seen),
-            "stage_entries": self.stage_entries,
-            "history": self.history,
-            "outbox": self.outbox,
-            "trail": self.trail,
-            "touchpoints": self.touchpoints,
-            "first_event_at": self.first_event_at,
-            "last_event_at": self.last_event_at,
-        }
+        data: dict[str, Any] = {"v": STATE_VERSION}
+        for f in fields(self):
+            data[f.name] = getattr(self, f.name)
+        data["seen"] = list(self.seen)
+        return data
 
     @classmethod
     def from_primitive(cls, data: dict[str, Any]) -> LeadState:
         version = data.get("v")
         if version != STATE_VERSION:
             raise ValueError(f"lead state version {version!r} is not {STATE_VERSION}")
-        return cls(
-            lead_id=data["lead_id"],
-            stage=data["stage"],
-            components=data["components"],
-            rule_counts=data["rule_counts"],
-            profile=data["profile"],
-            profile_stamps=data["profile_stamps"],
-            flags=data["flags"],
-            seen=dict.fromkeys(data["seen"]),
-            stage_entries=data["stage_entries"],
-            history=data["history"],
-            outbox=data["outbox"],
-            trail=data["trail"],
-            touchpoints=data["touchpoints"],
-            first_event_at=data["first_event_at"],
-            last_event_at=data["last_event_at"],
-        )
+        values = {f.name: data[f.name] for f in fields(cls) if f.name in data}
+        values["seen"] = dict.fromkeys(data.get("seen", ()))
+        return cls(**values)

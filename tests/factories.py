@@ -82,12 +82,20 @@ def core_touchpoint(
 
 
 def make_model(
-    rules: list[dict[str, Any]] | None = None, *, min_score: float = 50.0, **extra: Any
+    rules: list[dict[str, Any]] | None = None,
+    *,
+    min_score: float = 50.0,
+    min_grade: str = "D",
+    name: str = "test",
+    version: str = "1",
+    lifecycle: dict[str, Any] | None = None,
+    **extra: Any,
 ) -> ScoringModel:
+    """A small model; by default any grade qualifies, so journeys depend on behaviour only."""
     return ScoringModel.model_validate(
         {
-            "name": "test",
-            "version": "1",
+            "name": name,
+            "version": version,
             "rules": rules
             or [
                 {"id": "visit", "type": "web_visit", "points": 5},
@@ -96,7 +104,11 @@ def make_model(
                 {"id": "demo", "type": "demo_request", "points": 40, "half_life_days": 30},
                 {"id": "unsub", "type": "unsubscribe", "points": -20},
             ],
-            "lifecycle": {"mql": {"min_score": min_score}},
+            "lifecycle": {
+                "mql": {"min_score": min_score, "min_grade": min_grade},
+                "hand_raiser_min_grade": min_grade,
+                **(lifecycle or {}),
+            },
             **extra,
         }
     )

@@ -33,7 +33,7 @@ def test_first_contact_makes_an_mgl_and_score_threshold_an_mql() -> None:
     ]
     state = states["L1"]
     assert state.stage == "mql"
-    assert state.rule_counts == {"visit": 3, "form": 1, "pricing": 2}
+    assert state.rule_counts == {"test": {"visit": 3, "form": 1, "pricing": 2}}
     mql = [e for e in emitted if isinstance(e, Transition)][1]
     assert mql.trigger_type == "web_visit"
     assert mql.sequence == 2

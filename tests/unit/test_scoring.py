@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from leadstream.core.scoring import add_points, behaviour_score, component_at
+from leadstream.core.scoring import add_units, behaviour_score, units_at
 from tests.factories import core_touchpoint as tp
 from tests.factories import make_model
 from tests.harness import run
@@ -17,23 +17,43 @@ from tests.harness import run
 DAY = 86400.0
 
 
-def test_half_life_halves_the_points() -> None:
-    component = add_points(None, 10.0, 0.0, 7 * DAY)
-    assert component_at(component, 7 * DAY, 7 * DAY) == pytest.approx(5.0)
-    assert component_at(component, 14 * DAY, 7 * DAY) == pytest.approx(2.5)
+def test_half_life_halves_the_units() -> None:
+    component = add_units(None, 1.0, 0.0, 7 * DAY)
+    assert units_at(component, 7 * DAY, 7 * DAY) == pytest.approx(0.5)
+    assert units_at(component, 14 * DAY, 7 * DAY) == pytest.approx(0.25)
 
 
 def test_no_half_life_means_no_decay() -> None:
-    component = add_points(add_points(None, 3.0, 100.0, None), 4.0, 50.0, None)
-    assert component_at(component, 10 * DAY, None) == 7.0
+    component = add_units(add_units(None, 1.0, 100.0, None), 1.0, 50.0, None)
+    assert units_at(component, 10 * DAY, None) == 2.0
 
 
 def test_late_event_adds_exactly_its_decayed_share() -> None:
     h = 2 * DAY
-    on_time = add_points(add_points(None, 10.0, 0.0, h), 10.0, 4 * DAY, h)
-    late = add_points(add_points(None, 10.0, 4 * DAY, h), 10.0, 0.0, h)
+    on_time = add_units(add_units(None, 1.0, 0.0, h), 1.0, 4 * DAY, h)
+    late = add_units(add_units(None, 1.0, 4 * DAY, h), 1.0, 0.0, h)
     assert late[1] == on_time[1] == 4 * DAY
-    assert late[0] == pytest.approx(on_time[0]) == pytest.approx(12.5)
+    assert late[0] == pytest.approx(on_time[0]) == pytest.approx(1.25)
+
+
+def test_taking_a_unit_back_restores_the_component() -> None:
+    h = 3 * DAY
+    base = add_units(None, 1.0, 1 * DAY, h)
+    undone = add_units(add_units(base, 1.0, 0.5 * DAY, h), -1.0, 0.5 * DAY, h)
+    assert undone[0] == pytest.approx(base[0]) and undone[1] == base[1]
+
+
+def test_changing_a_rules_points_rescores_without_history() -> None:
+    model = make_model()
+    states, _ = run([tp("web_visit", payload={"url": "/pricing"}, at=timedelta(hours=h)) for h in range(3)], model)
+    components = states["L1"].components["test"]
+    at = states["L1"].last_event_at
+    doubled = make_model([
+        {"id": "visit", "type": "web_visit", "points": 10},
+        {"id": "pricing", "type": "web_visit", "match": {"url": "/pricing*"}, "points": 40},
+    ])
+    assert behaviour_score(components, model, at) == pytest.approx(3 * 5 + 3 * 20)
+    assert behaviour_score(components, doubled, at) == pytest.approx(2 * (3 * 5 + 3 * 20))
 
 
 events = st.lists(
@@ -70,8 +90,8 @@ def test_score_does_not_depend_on_arrival_order(events, data) -> None:  # type: 
     sa, sb = a["L1"], b["L1"]
     assert sa.last_event_at == sb.last_event_at
     assert sa.rule_counts == sb.rule_counts
-    score_a = behaviour_score(sa.components, model, sa.last_event_at)
-    score_b = behaviour_score(sb.components, model, sb.last_event_at)
+    score_a = behaviour_score(sa.components["test"], model, sa.last_event_at)
+    score_b = behaviour_score(sb.components["test"], model, sb.last_event_at)
     assert score_a == pytest.approx(score_b, rel=1e-9, abs=1e-9)
     # and it equals the closed form Σ points·2^(−(T−t)/h)
     expected = 0.0
@@ -97,4 +117,4 @@ def test_score_of_a_rule_removed_from_the_model_no_longer_counts() -> None:
     model = make_model()
     states, _ = run([tp("web_visit", at=timedelta(0))], model)
     smaller = make_model([{"id": "form", "type": "form_submit", "points": 15}])
-    assert behaviour_score(states["L1"].components, smaller, states["L1"].last_event_at) == 0
+    assert behaviour_score(states["L1"].components["test"], smaller, states["L1"].last_event_at) == 0

@@ -1,0 +1,30 @@
+"""Fit (lead grading): profile → fit points → grade A–D; disqualifying fit rules."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from leadstream.core.model import GRADES, ScoringModel
+
+__all__ = ["fit_points", "grade", "disqualifying_rule", "grade_at_least"]
+
+
+def fit_points(profile: Mapping[str, Any], model: ScoringModel) -> float:
+    return sum(rule.points for rule in model.fit.rules if rule.matches(profile))
+
+
+def grade(profile: Mapping[str, Any], model: ScoringModel) -> str:
+    return model.fit.grade(fit_points(profile, model))
+
+
+def disqualifying_rule(profile: Mapping[str, Any], model: ScoringModel) -> str | None:
+    for rule in model.fit.rules:
+        if rule.disqualify and rule.matches(profile):
+            return rule.id
+    return None
+
+
+def grade_at_least(actual: str, worst_allowed: str) -> bool:
+    """A is best: ``grade_at_least('B', 'C')`` is True."""
+    return GRADES.index(actual) <= GRADES.index(worst_allowed)

@@ -1,0 +1,234 @@
+"""Table-driven journeys through the full lifecycle: feedback, fit, SLA, cold, model change."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from leadstream.core import Feedback, ModelSet, Rejected, Tick, Transition, apply
+from leadstream.core.routing import owner_ranking, route
+from leadstream.core.scoring import behaviour_score
+from tests.factories import T0, make_model
+from tests.factories import core_touchpoint as tp
+from tests.harness import run
+
+HOUR = 3600.0
+FIT = {
+    "rules": [
+        {"id": "senior", "field": "job_title", "match": ["*cto*", "ceo", "head of*"], "points": 25},
+        {"id": "mid_size", "field": "company_size", "min": 200, "max": 5000, "points": 15},
+        {"id": "dach", "field": "country", "values": ["DE", "AT", "CH"], "points": 10},
+        {"id": "free_mail", "field": "email_domain", "values": ["gmail.com"], "points": -30},
+        {"id": "competitor", "field": "email_domain", "values": ["rival.example"], "disqualify": True},
+    ],
+    "grades": {"A": 40, "B": 25, "C": 10},
+}
+ROUTING = {
+    "rules": [
+        {"id": "dach_enterprise", "when": {"country": ["DE", "AT", "CH"], "company_size": {"min": 1000}},
+         "team": "dach-enterprise"},
+        {"id": "dach", "when": {"country": ["DE", "AT", "CH"]}, "team": "dach"},
+        {"id": "rest", "team": "international"},
+    ],
+    "teams": {
+        "dach-enterprise": {"owners": {"anna": 2, "ben": 1}},
+        "dach": {"owners": {"clara": 1, "david": 1, "eva": 1}},
+        "international": {"owners": {"felix": 1}},
+    },
+}
+MODEL = make_model(min_grade="C", fit=FIT, routing=ROUTING,
+                   lifecycle={"sla_hours": 48, "recycle_after_days": 30})
+CTO = {"job_title": "CTO", "company_size": 800, "country": "DE", "email_domain": "acme.example"}
+
+
+def form(profile: dict, **kw) -> object:  # type: ignore[type-arg]
+    return tp("form_submit", payload={"form_id": "f", "profile": profile}, **kw)
+
+
+def fb(verdict: str, at: float = 10 * HOUR, fid: str | None = None, **kw) -> Feedback:  # type: ignore[no-untyped-def]
+    return Feedback(feedback_id=fid or f"fb-{verdict}-{at}", lead_id="L1", verdict=verdict,
+                    occurred_at=T0.timestamp() + at, **kw)
+
+
+def journey(messages: list, model=MODEL):  # type: ignore[no-untyped-def]
+    state, out = None, []
+    for m in messages:
+        state, emitted = apply(state, m, model)
+        out += emitted
+    return state, out
+
+
+def moves(emitted: list) -> list[tuple[str, str, str]]:  # type: ignore[type-arg]
+    return [(e.from_stage, e.to_stage, e.reason) for e in emitted if isinstance(e, Transition)]
+
+
+def test_visitor_to_won_with_grade_matrix_temperature_and_routing() -> None:
+    state, out = journey([
+        tp("web_visit", lead_id=None, anonymous_id="c"),  # another (anonymous) lead
+        form(CTO, at=0),
+        tp("demo_request", at=HOUR, payload={"bant": {"timeline": "immediate", "budget": 50000}}),
+        fb("accepted", owner="anna"), fb("qualified", at=20 * HOUR), fb("won", at=30 * HOUR),
+    ])
+    assert moves(out) == [
+        ("visitor", "mgl", "contact_identified"), ("mgl", "mql", "hand_raiser"),
+        ("mql", "sal", "sales_accepted"), ("sal", "sql", "sales_qualified"), ("sql", "won", "closed_won"),
+    ]
+    mql = [e for e in out if isinstance(e, Transition)][1]
+    assert (mql.grade, mql.fit_points) == ("A", 50.0)
+    assert mql.score == pytest.approx(55.0, abs=0.1)
+    assert mql.matrix == "A2"  # grade A, score 55: band 2 (50–75)
+    assert mql.temperature == "warm"  # hot needs score ≥ 70
+    assert mql.routing == {"team": "dach", "owner": route("L1", CTO, MODEL)["owner"], "rule": "dach"}
+    assert mql.bant == {"timeline": "immediate", "budget": 50000}
+    assert state is not None and state.stage == "won" and state.routing["owner"] == "anna"
+    assert [e.sequence for e in out if isinstance(e, Transition)] == [1, 2, 3, 4, 5]
+
+
+def test_rejected_lead_is_recycled_and_re_enters_mql_on_re_engagement() -> None:
+    pricing = {"url": "/pricing"}
+    _, out = journey([
+        form(CTO, at=0),
+        *[tp("web_visit", payload=pricing, at=h * HOUR) for h in (1, 2)],  # 15 + 2·25 = 65
+        fb("rejected", at=5 * HOUR, reason="no_budget"),
+        *[tp("web_visit", payload=pricing, at=h * HOUR) for h in (6, 7)],
+    ])
+    assert moves(out) == [
+        ("visitor", "mgl", "contact_identified"), ("mgl", "mql", "score_threshold"),
+        ("mql", "recycled", "sales_rejected"), ("recycled", "mql", "re_engaged"),
+    ]
+    transitions = [e for e in out if isinstance(e, Transition)]
+    assert transitions[2].detail == "no_budget"
+    assert transitions[1].transition_id != transitions[3].transition_id  # 1st and 2nd MQL entry
+
+
+def test_competitor_is_disqualified_and_never_promoted() -> None:
+    _, out = journey([form({**CTO, "email_domain": "rival.example"}), tp("demo_request")])
+    assert moves(out) == [("visitor", "mgl", "contact_identified"),
+                          ("mgl", "disqualified", "disqualify_rule")]
+    assert [e for e in out if isinstance(e, Transition)][1].detail == "competitor"
+
+
+def test_hand_raiser_with_a_poor_grade_waits_for_the_score() -> None:
+    student = {"job_title": "Working Student", "email_domain": "gmail.com"}
+    _, out = journey([form(student), tp("demo_request")])
+    assert moves(out) == [("visitor", "mgl", "contact_identified")]
+
+
+@pytest.mark.parametrize(
+    ("stage_messages", "verdict", "stage"),
+    [
+        ([], "accepted", "mgl"),
+        ([tp("demo_request")], "qualified", "mql"),
+        ([tp("demo_request")], "won", "mql"),
+        ([tp("demo_request"), fb("accepted", at=1)], "accepted", "sal"),
+    ],
+)
+def test_impossible_verdicts_are_rejected_with_a_reason_not_a_crash(stage_messages, verdict, stage) -> None:  # type: ignore[no-untyped-def]
+    state, _ = journey([form(CTO), *stage_messages])
+    assert state is not None and state.stage == stage
+    before = state.to_primitive()
+    after, out = apply(state, fb(verdict, at=99), MODEL)
+    assert len(out) == 1 and isinstance(out[0], Rejected)
+    assert out[0].kind == "impossible_verdict"
+    assert f"'{verdict}'" in out[0].reason and f"'{stage}'" in out[0].reason
+    assert after is not None and after.to_primitive() == before
+
+
+def test_feedback_for_an_unknown_lead_is_rejected() -> None:
+    state, out = apply(None, fb("accepted"), MODEL)
+    assert state is None
+    assert [(r.kind) for r in out if isinstance(r, Rejected)] == ["unknown_lead"]
+
+
+def test_duplicate_feedback_republishes_instead_of_rejecting() -> None:
+    state, _ = journey([form(CTO), tp("demo_request")])
+    verdict = fb("accepted", fid="crm-77")
+    state, first = apply(state, verdict, MODEL)
+    state, again = apply(state, verdict, MODEL)
+    assert [e for e in again if isinstance(e, Transition)] == first
+
+
+def test_sla_breach_reroutes_to_the_next_owner_with_a_fake_clock() -> None:
+    enterprise = {**CTO, "company_size": 2000}
+    state, out = journey([form(enterprise), tp("demo_request", at=HOUR)])
+    first_owner = state.routing["owner"]  # type: ignore[union-attr]
+    ranking = owner_ranking("L1", {"anna": 2, "ben": 1})
+    assert first_owner == ranking[0]
+    start = T0.timestamp() + HOUR
+    state, early = apply(state, Tick("t1", "L1", start + 47 * HOUR), MODEL)
+    assert early == []
+    state, breach = apply(state, Tick("t2", "L1", start + 48 * HOUR), MODEL)
+    (event,) = breach
+    assert isinstance(event, Transition)
+    assert (event.kind, event.from_stage, event.to_stage, event.reason) == ("sla_breach", "mql", "mql", "sla_breach")
+    assert event.routing == {"team": "dach-enterprise", "owner": ranking[1], "rule": "dach_enterprise",
+                             "previous_owner": first_owner}
+    state, again = apply(state, Tick("t3", "L1", start + 49 * HOUR), MODEL)
+    assert again == []  # the new owner has a fresh SLA window
+    state, accepted = apply(state, fb("accepted", at=60 * HOUR), MODEL)
+    assert moves(accepted) == [("mql", "sal", "sales_accepted")]
+    _, after = apply(state, Tick("t4", "L1", start + 200 * HOUR), MODEL)
+    assert after == []  # accepted leads have no SLA
+
+
+def test_an_idle_mql_goes_cold_and_is_recycled() -> None:
+    state, _ = journey([form(CTO), tp("demo_request")])
+    state, out = apply(state, Tick("t", "L1", T0.timestamp() + 31 * 86400), MODEL)
+    assert moves(out)[0] == ("mql", "recycled", "went_cold")
+
+
+def test_model_change_is_published_with_its_reason() -> None:
+    state, _ = journey([form(CTO), tp("web_visit")])  # 15 + 5 = 20 < 50
+    assert state is not None and state.stage == "mgl"
+    cheaper = make_model(min_score=15, min_grade="C", version="2", fit=FIT, routing=ROUTING)
+    state, out = apply(state, Tick("t", "L1", T0.timestamp() + HOUR), cheaper)
+    assert moves(out) == [("mgl", "mql", "model_change")]
+    assert [e.model_version for e in out if isinstance(e, Transition)] == ["2"]
+    _, again = apply(state, Tick("t2", "L1", T0.timestamp() + 2 * HOUR), cheaper)
+    assert again == []
+
+
+def test_several_models_score_side_by_side_and_the_primary_drives() -> None:
+    product_b = make_model([{"id": "visit", "type": "web_visit", "points": 1}], name="product-b")
+    models = ModelSet(MODEL, (product_b,))
+    state, out = journey([form(CTO), tp("web_visit"), tp("demo_request")], models)
+    mql = [e for e in out if isinstance(e, Transition)][-1]
+    assert mql.scores == {"test": pytest.approx(mql.score), "product-b": 1.0}
+    assert state is not None and set(state.components) == {"test", "product-b"}
+
+
+def test_routing_is_deterministic_and_weighted() -> None:
+    owners = {"anna": 2.0, "ben": 1.0}
+    firsts = Counter(owner_ranking(f"lead-{i}", owners)[0] for i in range(3000))
+    assert firsts["anna"] / 3000 == pytest.approx(2 / 3, abs=0.04)
+    assert owner_ranking("lead-1", owners) == owner_ranking("lead-1", dict(reversed(owners.items())))
+
+
+capped = make_model([{"id": "open", "type": "email_open", "points": 3, "half_life_days": 5, "daily_cap": 2}])
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.floats(0, 5 * 86400, allow_nan=False), min_size=1, max_size=20), st.data())
+def test_daily_caps_are_order_independent_and_bound_the_score(times, data) -> None:  # type: ignore[no-untyped-def]
+    messages = [tp("email_open", event_id=f"o{i}", at=t) for i, t in enumerate(times)]
+    a, _ = run(messages, capped)
+    b, _ = run(data.draw(st.permutations(messages)), capped)
+    sa, sb = a["L1"], b["L1"]
+    at = sa.last_event_at
+    score_a = behaviour_score(sa.components["test"], capped, at)
+    assert score_a == pytest.approx(behaviour_score(sb.components["test"], capped, at), abs=1e-9)
+    days = Counter(int((T0.timestamp() + t) // 86400) for t in times)
+    assert sa.rule_counts["test"]["open"] == sum(min(n, 2) for n in days.values())
+    assert score_a <= 3 * 2 * len(days) + 1e-9
+
+
+def test_grade_thresholds_and_matrix() -> None:
+    from leadstream.core.fit import grade
+    assert grade(CTO, MODEL) == "A"
+    assert grade({"country": "DE"}, MODEL) == "C"
+    assert grade({"job_title": "Intern"}, MODEL) == "D"
+    assert MODEL.engagement.band(80) == 1 and MODEL.engagement.band(10) == 4
