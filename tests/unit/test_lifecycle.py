@@ -68,7 +68,6 @@ def moves(emitted: list) -> list[tuple[str, str, str]]:  # type: ignore[type-arg
 
 def test_visitor_to_won_with_grade_matrix_temperature_and_routing() -> None:
     state, out = journey([
-        tp("web_visit", lead_id=None, anonymous_id="c"),  # another (anonymous) lead
         form(CTO, at=0),
         tp("demo_request", at=HOUR, payload={"bant": {"timeline": "immediate", "budget": 50000}}),
         fb("accepted", owner="anna"), fb("qualified", at=20 * HOUR), fb("won", at=30 * HOUR),
