@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from leadstream.agents.feedback import register_feedback
 from leadstream.agents.ingest import register_ingest
 from leadstream.agents.leads import register_leads
 
 if TYPE_CHECKING:
     from leadstream.streams.app import Pipeline
 
-__all__ = ["register_agents", "register_ingest", "register_leads"]
+__all__ = ["register_agents", "register_feedback", "register_ingest", "register_leads"]
 
 
 def register_agents(pipeline: Pipeline) -> None:
     register_ingest(pipeline)
+    register_feedback(pipeline)
     register_leads(pipeline)

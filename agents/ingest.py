@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 
 def register_ingest(pipeline: Pipeline) -> None:
     max_bytes = pipeline.settings.max_message_bytes
-    out = pipeline.lead_touchpoints
+    out = pipeline.lead_messages
     counter = pipeline.metrics.ingest_records
 
     # concurrency=1 keeps each input partition's order into the lead topic

@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 from leadstream.agents.dlq import send_to_dlq
 from leadstream.core.apply import apply
-from leadstream.core.emitted import Counted, Duplicate, Transition
-from leadstream.streams.codecs import decode_state, decode_touchpoint, encode_state
+from leadstream.core.emitted import Counted, Duplicate, Rejected, Transition
+from leadstream.streams.codecs import decode_message, decode_state, encode_state
 from leadstream.streams.mappers import transition_to_handover
 
 if TYPE_CHECKING:
@@ -21,23 +21,25 @@ log = logging.getLogger(__name__)
 
 def register_leads(pipeline: Pipeline) -> None:
     table = pipeline.leads
-    model = pipeline.model
+    models = pipeline.models
     handover = pipeline.handover
     metrics = pipeline.metrics
 
     # Stateful: concurrency must stay 1, and the table is written only inside the iteration.
-    @pipeline.app.agent(pipeline.lead_touchpoints, name="leadstream.leads", concurrency=1)
+    @pipeline.app.agent(pipeline.lead_messages, name="leadstream.leads", concurrency=1)
     async def leads(stream: Any) -> None:
         async for event in stream.events():
             key: bytes = event.key
             try:
-                touchpoint = decode_touchpoint(event.value)
+                message = decode_message(event.value)
                 stored = table.get(key)
-                state = decode_state(stored) if stored is not None else None
-                state, emitted = apply(state, touchpoint, model)
-                # Written on duplicates too: after a crash the local store may hold an update
-                # whose changelog record was never sent; rewriting sends it.
-                table[key] = encode_state(state)
+                state, emitted = apply(
+                    decode_state(stored) if stored is not None else None, message, models
+                )
+                if state is not None:
+                    # Written on duplicates too: after a crash the local store may hold an
+                    # update whose changelog record was never sent; rewriting sends it.
+                    table[key] = encode_state(state)
             except Exception as exc:  # a poison record must never stop the stream
                 log.exception("lead agent failed on %s[%s]@%s", event.message.topic,
                               event.message.partition, event.message.offset)
@@ -55,3 +57,6 @@ def register_leads(pipeline: Pipeline) -> None:
                     metrics.touchpoints.labels(type=item.type, outcome="scored").inc()
                 elif isinstance(item, Duplicate):
                     metrics.touchpoints.labels(type=item.type, outcome="duplicate").inc()
+                elif isinstance(item, Rejected):
+                    await send_to_dlq(pipeline, event, stage="leads", kind=item.kind,
+                                      reason=item.reason)

@@ -1,6 +1,6 @@
 """Settings and scoring-model loading. The default YAML files live beside this module."""
 
-from leadstream.config.model_loader import DEFAULT_MODEL_PATH, load_model
+from leadstream.config.model_loader import DEFAULT_MODEL_PATH, load_model, load_models
 from leadstream.config.settings import (
     KafkaSettings,
     LogSettings,
@@ -22,5 +22,6 @@ __all__ = [
     "TopicSettings",
     "WebSettings",
     "load_model",
+    "load_models",
     "load_settings",
 ]

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from leadstream.config.yaml_source import read_yaml, validate
-from leadstream.core.model import ScoringModel
+from leadstream.core.model import ModelSet, ScoringModel
 from leadstream.exceptions import ModelError
 
-__all__ = ["DEFAULT_MODEL_PATH", "load_model"]
+__all__ = ["DEFAULT_MODEL_PATH", "load_model", "load_models"]
 
 DEFAULT_MODEL_PATH = Path(__file__).parent / "scoring-model.yaml"
 
@@ -22,3 +22,12 @@ def load_model(path: Path | str = DEFAULT_MODEL_PATH) -> ScoringModel:
         raise
     except Exception as exc:  # a model validator may raise outside pydantic's error handling
         raise ModelError(source.file, "(model)", str(exc)) from None
+
+
+def load_models(primary: Path | str, extra: list[Path] | tuple[Path, ...] = ()) -> ModelSet:
+    """The primary model and the extra ones; names must be unique."""
+    models = [load_model(primary), *(load_model(p) for p in extra)]
+    try:
+        return ModelSet(models[0], tuple(models[1:]))
+    except ValueError as exc:
+        raise ModelError(str(extra[-1] if extra else primary), "name", str(exc)) from None

@@ -125,7 +125,10 @@ class Settings(_Section):
     state: StateSettings = Field(default_factory=StateSettings)
     web: WebSettings = Field(default_factory=WebSettings)
     log: LogSettings = Field(default_factory=LogSettings)
-    model_path: Path = DEFAULT_MODEL_PATH
+    model_path: Path = Field(default=DEFAULT_MODEL_PATH, description="the primary scoring model")
+    extra_model_paths: list[Path] = Field(
+        default_factory=list, description="more models that only score (e.g. per product line)"
+    )
     max_message_bytes: int = Field(default=65536, ge=256, le=16 * 1024 * 1024)
 
 
@@ -166,9 +169,13 @@ def load_settings(
     _env_overlay(overlaid, environ)
     # relative paths in a settings file are relative to that file, not to the working directory
     base = Path(path).parent if path is not None else Path.cwd()
-    for key in ("model_path",):
-        if isinstance(overlaid.get(key), str) and not Path(overlaid[key]).is_absolute():
-            overlaid[key] = str(base / overlaid[key])
+    if isinstance(overlaid.get("model_path"), str) and not Path(overlaid["model_path"]).is_absolute():
+        overlaid["model_path"] = str(base / overlaid["model_path"])
+    if isinstance(overlaid.get("extra_model_paths"), list):
+        overlaid["extra_model_paths"] = [
+            str(base / p) if isinstance(p, str) and not Path(p).is_absolute() else p
+            for p in overlaid["extra_model_paths"]
+        ]
     state = overlaid.get("state")
     if isinstance(state, dict) and isinstance(state.get("dir"), str):
         if not Path(state["dir"]).is_absolute():

@@ -224,7 +224,7 @@ class Lifecycle(_Strict):
         description="touchpoint types that make a known lead an MQL at once (fast lane)",
     )
     hand_raiser_min_grade: Grade = Field(
-        default="C", description="worst grade a hand-raiser may have to take the fast lane"
+        default="D", description="worst grade a hand-raiser may have to take the fast lane"
     )
     suppress_types: tuple[str, ...] = Field(
         default=("unsubscribe",),

@@ -22,11 +22,11 @@ __all__ = ["main"]
 
 
 def _cmd_worker(args: argparse.Namespace) -> int:
-    from leadstream.config import load_model, load_settings
+    from leadstream.config import load_models, load_settings
 
     settings = load_settings(args.config)
-    model = load_model(settings.model_path)
-    return run_worker(settings, model)
+    models = load_models(settings.model_path, settings.extra_model_paths)
+    return run_worker(settings, models)
 
 
 def run_worker(settings: object, model: object) -> int:

@@ -31,7 +31,9 @@ class DlqRecord(_Out):
     dlq_id: str = Field(description="deterministic: same source record ⇒ same id (dedupe on it)")
     kind: str = Field(description="short bounded code, e.g. invalid_json, unknown_type, oversize")
     reason: str = Field(description="what is wrong, for a human")
-    stage: Literal["ingest", "leads"] = Field(description="which agent rejected the record")
+    stage: Literal["ingest", "feedback", "leads"] = Field(
+        description="which agent rejected the record"
+    )
     source: DlqSource
     key_b64: str | None = Field(description="original record key, base64")
     value_b64: str = Field(description="original record value, base64 (bytes kept exactly)")

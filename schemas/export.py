@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from leadstream.schemas.dlq import DlqRecord
+from leadstream.schemas.feedback import FeedbackIn
 from leadstream.schemas.handover import HandoverEvent
 from leadstream.schemas.touchpoints import TouchpointIn
 
@@ -21,6 +22,7 @@ def json_schemas() -> dict[str, dict[str, Any]]:
     """File name → JSON Schema of every message leadstream reads or writes."""
     return {
         "touchpoint.schema.json": TypeAdapter(TouchpointIn).json_schema(),
+        "feedback.schema.json": FeedbackIn.model_json_schema(),
         "handover.schema.json": HandoverEvent.model_json_schema(),
         "dlq.schema.json": DlqRecord.model_json_schema(),
     }

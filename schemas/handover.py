@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["HandoverEvent", "Contributor", "TrailItem", "Trigger", "ModelRef", "SCHEMA_VERSION"]
+__all__ = ["HandoverEvent", "Contributor", "TrailItem", "Trigger", "ModelRef", "Routing", "SCHEMA_VERSION"]
 
 SCHEMA_VERSION = 1
 
@@ -44,8 +44,18 @@ class ModelRef(_Out):
     version: str
 
 
+class Routing(_Out):
+    team: str | None = None
+    owner: str | None = None
+    rule: str | None = Field(default=None, description="the routing rule that fired")
+    previous_owner: str | None = Field(default=None, description="on an SLA breach only")
+
+
 class HandoverEvent(_Out):
     schema_version: Literal[1] = SCHEMA_VERSION
+    kind: Literal["stage_transition", "sla_breach"] = Field(
+        description="sla_breach: an MQL not accepted within the SLA, re-routed (stage unchanged)"
+    )
     transition_id: str = Field(description="deterministic id; upsert key for consumers")
     lead_id: str
     sequence: int = Field(
@@ -56,10 +66,18 @@ class HandoverEvent(_Out):
     from_stage: str
     to_stage: str
     reason: str = Field(description="reason code, e.g. contact_identified, score_threshold")
+    detail: str | None = Field(default=None, description="e.g. the CRM's rejection reason code")
     occurred_at: datetime = Field(description="event time of the triggering touchpoint")
     trigger: Trigger
-    score: float = Field(description="behaviour score at the transition's event time")
+    score: float = Field(description="behaviour score (primary model) at the transition")
+    grade: Literal["A", "B", "C", "D"] = Field(description="fit grade, A best")
+    fit_points: float
+    matrix: str = Field(description="grade × engagement band, A1 (best) … D4")
+    temperature: Literal["cold", "warm", "hot"]
+    scores: dict[str, float] = Field(description="behaviour score per model name")
     top_contributors: list[Contributor]
     recent_touchpoints: list[TrailItem] = Field(description="oldest first")
     profile: dict[str, Any]
+    bant: dict[str, Any] = Field(description="budget, authority, need, timeline as known")
+    routing: Routing
     model: ModelRef

@@ -10,7 +10,7 @@ from faust.types import TopicT
 
 from leadstream.broker import tansu_transport
 from leadstream.config.settings import Settings
-from leadstream.core.model import ScoringModel
+from leadstream.core.model import ModelSet, ScoringModel
 from leadstream.streams.kafka_options import broker_urls, faust_credentials
 from leadstream.streams.metrics import Metrics
 
@@ -25,22 +25,19 @@ class Pipeline:
 
     app: faust.App
     settings: Settings
-    model: ScoringModel
+    models: ModelSet
     metrics: Metrics
     touchpoints: TopicT
-    lead_touchpoints: TopicT
+    feedback: TopicT
+    lead_messages: TopicT
     handover: TopicT
     dlq: TopicT
     leads: Any  # faust.Table of lead id (bytes) → encoded LeadState (bytes)
 
-    @property
-    def internal_topic_names(self) -> list[str]:
-        return [lead_touchpoints_topic(self.settings)]
 
-
-def lead_touchpoints_topic(settings: Settings) -> str:
-    """Validated touchpoints keyed by canonical lead id (the repartition hop)."""
-    return f"{settings.app_id}-lead-touchpoints"
+def lead_messages_topic(settings: Settings) -> str:
+    """Validated touchpoints and CRM feedback keyed by canonical lead id (the repartition hop)."""
+    return f"{settings.app_id}-lead-messages"
 
 
 def changelog_topic(settings: Settings) -> str:
@@ -94,7 +91,7 @@ def _rocksdb_options(settings: Settings) -> dict[str, Any]:
     }
 
 
-def create_pipeline(settings: Settings, model: ScoringModel) -> Pipeline:
+def create_pipeline(settings: Settings, models: ScoringModel | ModelSet) -> Pipeline:
     """Create the app with its topics, table and agents (not started)."""
     from leadstream.agents import register_agents
 
@@ -129,10 +126,11 @@ def create_pipeline(settings: Settings, model: ScoringModel) -> Pipeline:
     pipeline = Pipeline(
         app=app,
         settings=settings,
-        model=model,
+        models=ModelSet.of(models),
         metrics=Metrics(),
         touchpoints=app.topic(*settings.topics.touchpoints, **raw),
-        lead_touchpoints=app.topic(lead_touchpoints_topic(settings), internal=True, **raw),
+        feedback=app.topic(settings.topics.feedback, **raw),
+        lead_messages=app.topic(lead_messages_topic(settings), internal=True, **raw),
         handover=app.topic(settings.topics.handover, **raw),
         dlq=app.topic(settings.topics.dlq, **raw),
         leads=leads,

@@ -6,10 +6,17 @@ from typing import Any
 
 import orjson
 
-from leadstream.core.messages import Touchpoint
+from leadstream.core.messages import Feedback, Message, Tick, Touchpoint
 from leadstream.core.state import LeadState
 
-__all__ = ["encode_state", "decode_state", "encode_touchpoint", "decode_touchpoint"]
+__all__ = [
+    "encode_state",
+    "decode_state",
+    "encode_message",
+    "decode_message",
+    "encode_touchpoint",
+    "decode_touchpoint",
+]
 
 
 def encode_state(state: LeadState) -> bytes:
@@ -38,7 +45,10 @@ def encode_touchpoint(touchpoint: Touchpoint) -> bytes:
 
 
 def decode_touchpoint(raw: bytes) -> Touchpoint:
-    data: dict[str, Any] = orjson.loads(raw)
+    return _touchpoint(orjson.loads(raw))
+
+
+def _touchpoint(data: dict[str, Any]) -> Touchpoint:
     return Touchpoint(
         event_id=data["e"],
         type=data["t"],
@@ -50,3 +60,29 @@ def decode_touchpoint(raw: bytes) -> Touchpoint:
         channel=data["ch"],
         source=data["s"],
     )
+
+
+def encode_message(message: Message) -> bytes:
+    """Any message for the lead agent, tagged: touchpoints, CRM feedback and ticks share a topic
+    so that everything about one lead is applied in one order."""
+    if isinstance(message, Touchpoint):
+        return encode_touchpoint(message)
+    if isinstance(message, Feedback):
+        return orjson.dumps(
+            {"k": "f", "e": message.feedback_id, "l": message.lead_id, "v": message.verdict,
+             "at": message.occurred_at, "r": message.reason, "o": message.owner, "b": message.bant}
+        )
+    return orjson.dumps({"k": "x", "e": message.tick_id, "l": message.lead_id, "at": message.now})
+
+
+def decode_message(raw: bytes) -> Message:
+    data: dict[str, Any] = orjson.loads(raw)
+    kind = data.get("k", "t")
+    if kind == "t":
+        return _touchpoint(data)
+    if kind == "f":
+        return Feedback(feedback_id=data["e"], lead_id=data["l"], verdict=data["v"],
+                        occurred_at=data["at"], reason=data["r"], owner=data["o"], bant=data["b"])
+    if kind == "x":
+        return Tick(tick_id=data["e"], lead_id=data["l"], now=data["at"])
+    raise ValueError(f"unknown internal message kind {kind!r}")

@@ -10,27 +10,45 @@ from typing import Any
 
 from leadstream.core.emitted import Transition
 from leadstream.core.identity import canonical_lead_id
-from leadstream.core.messages import Touchpoint
+from leadstream.core.messages import Feedback, Touchpoint
 from leadstream.schemas.dlq import DlqHeader, DlqRecord, DlqSource
-from leadstream.schemas.handover import Contributor, HandoverEvent, ModelRef, TrailItem, Trigger
+from leadstream.schemas.handover import Contributor, HandoverEvent, ModelRef, Routing, TrailItem, Trigger
 
-__all__ = ["touchpoint_to_core", "transition_to_handover", "dlq_record"]
+__all__ = ["touchpoint_to_core", "feedback_to_core", "transition_to_handover", "dlq_record"]
+
+
+def feedback_to_core(verdict: Any) -> Feedback:
+    return Feedback(
+        feedback_id=verdict.feedback_id,
+        lead_id=verdict.lead_id,
+        verdict=verdict.verdict,
+        occurred_at=verdict.occurred_at.timestamp(),
+        reason=verdict.reason,
+        owner=verdict.owner,
+        bant=verdict.bant.model_dump(exclude_none=True) if verdict.bant else {},
+    )
 
 
 def touchpoint_to_core(envelope: Any) -> Touchpoint:
+    """The validated envelope as the core sees it; the email itself stays behind (only its domain
+    goes on, as the profile field ``email_domain`` for fit rules such as free-mail or competitor)."""
     lead_id, has_contact = canonical_lead_id(
         lead_id=envelope.lead_id,
         email=envelope.email,
         crm_id=envelope.crm_id,
         anonymous_id=envelope.anonymous_id,
     )
+    payload = envelope.payload.model_dump(mode="json", exclude_none=True)
+    if envelope.email:
+        domain = envelope.email.rsplit("@", 1)[1].lower()
+        payload["profile"] = {**payload.get("profile", {}), "email_domain": domain}
     return Touchpoint(
         event_id=envelope.event_id,
         type=envelope.type,
         occurred_at=envelope.occurred_at.timestamp(),
         lead_id=lead_id,
         has_contact=has_contact,
-        payload=envelope.payload.model_dump(mode="json", exclude_none=True),
+        payload=payload,
         campaign=envelope.campaign,
         channel=envelope.channel,
         source=envelope.source,
@@ -46,9 +64,11 @@ def transition_to_handover(transition: Transition) -> HandoverEvent:
         transition_id=transition.transition_id,
         lead_id=transition.lead_id,
         sequence=transition.sequence,
+        kind=transition.kind,  # type: ignore[arg-type]
         from_stage=transition.from_stage,
         to_stage=transition.to_stage,
         reason=transition.reason,
+        detail=transition.detail,
         occurred_at=_utc(transition.occurred_at),
         trigger=Trigger(
             event_id=transition.trigger_event_id,
@@ -56,6 +76,13 @@ def transition_to_handover(transition: Transition) -> HandoverEvent:
             occurred_at=_utc(transition.occurred_at),
         ),
         score=transition.score,
+        grade=transition.grade,  # type: ignore[arg-type]
+        fit_points=transition.fit_points,
+        matrix=transition.matrix,
+        temperature=transition.temperature,  # type: ignore[arg-type]
+        scores=transition.scores,
+        bant=transition.bant,
+        routing=Routing(**transition.routing),
         top_contributors=[
             Contributor(rule=rule, points=points, count=count)
             for rule, points, count in transition.contributors

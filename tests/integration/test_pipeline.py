@@ -58,7 +58,11 @@ def test_scripted_journeys_produce_the_exact_handover_events(deployment: Deploym
     ann_mql = next(e for e in events if e["lead_id"] == ann_id and e["to_stage"] == "mql")
     assert ann_mql["schema_version"] == 1
     assert ann_mql["model"] == {"name": "default", "version": "1"}
-    assert ann_mql["profile"] == {"company": "ACME", "job_title": "CTO"}
+    assert ann_mql["profile"] == {"company": "ACME", "job_title": "CTO", "email_domain": "acme.example"}
+    assert (ann_mql["kind"], ann_mql["grade"], ann_mql["fit_points"]) == ("stage_transition", "B", 25.0)
+    assert ann_mql["matrix"] == "B2" and ann_mql["temperature"] == "warm"
+    assert ann_mql["routing"]["team"] == "international"
+    assert ann_mql["scores"] == {"default": ann_mql["score"]}
     assert [t["event_id"] for t in ann_mql["recent_touchpoints"]] == ["a1", "a2", "a3", "a4"]
     assert {c["rule"] for c in ann_mql["top_contributors"]} == {
         "form_submit", "web_visit", "pricing_visit", "webinar_attended"}
@@ -121,14 +125,15 @@ def test_duplicates_are_counted_once(deployment: Deployment) -> None:
     deployment.stop()
     lead = deployment.leads()["D1"]
     assert lead.touchpoints == 2
-    assert lead.rule_counts == {"web_visit": 1, "pricing_visit": 1, "email_open": 1}
+    assert lead.rule_counts == {"default": {"web_visit": 1, "pricing_visit": 1, "email_open": 1}}
 
 
 def test_state_is_kept_across_a_clean_worker_restart(deployment: Deployment) -> None:
     deployment.start_worker()
     # 36 points before the restart (15 + 20 + 1): not yet an MQL (threshold 50)
     deployment.produce(_records(
-        wire("form_submit", event_id="r1", lead_id="R1", payload={"form_id": "f"}),
+        wire("form_submit", event_id="r1", lead_id="R1",  # grade C: manager 10 + DACH 10
+             payload={"form_id": "f", "profile": {"job_title": "IT Manager", "country": "DE"}}),
         wire("event_scan", event_id="r2", lead_id="R1", payload={"event_name": "fair"}),
         wire("web_visit", event_id="r3", lead_id="R1", payload={"url": "/blog"}),
     ))

@@ -1,0 +1,96 @@
+"""A full journey with CRM feedback through the real pipeline, checked field by field."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import timedelta
+
+import pytest
+
+from leadstream.core.emitted import transition_id
+from leadstream.core.identity import email_lead_id
+from leadstream.core.routing import owner_ranking
+from tests.factories import T0, wire
+from tests.integration.conftest import Deployment
+
+pytestmark = pytest.mark.integration
+
+
+def _send(deployment: Deployment, topic: str, *bodies: dict) -> None:  # type: ignore[type-arg]
+    deployment.produce([(b"k", json.dumps(b).encode()) for b in bodies], topic=deployment.topics[topic])
+
+
+def _verdict(lead: str, verdict: str, fid: str, hours: int, **extra: object) -> dict:  # type: ignore[type-arg]
+    return {"feedback_id": fid, "lead_id": lead, "verdict": verdict,
+            "occurred_at": (T0 + timedelta(hours=hours)).isoformat(), **extra}
+
+
+def test_visitor_to_won_with_crm_feedback(deployment: Deployment) -> None:
+    email = "clara.weber@isar-health.example"
+    lead = email_lead_id(email)
+    profile = {"first_name": "Clara", "company": "Isar Health", "job_title": "Head of IT",
+               "company_size": 640, "industry": "healthcare", "country": "DE"}
+    deployment.start_worker()
+    _send(deployment, "touchpoints",
+          wire("web_visit", event_id="c0", at=timedelta(hours=-2), anonymous_id="ck-1",
+               payload={"url": "/pricing"}),
+          wire("form_submit", event_id="c1", at=timedelta(hours=0), email=email,
+               payload={"form_id": "contact", "profile": profile,
+                        "bant": {"timeline": "quarter", "authority": True}}),
+          wire("demo_request", event_id="c2", at=timedelta(hours=1), email=email))
+    first = deployment.handovers(count=2)
+    assert [(h["from_stage"], h["to_stage"], h["reason"]) for h in first] == [
+        ("visitor", "mgl", "contact_identified"), ("mgl", "mql", "hand_raiser")]
+    mql = first[1]
+    owner = owner_ranking(lead, {"clara.m": 1, "david.w": 1, "eva.b": 1})[0]
+    assert mql == {
+        "schema_version": 1, "kind": "stage_transition",
+        "transition_id": transition_id(lead, "mql", 1), "lead_id": lead, "sequence": 2,
+        "from_stage": "mgl", "to_stage": "mql", "reason": "hand_raiser", "detail": None,
+        "occurred_at": "2026-11-01T10:00:00Z",
+        "trigger": {"event_id": "c2", "type": "demo_request", "occurred_at": "2026-11-01T10:00:00Z"},
+        "score": mql["score"], "grade": "A", "fit_points": 60.0, "matrix": "A2",
+        "temperature": "warm", "scores": {"default": mql["score"]},
+        "top_contributors": [
+            {"rule": "demo_request", "points": 40.0, "count": 1},
+            {"rule": "form_submit", "points": pytest.approx(14.99, abs=0.01), "count": 1},
+        ],
+        "recent_touchpoints": [
+            {"event_id": "c1", "type": "form_submit", "occurred_at": "2026-11-01T09:00:00Z"},
+            {"event_id": "c2", "type": "demo_request", "occurred_at": "2026-11-01T10:00:00Z"},
+        ],
+        "profile": {**profile, "email_domain": "isar-health.example"},
+        "bant": {"timeline": "quarter", "authority": True},
+        "routing": {"team": "dach-midmarket", "owner": owner, "rule": "dach", "previous_owner": None},
+        "model": {"name": "default", "version": "1"},
+    }
+    assert mql["score"] == pytest.approx(54.99, abs=0.01)
+
+    _send(deployment, "feedback",
+          _verdict(lead, "qualified", "crm-0", 2),                          # impossible: still mql
+          _verdict(lead, "accepted", "crm-1", 3, owner="david.w"),
+          _verdict(lead, "accepted", "crm-1", 3, owner="david.w"),           # re-sent
+          _verdict(lead, "qualified", "crm-2", 4, bant={"budget": 120000, "need": "CRM sync"}),
+          _verdict(lead, "won", "crm-3", 5),
+          _verdict("em-000000000000000000000000", "accepted", "crm-4", 5),  # unknown lead
+          {"feedback_id": "crm-5", "lead_id": lead, "verdict": "maybe", "occurred_at": "2026-11-01T12:00:00Z"})
+    handovers = deployment.handovers(count=6)
+    unique = {h["transition_id"]: h for h in handovers}
+    later = sorted(unique.values(), key=lambda h: h["sequence"])[2:]
+    assert [(h["from_stage"], h["to_stage"], h["reason"], h["trigger"]["event_id"]) for h in later] == [
+        ("mql", "sal", "sales_accepted", "crm-1"), ("sal", "sql", "sales_qualified", "crm-2"),
+        ("sql", "won", "closed_won", "crm-3")]
+    assert later[0]["routing"]["owner"] == "david.w"
+    assert later[-1]["bant"] == {"timeline": "quarter", "authority": True, "budget": 120000.0,
+                                 "need": "CRM sync"}
+    assert len(handovers) == len(unique) + 1  # the re-sent verdict re-published its transition
+
+    dlq = {json.loads(m.value)["kind"]: json.loads(m.value) for m in deployment.consume("dlq", count=3)}
+    assert set(dlq) == {"impossible_verdict", "unknown_lead", "invalid_field"}
+    assert dlq["impossible_verdict"]["stage"] == "leads"
+    assert "'qualified' needs a lead in stage sal" in dlq["impossible_verdict"]["reason"]
+    assert json.loads(base64.b64decode(dlq["unknown_lead"]["value_b64"]))["k"] == "f"
+    assert dlq["invalid_field"]["stage"] == "feedback"
+    assert "verdict" in dlq["invalid_field"]["reason"]
+    assert deployment.workers[-1].alive
