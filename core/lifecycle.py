@@ -6,7 +6,7 @@ Reason codes on transitions:
 ``contact_identified``       visitor → mgl: first touchpoint carrying contact identity
 ``hand_raiser``              mgl/recycled → mql: demo or callback request, grade acceptable
 ``score_threshold``          mgl → mql: behaviour score and grade reached the MQL guard
-``re_engaged``               recycled → mql: the same guard, for a recycled lead
+``re_engaged``               recycled → mql: the guard again, with ``reengage_min_points`` new
 ``model_change``             mgl/recycled → mql or → disqualified after a model change
 ``disqualify_rule``          any open stage → disqualified: a disqualifying fit rule matched
 ``sales_accepted``           mql → sal (CRM)
@@ -92,6 +92,16 @@ def _mql_guard(state: LeadState, view: dict[str, Any], model: ScoringModel) -> b
     return view["score"] >= guard.min_score and grade_at_least(view["grade"], guard.min_grade)
 
 
+def _newly_engaged(state: LeadState, model: ScoringModel, at: float) -> bool:
+    """Outside ``recycled`` always true; inside, enough points must be new since recycling."""
+    if state.stage != Stage.RECYCLED.value or state.recycled_components is None:
+        return True
+    at = max(at, state.last_event_at or at)
+    now = behaviour_score(state.components.get(model.name, {}), model, at)
+    before = behaviour_score(state.recycled_components, model, at)
+    return now - before >= model.lifecycle.reengage_min_points
+
+
 def move(
     state: LeadState,
     models: ModelSet,
@@ -141,6 +151,9 @@ def move(
     )
     state.stage_entries[label] = entry
     state.stage = to
+    if to == Stage.RECYCLED.value:
+        primary_components = state.components.get(models.primary.name, {})
+        state.recycled_components = {rule: list(c) for rule, c in primary_components.items()}
     state.history.append(
         {"transition_id": transition.transition_id, "from": transition.from_stage, "to": to,
          "reason": reason, "at": at, "event_id": trigger_id}
@@ -173,7 +186,7 @@ def _promote(
     view = snapshot(state, models, max(at, state.last_event_at or at))
     if hand_raiser and grade_at_least(view["grade"], primary.lifecycle.hand_raiser_min_grade):
         reason = "hand_raiser"
-    elif _mql_guard(state, view, primary):
+    elif _mql_guard(state, view, primary) and _newly_engaged(state, primary, at):
         reason = reason_by_score
     else:
         return []

@@ -230,6 +230,11 @@ class Lifecycle(_Strict):
         default=("unsubscribe",),
         description="touchpoint types after which a lead is never promoted to MQL",
     )
+    reengage_min_points: float = Field(
+        default=20.0, ge=0,
+        description="a recycled lead re-enters MQL only with this many behaviour points earned "
+        "since it was recycled (and the MQL guard met)",
+    )
     sla_hours: float = Field(
         default=48.0, gt=0, description="an MQL not accepted by sales within this is a breach"
     )

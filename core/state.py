@@ -69,6 +69,9 @@ class LeadState:
     mql_since: float | None = None  # start of the running SLA window
     sla_breaches: int = 0
     models_ref: str | None = None  # the model set this lead was last evaluated with
+    # primary-model components when the lead was last recycled: "new engagement" is measured
+    # against them
+    recycled_components: dict[str, list[float]] | None = None
 
     def has_seen(self, event_id: str) -> bool:
         return event_key(event_id) in self.seen

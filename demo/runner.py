@@ -17,6 +17,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from leadstream.broker import EmbeddedBroker
 from leadstream.demo.observe import by_label, counter_total, scrape
+from leadstream.demo.crm import SimulatedSales
 from leadstream.demo.traffic import TrafficGenerator
 from leadstream.demo.worker_process import WorkerProcess
 from leadstream.exceptions import LeadstreamError
@@ -26,6 +27,7 @@ __all__ = ["DemoOptions", "run_demo"]
 _TOUCHPOINTS = "touchpoints"
 _HANDOVER = "lead-handover"
 _DLQ = "touchpoints-dlq"
+_FEEDBACK = "lead-feedback"
 
 
 @dataclass
@@ -41,6 +43,7 @@ class DemoOptions:
 @dataclass
 class _Seen:
     produced: Counter[str] = field(default_factory=Counter)
+    verdicts: Counter[str] = field(default_factory=Counter)
     handovers: list[dict[str, Any]] = field(default_factory=list)
     dlq: list[dict[str, Any]] = field(default_factory=list)
 
@@ -90,6 +93,7 @@ async def _drive(options: DemoOptions, bootstrap: str, worker: WorkerProcess, wo
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     seen = _Seen()
     collector = asyncio.create_task(_collect(bootstrap, seen))
+    sales = asyncio.create_task(_simulate_sales(bootstrap, seen, SimulatedSales(options.seed)))
     total = max(int(options.duration * options.rate), 1)
     traffic = TrafficGenerator(people=options.leads, seed=options.seed, total=total)
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
@@ -119,10 +123,30 @@ async def _drive(options: DemoOptions, bootstrap: str, worker: WorkerProcess, wo
     _say("  traffic done; waiting for the worker to account for every record …"
          if not interrupted else "  interrupted; draining what was sent …")
     accounted = await _drain(worker, sum(seen.produced.values()), timeout=60.0)
-    await asyncio.sleep(1.0)  # let the collector see the last handovers
+    await asyncio.sleep(3.0)  # let sales answer the last handovers, and the worker apply that
+    sales.cancel()
     collector.cancel()
     _summary(worker, seen, workdir, accounted, time.monotonic() - started)
     return 0 if accounted else 1
+
+
+async def _simulate_sales(bootstrap: str, seen: _Seen, sales: SimulatedSales) -> None:
+    """Answer handover events as a CRM would, on lead-feedback."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
+    await producer.start()
+    done = 0
+    try:
+        while True:
+            pending, done = seen.handovers[done:], len(seen.handovers)
+            for event in pending:
+                answer = sales.answer(event)
+                if answer is not None:
+                    await producer.send(_FEEDBACK, json.dumps(answer).encode(),
+                                        key=answer["lead_id"].encode())
+                    seen.verdicts[answer["verdict"]] += 1
+            await asyncio.sleep(0.2)
+    finally:
+        await producer.stop()
 
 
 async def _collect(bootstrap: str, seen: _Seen) -> None:
@@ -143,7 +167,7 @@ async def _collect(bootstrap: str, seen: _Seen) -> None:
 
 def _accounted(samples: Any) -> int:
     handled = counter_total(samples, "leadstream_touchpoints_total")
-    rejected = counter_total(samples, "leadstream_dlq_records_total")
+    rejected = counter_total(samples, "leadstream_dlq_records_total", stage="ingest")
     return int(handled + rejected)
 
 
@@ -166,7 +190,7 @@ def _progress(worker: WorkerProcess, seen: _Seen, elapsed: float) -> None:
         return
     produced = sum(seen.produced.values())
     scored = counter_total(samples, "leadstream_touchpoints_total", outcome="scored")
-    dlq = counter_total(samples, "leadstream_dlq_records_total")
+    dlq = counter_total(samples, "leadstream_dlq_records_total", stage="ingest")
     stages = Counter(h["to_stage"] for h in seen.handovers)
     _say(f"  [{elapsed:5.1f}s] produced {produced:6d} | scored {int(scored):6d} | "
          f"DLQ {int(dlq):4d} | handover records {len(seen.handovers):5d} "
@@ -177,7 +201,11 @@ def _summary(worker: WorkerProcess, seen: _Seen, workdir: Path, complete: bool, 
     samples = scrape(worker.metrics_url)
     produced = sum(seen.produced.values())
     outcomes = by_label(samples, "leadstream_touchpoints_total", "outcome")
-    dlq_kinds = by_label(samples, "leadstream_dlq_records_total", "kind")
+    dlq_kinds = by_label(
+        {"x": {k: v for k, v in samples.get("leadstream_dlq_records_total", {}).items()
+               if ("stage", "ingest") in k}}, "x", "kind")
+    refused = sum(v for k, v in samples.get("leadstream_dlq_records_total", {}).items()
+                  if ("stage", "ingest") not in k)
     latest: dict[str, dict[str, Any]] = {}
     for event in seen.handovers:  # a lead's current stage: its highest sequence
         if event["sequence"] > latest.get(event["lead_id"], {"sequence": 0})["sequence"]:
@@ -198,6 +226,10 @@ def _summary(worker: WorkerProcess, seen: _Seen, workdir: Path, complete: bool, 
         _say("  WARNING: the worker had not accounted for every record when the drain timed out")
     _say(f"leads per stage          " + ", ".join(f"{k} {v}" for k, v in sorted(stages.items()))
          + f"   ({len(latest)} leads handed over; anonymous visitors are not leads yet)")
+    _say(f"CRM verdicts sent        {sum(seen.verdicts.values()):7d}   "
+         + ", ".join(f"{k} {v}" for k, v in sorted(seen.verdicts.items())))
+    if refused:
+        _say(f"  verdicts refused       {int(refused):7d}   (in the DLQ with their reason)")
     _say(f"handover events          {len(unique):7d}   "
          + ", ".join(f"{k} {v}" for k, v in sorted(moves.items())))
     republished = len(seen.handovers) - len(unique)

@@ -231,3 +231,18 @@ def test_grade_thresholds_and_matrix() -> None:
     assert grade({"country": "DE"}, MODEL) == "C"
     assert grade({"job_title": "Intern"}, MODEL) == "D"
     assert MODEL.engagement.band(80) == 1 and MODEL.engagement.band(10) == 4
+
+
+def test_a_recycled_lead_needs_new_engagement_not_just_its_old_score() -> None:
+    pricing = {"url": "/pricing"}
+    state, out = journey([
+        form(CTO, at=0),
+        *[tp("web_visit", payload=pricing, at=h * HOUR) for h in (1, 2)],  # 65 points: MQL
+        fb("rejected", at=5 * HOUR, reason="not_now"),
+        tp("web_visit", at=6 * HOUR),  # +5 only: the old score alone does not count
+    ])
+    assert state is not None and state.stage == "recycled"
+    state, out = apply(state, tp("webinar", at=7 * HOUR, payload={"webinar_id": "w", "status": "attended"}), MODEL)
+    assert moves(out) == []  # the test model has no webinar rule: still only 5 new points
+    state, out = apply(state, tp("web_visit", payload=pricing, at=8 * HOUR), MODEL)
+    assert moves(out) == [("recycled", "mql", "re_engaged")]  # 5 + 25 = 30 ≥ 20 new
