@@ -7,8 +7,6 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
 from typing import IO
@@ -114,20 +112,6 @@ class WorkerProcess:
                     return
             time.sleep(0.1)
         raise LeadstreamError(f"worker not ready after {timeout}s; see {self.log_path}")
-
-    def wait_metrics(self, timeout: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if not self.alive:
-                raise LeadstreamError(
-                    f"worker exited with code {self.returncode}; see {self.log_path}"
-                )
-            try:
-                with urllib.request.urlopen(self.metrics_url, timeout=1):  # noqa: S310
-                    return
-            except (urllib.error.URLError, OSError):
-                time.sleep(0.2)
-        raise LeadstreamError(f"worker web server not up after {timeout}s; see {self.log_path}")
 
     def stop(self, timeout: float = 30.0) -> int | None:
         """SIGTERM (Faust shuts down cleanly: flush, commit), then SIGKILL after ``timeout``."""
