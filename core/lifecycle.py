@@ -183,7 +183,12 @@ def _promote(
     if state.stage not in PROMOTABLE or state.flags.get("suppressed"):
         return []
     primary = models.primary
-    view = snapshot(state, models, max(at, state.last_event_at or at))
+    score_at = max(at, state.last_event_at or at)
+    # only what the guards read: this runs on every touchpoint of an MGL or recycled lead
+    view = {
+        "score": round(behaviour_score(state.components.get(primary.name, {}), primary, score_at), 2),
+        "grade": primary.fit.grade(fit_points(state.profile, primary)),
+    }
     if hand_raiser and grade_at_least(view["grade"], primary.lifecycle.hand_raiser_min_grade):
         reason = "hand_raiser"
     elif _mql_guard(state, view, primary) and _newly_engaged(state, primary, at):
