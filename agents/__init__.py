@@ -7,14 +7,16 @@ from typing import TYPE_CHECKING
 from leadstream.agents.feedback import register_feedback
 from leadstream.agents.ingest import register_ingest
 from leadstream.agents.leads import register_leads
+from leadstream.agents.ticks import register_ticks
 
 if TYPE_CHECKING:
     from leadstream.streams.app import Pipeline
 
-__all__ = ["register_agents", "register_feedback", "register_ingest", "register_leads"]
+__all__ = ["register_agents", "register_feedback", "register_ingest", "register_leads", "register_ticks"]
 
 
 def register_agents(pipeline: Pipeline) -> None:
     register_ingest(pipeline)
     register_feedback(pipeline)
     register_leads(pipeline)
+    register_ticks(pipeline)

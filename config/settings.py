@@ -114,6 +114,17 @@ class WebSettings(_Section):
     port: int = Field(default=6066, ge=1, le=65535)
 
 
+class TickSettings(_Section):
+    """Time-driven lifecycle: SLA breaches, going cold, re-checking idle leads after a model change."""
+
+    enabled: bool = Field(default=True, description="tick leads whose deadline has passed")
+    interval_s: float = Field(default=5.0, gt=0, le=3600, description="how often due leads are looked up")
+    max_per_round: int = Field(default=5000, ge=1, description="ticks sent per round at most")
+    sweep_on_model_change: bool = Field(
+        default=True, description="once per model version, tick every lead scored by an older one"
+    )
+
+
 class LogSettings(_Section):
     level: Literal["debug", "info", "warning", "error"] = "info"
 
@@ -124,6 +135,7 @@ class Settings(_Section):
     topics: TopicSettings = Field(default_factory=TopicSettings)
     state: StateSettings = Field(default_factory=StateSettings)
     web: WebSettings = Field(default_factory=WebSettings)
+    ticks: TickSettings = Field(default_factory=TickSettings)
     log: LogSettings = Field(default_factory=LogSettings)
     model_path: Path = Field(default=DEFAULT_MODEL_PATH, description="the primary scoring model")
     extra_model_paths: list[Path] = Field(

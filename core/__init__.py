@@ -4,7 +4,7 @@
 message, call :func:`apply`, write the returned state and publish what was emitted.
 """
 
-from leadstream.core.apply import VERDICT_RULES, apply
+from leadstream.core.apply import VERDICT_RULES, apply, next_deadline
 from leadstream.core.emitted import Counted, Duplicate, Emitted, Rejected, Transition
 from leadstream.core.identity import canonical_lead_id
 from leadstream.core.messages import VERDICTS, Feedback, Message, Tick, Touchpoint
@@ -33,4 +33,5 @@ __all__ = [
     "Transition",
     "behaviour_score",
     "canonical_lead_id",
+    "next_deadline",
 ]

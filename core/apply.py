@@ -7,14 +7,14 @@ from typing import Any
 from leadstream.core.emitted import Counted, Duplicate, Emitted, Rejected, Transition
 from leadstream.core.lifecycle import OPEN_STAGES, advance_on_touchpoint, move, re_evaluate
 from leadstream.core.messages import Feedback, Message, Tick, Touchpoint
-from leadstream.core.model import BehaviourRule, ModelSet, ScoringModel
+from leadstream.core.model import BehaviourRule, Lifecycle, ModelSet, ScoringModel
 from leadstream.core.profile import BANT_FIELDS, merge_latest
 from leadstream.core.routing import next_owner
 from leadstream.core.scoring import add_units
 from leadstream.core.stages import Stage
 from leadstream.core.state import CAP_DAYS_KEPT, TRAIL_LENGTH, LeadState
 
-__all__ = ["apply", "VERDICT_RULES"]
+__all__ = ["apply", "next_deadline", "VERDICT_RULES"]
 
 #: verdict → (stages it may come from, stage it leads to, reason code)
 VERDICT_RULES: dict[str, tuple[frozenset[str], str, str]] = {
@@ -170,6 +170,31 @@ def _feedback(
 # -- time --------------------------------------------------------------------------------------
 
 
+def next_deadline(state: LeadState, model: ScoringModel | ModelSet) -> float | None:
+    """The earliest time at which a tick would change this lead (going cold, SLA breach).
+
+    The worker ticks a lead at this time; a tick before it changes nothing.
+    """
+    lifecycle = ModelSet.of(model).primary.lifecycle
+    due = [at for at in (_cold_at(state, lifecycle), _sla_at(state, lifecycle)) if at is not None]
+    return min(due) if due else None
+
+
+# ``_tick`` and ``next_deadline`` share these so that a tick at exactly the deadline fires.
+def _cold_at(state: LeadState, lifecycle: Lifecycle) -> float | None:
+    idle_limit = lifecycle.recycle_after_days
+    if (idle_limit is None or state.stage not in (Stage.MQL.value, Stage.SAL.value)
+            or state.last_event_at is None):
+        return None
+    return state.last_event_at + idle_limit * _DAY
+
+
+def _sla_at(state: LeadState, lifecycle: Lifecycle) -> float | None:
+    if state.stage != Stage.MQL.value or state.mql_since is None:
+        return None
+    return state.mql_since + lifecycle.sla_hours * 3600.0
+
+
 def _tick(state: LeadState | None, message: Tick, models: ModelSet) -> tuple[LeadState | None, list[Emitted]]:
     """Time-driven changes. Idempotent without dedupe: each check changes what it checks."""
     if state is None:
@@ -179,17 +204,19 @@ def _tick(state: LeadState | None, message: Tick, models: ModelSet) -> tuple[Lea
         re_evaluate(state, models, trigger_id=message.tick_id, trigger_type="tick", at=now)
     )
     lifecycle = models.primary.lifecycle
-    idle_limit = lifecycle.recycle_after_days
-    if (idle_limit is not None and state.stage in (Stage.MQL.value, Stage.SAL.value)
-            and state.last_event_at is not None and now - state.last_event_at >= idle_limit * _DAY):
+    cold_at = _cold_at(state, lifecycle)
+    if cold_at is not None and now >= cold_at:
         state.mql_since = None
         out.append(move(state, models, Stage.RECYCLED.value, "went_cold",
                         trigger_id=message.tick_id, trigger_type="tick", at=now))
-    if (state.stage == Stage.MQL.value and state.mql_since is not None
-            and now - state.mql_since >= lifecycle.sla_hours * 3600.0):
+    sla_at = _sla_at(state, lifecycle)
+    if sla_at is not None and now >= sla_at:
         previous = state.routing.get("owner")
         owner = next_owner(state.lead_id, state.routing, models.primary)
-        tried = [*state.routing.get("tried", []), owner] if owner else state.routing.get("tried", [])
+        tried = list(state.routing.get("tried", []))
+        if owner:
+            # once every owner was tried the ranking starts over; the list stays team-sized
+            tried = [owner] if owner in tried else [*tried, owner]
         state.routing = {**state.routing, "owner": owner, "tried": tried}
         state.sla_breaches += 1
         state.mql_since = now

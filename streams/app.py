@@ -11,12 +11,16 @@ from faust.types import TopicT
 from leadstream.broker import tansu_transport
 from leadstream.config.settings import Settings
 from leadstream.core.model import ModelSet, ScoringModel
+from leadstream.streams.deadlines import DeadlineIndex
 from leadstream.streams.kafka_options import broker_urls, faust_credentials
 from leadstream.streams.metrics import Metrics
 
-__all__ = ["Pipeline", "create_pipeline", "LEADS_TABLE"]
+__all__ = ["Pipeline", "create_pipeline", "changelog_topic", "changelog_topics", "LEADS_TABLE",
+           "DEADLINES_TABLE"]
 
 LEADS_TABLE = "leads"
+DEADLINES_TABLE = "deadlines"
+TABLES = (LEADS_TABLE, DEADLINES_TABLE)
 
 
 @dataclass
@@ -33,6 +37,8 @@ class Pipeline:
     handover: TopicT
     dlq: TopicT
     leads: Any  # faust.Table of lead id (bytes) → encoded LeadState (bytes)
+    deadlines: Any  # faust.Table of lead id (bytes) → next tick time (see streams.deadlines)
+    deadline_index: DeadlineIndex
 
 
 def lead_messages_topic(settings: Settings) -> str:
@@ -40,8 +46,12 @@ def lead_messages_topic(settings: Settings) -> str:
     return f"{settings.app_id}-lead-messages"
 
 
-def changelog_topic(settings: Settings) -> str:
-    return f"{settings.app_id}-{LEADS_TABLE}-changelog"
+def changelog_topic(settings: Settings, table: str = LEADS_TABLE) -> str:
+    return f"{settings.app_id}-{table}-changelog"
+
+
+def changelog_topics(settings: Settings) -> list[str]:
+    return [changelog_topic(settings, table) for table in TABLES]
 
 
 def faust_settings(settings: Settings) -> dict[str, Any]:
@@ -79,14 +89,16 @@ def faust_settings(settings: Settings) -> dict[str, Any]:
     return options
 
 
-def _rocksdb_options(settings: Settings) -> dict[str, Any]:
+def _rocksdb_options(settings: Settings, share: int = 1) -> dict[str, Any]:
+    """Explicit memory limits (RocksDB's defaults are sized for one big database, and Faust opens
+    one per partition); ``share`` divides them for small tables."""
     rocks = settings.state.rocksdb
     mib = 1024 * 1024
     return {
         "driver": "rocksdict",
-        "write_buffer_size": rocks.write_buffer_size_mb * mib,
+        "write_buffer_size": max(1, rocks.write_buffer_size_mb // share) * mib,
         "max_write_buffer_number": rocks.max_write_buffer_number,
-        "block_cache_size": rocks.block_cache_mb * mib,
+        "block_cache_size": max(1, rocks.block_cache_mb // share) * mib,
         "max_open_files": rocks.max_open_files,
     }
 
@@ -98,15 +110,37 @@ def create_pipeline(settings: Settings, models: ScoringModel | ModelSet) -> Pipe
     app = faust.App(settings.app_id, **faust_settings(settings))
     partitions = settings.topics.partitions
     raw: dict[str, Any] = dict(key_serializer="raw", value_serializer="raw", partitions=partitions)
-    leads = app.Table(
-        LEADS_TABLE,
+    pipeline = Pipeline(
+        app=app,
+        settings=settings,
+        models=ModelSet.of(models),
+        metrics=Metrics(),
+        touchpoints=app.topic(*settings.topics.touchpoints, **raw),
+        feedback=app.topic(settings.topics.feedback, **raw),
+        lead_messages=app.topic(lead_messages_topic(settings), internal=True, **raw),
+        handover=app.topic(settings.topics.handover, **raw),
+        dlq=app.topic(settings.topics.dlq, **raw),
+        leads=_bytes_table(app, settings, LEADS_TABLE),
+        deadlines=_bytes_table(app, settings, DEADLINES_TABLE, share=8),  # 16 bytes per entry
+        deadline_index=DeadlineIndex(),
+    )
+    register_agents(pipeline)
+    _register_views(pipeline)
+    return pipeline
+
+
+def _bytes_table(app: faust.App, settings: Settings, name: str, share: int = 1) -> Any:
+    """A RocksDB-backed table of bytes → bytes with explicit memory options."""
+    partitions = settings.topics.partitions
+    table = app.Table(
+        name,
         default=None,
         partitions=partitions,
         # Faust derives a table's codecs from key_type/value_type (json unless a faust.Record
         # says otherwise) and ignores ``schema``. For bytes in, bytes out, the changelog topic is
         # built here with raw codecs (recovery decodes with it) ...
         changelog_topic=app.topic(
-            changelog_topic(settings),
+            changelog_topic(settings, name),
             key_serializer="raw",
             value_serializer="raw",
             partitions=partitions,
@@ -118,26 +152,12 @@ def create_pipeline(settings: Settings, models: ScoringModel | ModelSet) -> Pipe
             allow_empty=True,
         ),
         # a fresh dict: Faust's RocksDB store pops keys from the mapping it is given
-        options=_rocksdb_options(settings),
+        options=_rocksdb_options(settings, share),
     )
     # ... and the table itself sends (and stores) with raw codecs too.
-    leads.key_serializer = "raw"
-    leads.value_serializer = "raw"
-    pipeline = Pipeline(
-        app=app,
-        settings=settings,
-        models=ModelSet.of(models),
-        metrics=Metrics(),
-        touchpoints=app.topic(*settings.topics.touchpoints, **raw),
-        feedback=app.topic(settings.topics.feedback, **raw),
-        lead_messages=app.topic(lead_messages_topic(settings), internal=True, **raw),
-        handover=app.topic(settings.topics.handover, **raw),
-        dlq=app.topic(settings.topics.dlq, **raw),
-        leads=leads,
-    )
-    register_agents(pipeline)
-    _register_views(pipeline)
-    return pipeline
+    table.key_serializer = "raw"
+    table.value_serializer = "raw"
+    return table
 
 
 def _register_views(pipeline: Pipeline) -> None:

@@ -35,5 +35,12 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.ticks = Counter(
+            "leadstream_ticks_sent",
+            "Ticks sent to leads, by cause (deadline: SLA or going cold; model_change: sweep).",
+            ["cause"],
+            registry=self.registry,
+        )
+
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -9,7 +9,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from leadstream.config.settings import Settings
 from leadstream.exceptions import BrokerError
-from leadstream.streams.app import changelog_topic
+from leadstream.streams.app import changelog_topics
 from leadstream.streams.kafka_options import aiokafka_options
 
 __all__ = ["prepare", "ensure_topics", "external_topics"]
@@ -55,12 +55,13 @@ async def ensure_topics(settings: Settings, names: list[str] | None = None) -> l
         await admin.close()
 
 
-async def _topic_exists(settings: Settings, name: str) -> bool:
+async def _missing_topics(settings: Settings, names: list[str]) -> list[str]:
     admin = await _admin(settings)
     try:
-        return name in set(await admin.list_topics())
+        existing = set(await admin.list_topics())
     finally:
         await admin.close()
+    return [name for name in names if name not in existing]
 
 
 async def prepare(settings: Settings) -> None:
@@ -70,10 +71,11 @@ async def prepare(settings: Settings) -> None:
             log.info("created topics: %s", ", ".join(created))
     state_dir = settings.state.dir
     has_local_state = state_dir.exists() and any(state_dir.iterdir())
-    if has_local_state and not await _topic_exists(settings, changelog_topic(settings)):
-        # The changelog is gone (topics recreated, or a fresh in-memory broker): the local
+    missing = await _missing_topics(settings, changelog_topics(settings)) if has_local_state else []
+    if missing:
+        # A changelog is gone (topics recreated, or a fresh in-memory broker): the local
         # RocksDB state belongs to another incarnation and would make Faust fail or lie.
-        log.warning("changelog topic %s is missing; wiping local state in %s",
-                    changelog_topic(settings), state_dir)
+        log.warning("changelog topic(s) %s missing; wiping local state in %s",
+                    ", ".join(missing), state_dir)
         shutil.rmtree(state_dir)
     state_dir.mkdir(parents=True, exist_ok=True)

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from leadstream.core import Feedback, ModelSet, Rejected, Tick, Transition, apply
+from leadstream.core import Feedback, LeadState, ModelSet, Rejected, Tick, Transition, apply, next_deadline
 from leadstream.core.routing import owner_ranking, route
 from leadstream.core.scoring import behaviour_score
 from tests.factories import T0, make_model
@@ -245,3 +245,53 @@ def test_a_recycled_lead_needs_new_engagement_not_just_its_old_score() -> None:
     assert moves(out) == []  # the test model has no webinar rule: still only 5 new points
     state, out = apply(state, tp("web_visit", payload=pricing, at=8 * HOUR), MODEL)
     assert moves(out) == [("recycled", "mql", "re_engaged")]  # 5 + 25 = 30 ≥ 20 new
+
+
+_STEPS = st.lists(
+    st.sampled_from(["form", "visit", "demo", "accepted", "rejected", "qualified", "won"]),
+    max_size=8,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(steps=_STEPS, gap_hours=st.floats(min_value=0.0, max_value=2000.0))
+def test_ticks_change_a_lead_exactly_at_its_next_deadline(steps: list[str], gap_hours: float) -> None:
+    """The worker ticks a lead only at ``next_deadline``: earlier ticks must be no-ops, and a lead
+    without a deadline must never change on a tick — otherwise the worker would miss events."""
+    makers = {
+        "form": lambda at: form(CTO, at=at),
+        "visit": lambda at: tp("web_visit", at=at),
+        "demo": lambda at: tp("demo_request", at=at),
+    }
+    state = None
+    for i, step in enumerate(steps):
+        at = i * HOUR
+        message = makers[step](at) if step in makers else fb(step, at=at)
+        state, _ = apply(state, message, MODEL)
+    if state is None:
+        return
+    due = next_deadline(state, MODEL)
+
+    def tick(at: float) -> list:  # type: ignore[type-arg]
+        return apply(LeadState.from_primitive(state.to_primitive()), Tick("probe", "L1", at), MODEL)[1]
+
+    if due is None:
+        assert tick(T0.timestamp() + (len(steps) + gap_hours) * HOUR) == []
+    else:
+        assert tick(due - 1.0) == []
+        out = tick(due)
+        assert out and all(isinstance(e, Transition) for e in out)
+
+
+def test_repeated_sla_breaches_cycle_through_the_team_and_stay_bounded() -> None:
+    enterprise = {**CTO, "company_size": 2000}  # team dach-enterprise: anna (2), ben (1)
+    state, _ = journey([form(enterprise), tp("demo_request")])
+    owners = [state.routing["owner"]]  # type: ignore[union-attr]
+    for _ in range(6):
+        due = next_deadline(state, MODEL)  # type: ignore[arg-type]
+        assert due is not None
+        state, out = apply(state, Tick(f"due:{due}", "L1", due), MODEL)
+        assert [e.reason for e in out if isinstance(e, Transition)] == ["sla_breach"]
+        owners.append(state.routing["owner"])  # type: ignore[union-attr]
+    assert owners[:6] == owner_ranking("L1", {"anna": 2, "ben": 1}) * 3
+    assert len(state.routing["tried"]) <= 2  # type: ignore[union-attr]

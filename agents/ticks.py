@@ -1,0 +1,101 @@
+"""Tick source: time passes for leads that receive no touchpoints (SLA breach, going cold).
+
+A timer on every worker pops the leads whose deadline has passed from the in-memory index of its
+own partitions and sends each a ``Tick`` on the lead-messages topic, keyed by lead — so the tick is
+applied by the lead agent in order with everything else about that lead, and it is in the log: a
+replay or a crash re-derives the same transitions. The tick's time is the deadline itself, not the
+wall clock, so its content does not depend on when the timer happened to run.
+
+After a model change, a one-off sweep ticks every lead last evaluated by another model version, so
+idle leads are re-checked too (reason ``model_change``). A marker file per worker state directory
+records the model version swept, per partition.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from leadstream.core.messages import Tick
+from leadstream.streams.codecs import decode_state, encode_message
+from leadstream.streams.deadlines import decode_deadline
+from leadstream.streams.readiness import is_ready
+
+if TYPE_CHECKING:
+    from leadstream.streams.app import Pipeline
+
+__all__ = ["register_ticks", "sweep_marker_path"]
+
+log = logging.getLogger(__name__)
+
+_SWEEP_CHUNK = 256
+
+
+def sweep_marker_path(pipeline: Pipeline) -> Path:
+    return pipeline.settings.state.dir / "model-sweep.json"
+
+
+def register_ticks(pipeline: Pipeline) -> None:
+    ticks = pipeline.settings.ticks
+    if not ticks.enabled:
+        return
+    app = pipeline.app
+    index = pipeline.deadline_index
+
+    @app.timer(ticks.interval_s, name="leadstream.ticks")
+    async def tick_due_leads() -> None:
+        if not is_ready(app):
+            return
+        generation = app.consumer_generation_id
+        if index.generation != generation:
+            index.rebuild(pipeline.deadlines.items(), generation)
+            log.info("deadline index rebuilt: %d leads with a deadline", len(index))
+            if ticks.sweep_on_model_change:
+                await _sweep_if_model_changed(pipeline)
+        sent = 0
+        for key, due in index.pop_due(time.time(), ticks.max_per_round):
+            stored = pipeline.deadlines.get(key)
+            if stored is None or decode_deadline(stored) != due:
+                continue  # superseded: the entry moved or was removed since it was pushed
+            await _send_tick(pipeline, key, Tick(f"due:{due!r}", key.decode(), due))
+            sent += 1
+        if sent:
+            pipeline.metrics.ticks.labels(cause="deadline").inc(sent)
+
+
+async def _send_tick(pipeline: Pipeline, key: bytes, tick: Tick) -> None:
+    await pipeline.lead_messages.send(key=key, value=encode_message(tick))
+
+
+def _assigned_partitions(pipeline: Pipeline) -> set[int]:
+    topic = pipeline.leads.changelog_topic.get_topic_name()
+    return {tp.partition for tp in pipeline.app.assignor.assigned_actives() if tp.topic == topic}
+
+
+async def _sweep_if_model_changed(pipeline: Pipeline) -> None:
+    ref = pipeline.models.ref
+    marker = sweep_marker_path(pipeline)
+    try:
+        swept: dict[str, str] = json.loads(marker.read_text())
+    except (FileNotFoundError, ValueError):
+        swept = {}
+    partitions = _assigned_partitions(pipeline)
+    if all(swept.get(str(p)) == ref for p in partitions):
+        return
+    now = time.time()
+    sent = 0
+    for i, (key, raw) in enumerate(pipeline.leads.items()):
+        if i % _SWEEP_CHUNK == 0:
+            await asyncio.sleep(0)  # never block the event loop for a whole partition
+        if decode_state(raw).models_ref != ref:
+            await _send_tick(pipeline, key, Tick(f"model:{ref}", key.decode(), now))
+            sent += 1
+    await pipeline.app.producer.flush()
+    swept.update({str(p): ref for p in partitions})
+    marker.write_text(json.dumps(swept, sort_keys=True))
+    pipeline.metrics.ticks.labels(cause="model_change").inc(sent)
+    log.info("model %s: re-checking %d leads last evaluated by another model version", ref, sent)
