@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import orjson
+
 from leadstream.agents.keying import register_keying_agent
 from leadstream.core.messages import Touchpoint
 from leadstream.schemas.touchpoints import parse_touchpoint
 from leadstream.streams.mappers import touchpoint_to_core
+from leadstream.streams.metrics import type_label
 
 if TYPE_CHECKING:
     from leadstream.streams.app import Pipeline
@@ -17,12 +20,26 @@ __all__ = ["register_ingest"]
 
 def register_ingest(pipeline: Pipeline) -> None:
     max_bytes = pipeline.settings.max_message_bytes
-    counter = pipeline.metrics.ingest_records
+    metrics = pipeline.metrics
 
     def to_core(raw: bytes) -> Touchpoint:
         return touchpoint_to_core(parse_touchpoint(raw, max_bytes=max_bytes))
 
+    def on_outcome(outcome: str, raw: bytes) -> None:
+        metrics.ingest_records.labels(outcome=outcome).inc()
+        if outcome == "rejected":
+            metrics.touchpoints.labels(type=type_label(_declared_type(raw)), outcome="dlq").inc()
+
     register_keying_agent(
         pipeline, pipeline.touchpoints, name="leadstream.ingest", stage="ingest",
-        to_core=to_core, on_outcome=lambda outcome: counter.labels(outcome=outcome).inc(),
+        to_core=to_core, on_outcome=on_outcome,
     )
+
+
+def _declared_type(raw: bytes) -> object:
+    """The ``type`` a rejected record claims, if it is readable at all (for the metric label)."""
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    return data.get("type") if isinstance(data, dict) else None

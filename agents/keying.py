@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from leadstream.agents.dlq import send_to_dlq
+from leadstream.agents.dlq import log_unexpected, send_to_dlq
 from leadstream.core.messages import Feedback, Touchpoint
 from leadstream.exceptions import RejectedMessage
 from leadstream.streams.codecs import encode_message
@@ -28,7 +28,7 @@ def register_keying_agent(
     name: str,
     stage: str,
     to_core: Callable[[bytes], Touchpoint | Feedback],
-    on_outcome: Callable[[str], None] = lambda outcome: None,
+    on_outcome: Callable[[str, bytes], None] = lambda outcome, raw: None,
 ) -> None:
     """An agent that forwards ``to_core(value)`` to the lead-messages topic keyed by lead id.
 
@@ -44,16 +44,16 @@ def register_keying_agent(
             try:
                 message = to_core(event.value or b"")
             except RejectedMessage as rejected:
-                on_outcome("rejected")
+                on_outcome("rejected", event.value or b"")
                 await send_to_dlq(pipeline, event, stage=stage, kind=rejected.kind,
                                   reason=rejected.reason)
                 continue
             except Exception as exc:
-                log.exception("%s failed on %s[%s]@%s", stage, event.message.topic,
-                              event.message.partition, event.message.offset)
-                on_outcome("rejected")
+                log_unexpected(log, stage, event, exc)
+                pipeline.metrics.errors.labels(kind="validate").inc()
+                on_outcome("rejected", event.value or b"")
                 await send_to_dlq(pipeline, event, stage=stage, kind="internal_error",
                                   reason=f"unexpected {type(exc).__name__} while validating")
                 continue
             await out.send(key=message.lead_id.encode(), value=encode_message(message))
-            on_outcome("accepted")
+            on_outcome("accepted", b"")

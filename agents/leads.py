@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import TYPE_CHECKING, Any
 
-from leadstream.agents.dlq import send_to_dlq
+from leadstream.agents.dlq import log_unexpected, send_to_dlq
 from leadstream.core.apply import apply, next_deadline
 from leadstream.core.emitted import Counted, Duplicate, Rejected, Transition
-from leadstream.core.messages import Tick
+from leadstream.core.messages import Tick, Touchpoint
+from leadstream.core.scoring import behaviour_score
 from leadstream.core.state import LeadState
 from leadstream.streams.codecs import decode_message, decode_state, encode_state
+from leadstream.streams.funnel import Bucket, bucket_of, decode_counts, encode_counts, shift, stats_key
 from leadstream.streams.deadlines import decode_deadline, encode_deadline, index_update
 from leadstream.streams.mappers import transition_to_handover
 
@@ -24,9 +27,11 @@ log = logging.getLogger(__name__)
 
 def register_leads(pipeline: Pipeline) -> None:
     table = pipeline.leads
+    stats = pipeline.stats
     deadlines = pipeline.deadlines
     index = pipeline.deadline_index
     models = pipeline.models
+    primary = models.primary
     handover = pipeline.handover
     metrics = pipeline.metrics
 
@@ -45,7 +50,24 @@ def register_leads(pipeline: Pipeline) -> None:
             deadlines[key] = encode_deadline(due)
             index.push(key, due)
 
-    # Stateful: concurrency must stay 1, and the table is written only inside the iteration.
+    def _count_leads(event: Any, before: Bucket | None, state: LeadState) -> None:
+        after = bucket_of(state, models)
+        if after == before:
+            return
+        key = stats_key(event.message.partition)
+        counts = decode_counts(stats.get(key))
+        shift(counts, before, after)
+        stats[key] = encode_counts(counts)
+
+    def _observe_latency(message: Any, ingested_at: float | None) -> None:
+        if isinstance(message, Tick):
+            return
+        now = time.time()
+        metrics.handover_latency.labels(since="event_time").observe(max(0.0, now - message.occurred_at))
+        if ingested_at:
+            metrics.handover_latency.labels(since="ingest").observe(max(0.0, now - ingested_at))
+
+    # Stateful: concurrency must stay 1, and the tables are written only inside the iteration.
     @pipeline.app.agent(pipeline.lead_messages, name="leadstream.leads", concurrency=1)
     async def leads(stream: Any) -> None:
         async for event in stream.events():
@@ -53,17 +75,18 @@ def register_leads(pipeline: Pipeline) -> None:
             try:
                 message = decode_message(event.value)
                 stored = table.get(key)
-                state, emitted = apply(
-                    decode_state(stored) if stored is not None else None, message, models
-                )
+                previous = decode_state(stored) if stored is not None else None
+                before = bucket_of(previous, models) if previous is not None else None
+                state, emitted = apply(previous, message, models)
                 if state is not None:
                     # Written on duplicates too: after a crash the local store may hold an
                     # update whose changelog record was never sent; rewriting sends it.
                     table[key] = encode_state(state)
                     _index_deadline(key, state, after_tick=isinstance(message, Tick))
+                    _count_leads(event, before, state)
             except Exception as exc:  # a poison record must never stop the stream
-                log.exception("lead agent failed on %s[%s]@%s", event.message.topic,
-                              event.message.partition, event.message.offset)
+                log_unexpected(log, "lead agent", event, exc)
+                metrics.errors.labels(kind="apply").inc()
                 await send_to_dlq(pipeline, event, stage="leads", kind="internal_error",
                                   reason=f"unexpected {type(exc).__name__} while applying")
                 continue
@@ -74,8 +97,15 @@ def register_leads(pipeline: Pipeline) -> None:
                     metrics.transitions.labels(
                         from_stage=item.from_stage, to_stage=item.to_stage
                     ).inc()
+                    if item.trigger_event_id == getattr(message, "event_id", None) or \
+                            item.trigger_event_id == getattr(message, "feedback_id", None):
+                        _observe_latency(message, event.message.timestamp)
                 elif isinstance(item, Counted):
                     metrics.touchpoints.labels(type=item.type, outcome="scored").inc()
+                    if state is not None and isinstance(message, Touchpoint):
+                        metrics.behaviour_score.observe(
+                            behaviour_score(state.components.get(primary.name, {}), primary,
+                                            message.occurred_at))
                 elif isinstance(item, Duplicate):
                     metrics.touchpoints.labels(type=item.type, outcome="duplicate").inc()
                 elif isinstance(item, Rejected):

@@ -110,8 +110,16 @@ class StateSettings(_Section):
 
 class WebSettings(_Section):
     enabled: bool = True
-    host: str = "127.0.0.1"
+    host: str = Field(default="127.0.0.1", description="address the web server binds to")
     port: int = Field(default=6066, ge=1, le=65535)
+    canonical_url: str | None = Field(
+        default=None, pattern=r"^https?://[^/\s]+/?$",
+        description="how other workers reach this one (lead queries are forwarded to the worker "
+                    "that holds the lead); default http://host:port",
+    )
+    api_token: SecretStr | None = Field(
+        default=None, description="if set, /leads and /funnel require 'Authorization: Bearer <token>'"
+    )
 
 
 class TickSettings(_Section):
@@ -127,6 +135,7 @@ class TickSettings(_Section):
 
 class LogSettings(_Section):
     level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["text", "json"] = Field(default="text", description="json: one object per line")
 
 
 class Settings(_Section):

@@ -68,7 +68,11 @@ class WorkerProcess:
 
     @property
     def metrics_url(self) -> str:
-        return f"http://127.0.0.1:{self.web_port}/metrics"
+        return f"{self.base_url}/metrics"
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.web_port}"
 
     @property
     def pid(self) -> int | None:

@@ -35,16 +35,20 @@ def run_worker(settings: object, model: object) -> int:
     from leadstream.streams.app import create_pipeline
     from leadstream.streams.prepare import prepare
 
-    logging.basicConfig(
-        level=settings.log.level.upper(),  # type: ignore[attr-defined]
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    from leadstream.logs import JsonFormatter, logging_config
+
+    level, fmt = settings.log.level, settings.log.format  # type: ignore[attr-defined]
+    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if fmt == "json":
+        for handler in logging.root.handlers:
+            handler.setFormatter(JsonFormatter())
     asyncio.run(prepare(settings))  # type: ignore[arg-type]
     asyncio.set_event_loop(asyncio.new_event_loop())
     pipeline = create_pipeline(settings, model)  # type: ignore[arg-type]
     worker = faust.Worker(
         pipeline.app,
-        loglevel=settings.log.level,  # type: ignore[attr-defined]
+        loglevel=level,
+        logging_config=logging_config(level, fmt),
         quiet=True,
         redirect_stdouts=False,
     )

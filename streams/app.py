@@ -12,6 +12,7 @@ from leadstream.broker import tansu_transport
 from leadstream.config.settings import Settings
 from leadstream.core.model import ModelSet, ScoringModel
 from leadstream.streams.deadlines import DeadlineIndex
+from leadstream.streams.http_api import register_views
 from leadstream.streams.kafka_options import broker_urls, faust_credentials
 from leadstream.streams.metrics import Metrics
 
@@ -20,7 +21,8 @@ __all__ = ["Pipeline", "create_pipeline", "changelog_topic", "changelog_topics",
 
 LEADS_TABLE = "leads"
 DEADLINES_TABLE = "deadlines"
-TABLES = (LEADS_TABLE, DEADLINES_TABLE)
+STATS_TABLE = "stats"
+TABLES = (LEADS_TABLE, DEADLINES_TABLE, STATS_TABLE)
 
 
 @dataclass
@@ -39,6 +41,7 @@ class Pipeline:
     leads: Any  # faust.Table of lead id (bytes) → encoded LeadState (bytes)
     deadlines: Any  # faust.Table of lead id (bytes) → next tick time (see streams.deadlines)
     deadline_index: DeadlineIndex
+    stats: Any  # faust.Table of "partition-<n>" → leads per stage and grade (see streams.funnel)
 
 
 def lead_messages_topic(settings: Settings) -> str:
@@ -82,6 +85,8 @@ def faust_settings(settings: Settings) -> dict[str, Any]:
         web_bind=settings.web.host,
         web_host=settings.web.host,
         web_port=settings.web.port,
+        # what other workers are told in the assignment, to forward lead queries here
+        canonical_url=settings.web.canonical_url or f"http://{settings.web.host}:{settings.web.port}",
         autodiscover=False,
         # No standby replicas: one copy of the state per partition plus its changelog.
         table_standby_replicas=0,
@@ -123,9 +128,10 @@ def create_pipeline(settings: Settings, models: ScoringModel | ModelSet) -> Pipe
         leads=_bytes_table(app, settings, LEADS_TABLE),
         deadlines=_bytes_table(app, settings, DEADLINES_TABLE, share=8),  # 16 bytes per entry
         deadline_index=DeadlineIndex(),
+        stats=_bytes_table(app, settings, STATS_TABLE, share=16),  # one record per partition
     )
     register_agents(pipeline)
-    _register_views(pipeline)
+    register_views(pipeline)
     return pipeline
 
 
@@ -158,12 +164,3 @@ def _bytes_table(app: faust.App, settings: Settings, name: str, share: int = 1) 
     table.key_serializer = "raw"
     table.value_serializer = "raw"
     return table
-
-
-def _register_views(pipeline: Pipeline) -> None:
-    # aiohttp refuses a charset inside content_type; the exposition format is UTF-8 by definition
-    content_type = "text/plain; version=0.0.4"
-
-    @pipeline.app.page("/metrics")
-    async def metrics_view(web: Any, request: Any) -> Any:
-        return web.bytes(pipeline.metrics.render(), content_type=content_type)

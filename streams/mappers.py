@@ -9,12 +9,17 @@ from datetime import UTC, datetime
 from typing import Any
 
 from leadstream.core.emitted import Transition
+from leadstream.core.lifecycle import snapshot
+from leadstream.core.model import ModelSet
+from leadstream.core.scoring import contributions
+from leadstream.core.state import LeadState
 from leadstream.core.identity import canonical_lead_id
 from leadstream.core.messages import Feedback, Touchpoint
 from leadstream.schemas.dlq import DlqHeader, DlqRecord, DlqSource
 from leadstream.schemas.handover import Contributor, HandoverEvent, ModelRef, Routing, TrailItem, Trigger
 
-__all__ = ["touchpoint_to_core", "feedback_to_core", "transition_to_handover", "dlq_record"]
+__all__ = ["touchpoint_to_core", "feedback_to_core", "transition_to_handover", "dlq_record",
+           "lead_to_api"]
 
 
 def feedback_to_core(verdict: Any) -> Feedback:
@@ -125,3 +130,55 @@ def dlq_record(
         headers=[DlqHeader(key=k, value_b64=_b64(v) or "") for k, v in headers],
         rejected_at=datetime.now(tz=UTC),
     )
+
+
+def _iso(ts: float | None) -> str | None:
+    return None if ts is None else _utc(ts).isoformat().replace("+00:00", "Z")
+
+
+def lead_to_api(state: LeadState, models: ModelSet) -> dict[str, Any]:
+    """What ``GET /leads/{id}`` answers: the lead as of its latest event, explained."""
+    at = state.last_event_at if state.last_event_at is not None else 0.0
+    view = snapshot(state, models, at)
+    scores = {}
+    for model in models.all:
+        counts = state.rule_counts.get(model.name, {})
+        parts = sorted(contributions(state.components.get(model.name, {}), model, at),
+                       key=lambda c: (-abs(c[1]), c[0]))
+        scores[model.name] = {
+            "version": model.version,
+            "score": view["scores"][model.name],
+            "contributions": [
+                {"rule": rule, "points": round(points, 2), "count": counts.get(rule, 0)}
+                for rule, points in parts
+            ],
+        }
+    return {
+        "lead_id": state.lead_id,
+        "stage": state.stage,
+        "as_of": _iso(state.last_event_at),
+        "score": view["score"],
+        "grade": view["grade"],
+        "fit_points": view["fit_points"],
+        "matrix": view["matrix"],
+        "temperature": view["temperature"],
+        "scores": scores,
+        "bant": state.bant,
+        "profile": state.profile,
+        "flags": state.flags,
+        "routing": state.routing,
+        "touchpoints": state.touchpoints,
+        "first_event_at": _iso(state.first_event_at),
+        "last_event_at": _iso(state.last_event_at),
+        "mql_since": _iso(state.mql_since),
+        "sla_breaches": state.sla_breaches,
+        "history": [
+            {**{k: v for k, v in entry.items() if k != "at"}, "at": _iso(entry["at"])}
+            for entry in state.history
+        ],
+        "recent_touchpoints": [
+            {"event_id": event_id, "type": kind, "occurred_at": _iso(t)}
+            for event_id, kind, t in state.trail
+        ],
+        "model": models.ref,
+    }

@@ -1,0 +1,163 @@
+"""The worker's HTTP endpoints (Faust's web server).
+
+==================  =====================================================================
+``/metrics``        Prometheus exposition (no auth: scraped by Prometheus)
+``/healthz``        200 while the process and its event loop answer
+``/readyz``         200 when partitions are assigned and table recovery is done, else 503
+``/leads/{id}``     one lead explained; forwarded to the worker holding it; 404 if unknown
+``/funnel``         leads per stage and grade over all workers (``?scope=local``: this one)
+==================  =====================================================================
+
+``/leads`` and ``/funnel`` require ``Authorization: Bearer <web.api_token>`` when a token is set.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+from collections.abc import Awaitable, Callable
+from functools import wraps
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import ClientTimeout
+from faust.web import View
+
+from leadstream.streams.codecs import decode_state
+from leadstream.streams.funnel import decode_counts, merge_counts, stats_key
+from leadstream.streams.mappers import lead_to_api
+from leadstream.streams.metrics import StateCollector
+from leadstream.streams.readiness import is_ready
+
+if TYPE_CHECKING:
+    from leadstream.streams.app import Pipeline
+
+__all__ = ["register_views"]
+
+# aiohttp refuses a charset inside content_type; the exposition format is UTF-8 by definition
+_METRICS_CONTENT_TYPE = "text/plain; version=0.0.4"
+_FAN_OUT_TIMEOUT_S = 5.0
+
+Handler = Callable[..., Awaitable[Any]]
+
+
+def register_views(pipeline: Pipeline) -> None:
+    app = pipeline.app
+    token = pipeline.settings.web.api_token
+    secret = token.get_secret_value().encode() if token is not None else None
+
+    def requires_token(handler: Handler) -> Handler:
+        @wraps(handler)
+        async def checked(view: View, request: Any, *args: Any, **kwargs: Any) -> Any:
+            if secret is not None:
+                header = request.headers.get("Authorization", "")
+                given = header[7:].encode() if header.startswith("Bearer ") else b""
+                if not hmac.compare_digest(given, secret):
+                    return view.json({"error": "unauthorized",
+                                      "detail": "send 'Authorization: Bearer <web.api_token>'"},
+                                     status=401, headers={"WWW-Authenticate": "Bearer"})
+            return await handler(view, request, *args, **kwargs)
+
+        return checked
+
+    def local_partitions() -> list[int]:
+        topic = pipeline.leads.changelog_topic.get_topic_name()
+        return sorted(tp.partition for tp in app.assignor.assigned_actives() if tp.topic == topic)
+
+    def local_counts() -> dict[str, dict[str, int]]:
+        return merge_counts([decode_counts(pipeline.stats.get(stats_key(p)))
+                             for p in local_partitions()])
+
+    pipeline.metrics.add_state_collector(StateCollector(
+        lag=lambda: consumer_lag(pipeline),
+        leads=lambda: _split(local_counts()),
+        ready=lambda: is_ready(app),
+        recovering=lambda: bool(app.in_recovery),
+        assigned=lambda: len(local_partitions()),
+    ))
+
+    @app.page("/metrics")
+    async def metrics_view(web: Any, request: Any) -> Any:
+        return web.bytes(pipeline.metrics.render(), content_type=_METRICS_CONTENT_TYPE)
+
+    @app.page("/healthz")
+    async def healthz(web: Any, request: Any) -> Any:
+        return web.json({"status": "alive"})
+
+    @app.page("/readyz")
+    async def readyz(web: Any, request: Any) -> Any:
+        ready = is_ready(app)
+        return web.json(
+            {"ready": ready, "recovering": bool(app.in_recovery),
+             "rebalancing": bool(app.rebalancing), "partitions": local_partitions()},
+            status=200 if ready else 503,
+        )
+
+    @app.page("/leads/{lead_id}")
+    class LeadView(View):
+        @requires_token
+        @app.table_route(table=pipeline.leads, match_info="lead_id")
+        async def get(self, request: Any, lead_id: str) -> Any:
+            raw = pipeline.leads.get(lead_id.encode())
+            if raw is None:
+                return self.json({"error": "not_found", "lead_id": lead_id,
+                                  "detail": "no lead with this id (ids: see README, 'Lead ids')"},
+                                 status=404)
+            return self.json(lead_to_api(decode_state(raw), pipeline.models))
+
+    @app.page("/funnel")
+    class FunnelView(View):
+        @requires_token
+        async def get(self, request: Any) -> Any:
+            mine = {"counts": local_counts(), "partitions": local_partitions()}
+            if request.query.get("scope") == "local":
+                return self.json(mine)
+            parts = [mine, *await _ask_other_workers(pipeline, request)]
+            covered = sorted({p for part in parts for p in part.get("partitions", [])})
+            return self.json({
+                **merge_counts([part.get("counts", {}) for part in parts]),
+                "workers": len(parts),
+                "partitions": covered,
+                "complete": len(covered) == pipeline.settings.topics.partitions,
+            })
+
+
+def _split(counts: dict[str, dict[str, int]]) -> tuple[dict[str, int], dict[str, int]]:
+    return counts["stages"], counts["grades"]
+
+
+def consumer_lag(pipeline: Pipeline) -> dict[tuple[str, int], int]:
+    """Highwater minus committed offset for every input partition this worker consumes."""
+    consumer = pipeline.app.consumer
+    committed = getattr(consumer, "_committed_offset", {})  # Faust keeps no public accessor
+    out: dict[tuple[str, int], int] = {}
+    for tp in consumer.assignment():
+        if tp.topic.endswith("-changelog"):
+            continue
+        try:
+            high = consumer.highwater(tp)
+        except Exception:  # no fetch for this partition yet: unknown, not zero
+            continue
+        if high is None:
+            continue
+        done = committed.get(tp) or 0
+        out[(tp.topic, tp.partition)] = max(0, int(high) - int(done))
+    return out
+
+
+async def _ask_other_workers(pipeline: Pipeline, request: Any) -> list[dict[str, Any]]:
+    app = pipeline.app
+    me = str(app.conf.canonical_url).rstrip("/")
+    hosts = [str(url).rstrip("/") for url in app.router.table_metadata(pipeline.leads.name)]
+    headers = {k: v for k, v in request.headers.items() if k.lower() == "authorization"}
+
+    async def ask(host: str) -> dict[str, Any]:
+        async with app.http_client.get(f"{host}/funnel?scope=local", headers=headers,
+                                       timeout=ClientTimeout(total=_FAN_OUT_TIMEOUT_S)) as response:
+            response.raise_for_status()
+            answer: dict[str, Any] = await response.json()
+            return answer
+
+    others = [h for h in hosts if h != me]
+    answers = await asyncio.gather(*(ask(h) for h in others), return_exceptions=True)
+    # a worker that does not answer leaves its partitions out: "complete" says so
+    return [a for a in answers if isinstance(a, dict)]

@@ -1,0 +1,127 @@
+"""The worker's HTTP endpoints against real workers: health, readiness, lead query, funnel, auth."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from typing import Any
+
+import pytest
+
+from leadstream.core.identity import email_lead_id
+from leadstream.demo.observe import counter_total
+from tests.factories import wire
+from tests.integration.conftest import Deployment
+
+pytestmark = pytest.mark.integration
+
+TOKEN = "s3cret-token"
+DACH = {"first_name": "Clara", "last_name": "Weber", "job_title": "Head of IT",
+        "company_size": 640, "industry": "healthcare", "country": "DE"}
+
+
+def get(url: str, token: str | None = TOKEN) -> tuple[int, Any]:
+    request = urllib.request.Request(url)
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - loopback
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def _journeys(n: int) -> tuple[list[dict[str, Any]], list[str]]:
+    bodies, emails = [], []
+    for i in range(n):
+        email = f"person{i}@isar-health.example"
+        emails.append(email)
+        bodies.append(wire("form_submit", event_id=f"f{i}", email=email,
+                           payload={"form_id": "contact", "profile": DACH}))
+        if i % 2 == 0:
+            bodies.append(wire("demo_request", event_id=f"d{i}", email=email))
+    return bodies, emails
+
+
+def _produce(deployment: Deployment, bodies: list[dict[str, Any]]) -> None:
+    # keyed by person, as a producer should: one person's touchpoints stay in order
+    deployment.produce([(str(b.get("email")).encode(), json.dumps(b).encode()) for b in bodies])
+
+
+def test_one_worker_answers_health_lead_and_funnel_queries(deployment: Deployment) -> None:
+    deployment.env_overrides.update({"LEADSTREAM__WEB__API_TOKEN": TOKEN,
+                                     "LEADSTREAM__LOG__FORMAT": "json"})
+    worker = deployment.start_worker()
+    base = worker.base_url
+    assert get(f"{base}/healthz", token=None) == (200, {"status": "alive"})
+    status, ready = get(f"{base}/readyz", token=None)
+    assert status == 200 and ready["ready"] is True and ready["partitions"] == list(range(8))
+
+    bodies, emails = _journeys(6)
+    _produce(deployment, [*bodies, {"type": "nope"}])
+    deployment.handovers(count=6 + 3)  # every lead becomes an MGL, every other one an MQL
+
+    lead = email_lead_id(emails[0])
+    assert get(f"{base}/leads/{lead}", token=None)[0] == 401
+    assert get(f"{base}/leads/{lead}", token="wrong")[0] == 401
+    status, body = get(f"{base}/leads/{lead}")
+    assert status == 200
+    assert (body["lead_id"], body["stage"], body["grade"], body["matrix"]) == (lead, "mql", "A", "A2")
+    assert [(h["from"], h["to"], h["reason"]) for h in body["history"]] == [
+        ("visitor", "mgl", "contact_identified"), ("mgl", "mql", "hand_raiser")]
+    contributions = body["scores"]["default"]["contributions"]
+    assert [(c["rule"], c["count"]) for c in contributions] == [("demo_request", 1), ("form_submit", 1)]
+    assert body["score"] == pytest.approx(sum(c["points"] for c in contributions), abs=0.02)
+    assert body["routing"]["team"] == "dach-midmarket"
+    assert body["profile"]["company_size"] == 640
+
+    status, missing = get(f"{base}/leads/em-000000000000000000000000")
+    assert status == 404 and missing["error"] == "not_found"
+
+    status, funnel = get(f"{base}/funnel")
+    assert status == 200
+    assert (funnel["stages"], funnel["grades"]) == ({"mgl": 3, "mql": 3}, {"A": 6})
+    assert funnel["complete"] is True and funnel["workers"] == 1
+
+    samples = deployment.metrics(worker)
+    assert counter_total(samples, "leadstream_leads", stage="mql") == 3
+    assert counter_total(samples, "leadstream_ready") == 1
+    assert counter_total(samples, "leadstream_touchpoints_total", outcome="dlq", type="unknown") == 1
+    assert counter_total(samples, "leadstream_handover_latency_seconds_count", since="ingest") == 9
+    worker.stop()
+
+    log = (deployment.base / "w1.log").read_text()
+    assert not any(email in log for email in emails)
+    assert "Clara" not in log and "Weber" not in log
+    entries = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
+    assert entries and {"ts", "level", "logger", "message"} <= set(entries[0])
+    assert any("DLQ" in e["message"] for e in entries)
+
+
+def test_two_workers_answer_for_every_lead_and_sum_the_funnel(deployment: Deployment) -> None:
+    first = deployment.start_worker("w1")
+    second = deployment.start_worker("w2")
+
+    def both_ready() -> bool:
+        answers = [get(f"{w.base_url}/readyz", token=None) for w in (first, second)]
+        parts = [set(a[1]["partitions"]) for a in answers]
+        return all(a[0] == 200 for a in answers) and parts[0].isdisjoint(parts[1]) and \
+            len(parts[0] | parts[1]) == 8 and all(parts)
+
+    deployment.wait_for(both_ready, timeout=90, what="two workers sharing the partitions")
+    bodies, emails = _journeys(12)
+    _produce(deployment, bodies)
+    deployment.handovers(count=12 + 6)
+
+    for email in emails:
+        lead = email_lead_id(email)
+        answers = [get(f"{w.base_url}/leads/{lead}") for w in (first, second)]
+        assert answers[0] == answers[1]
+        assert answers[0][0] == 200 and answers[0][1]["lead_id"] == lead
+    funnels = [get(f"{w.base_url}/funnel")[1] for w in (first, second)]
+    for funnel in funnels:
+        assert funnel["stages"] == {"mgl": 6, "mql": 6}
+        assert funnel["workers"] == 2 and funnel["complete"] is True
+    local = [get(f"{w.base_url}/funnel?scope=local")[1] for w in (first, second)]
+    assert sum(sum(part["counts"]["stages"].values()) for part in local) == 12
