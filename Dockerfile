@@ -10,7 +10,7 @@ COPY streams streams
 COPY agents agents
 COPY broker broker
 COPY demo demo
-RUN pip install --no-cache-dir . && useradd --create-home leadstream && mkdir -p /var/lib/leadstream \
+RUN pip install --no-cache-dir . && useradd --create-home --uid 1000 leadstream && mkdir -p /var/lib/leadstream \
     && chown leadstream /var/lib/leadstream
 USER leadstream
 ENV LEADSTREAM__STATE__DIR=/var/lib/leadstream/state \

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,6 +58,16 @@ def changelog_topics(settings: Settings) -> list[str]:
     return [changelog_topic(settings, table) for table in TABLES]
 
 
+def canonical_url(settings: Settings) -> str:
+    """How other workers reach this one: configured, or this host's name when bound to all
+    interfaces (containers: the name other containers resolve), or the bind address."""
+    web = settings.web
+    if web.canonical_url:
+        return web.canonical_url.rstrip("/")
+    host = socket.getfqdn() if web.host in ("0.0.0.0", "::", "") else web.host
+    return f"http://{host}:{web.port}"
+
+
 def faust_settings(settings: Settings) -> dict[str, Any]:
     kafka = settings.kafka
     scheme = "kafka"
@@ -86,7 +97,7 @@ def faust_settings(settings: Settings) -> dict[str, Any]:
         web_host=settings.web.host,
         web_port=settings.web.port,
         # what other workers are told in the assignment, to forward lead queries here
-        canonical_url=settings.web.canonical_url or f"http://{settings.web.host}:{settings.web.port}",
+        canonical_url=canonical_url(settings),
         autodiscover=False,
         # No standby replicas: one copy of the state per partition plus its changelog.
         table_standby_replicas=0,

@@ -42,8 +42,33 @@ def test_services_use_built_image_and_declared_volumes() -> None:
     declared = set(COMPOSE["volumes"])
     for service in services.values():
         for volume in service.get("volumes", []):
-            assert volume.split(":")[0] in declared
+            source = volume.split(":")[0]
+            if source.startswith("./"):
+                assert (ROOT / source).exists(), volume  # bind mounts of repo folders
+            elif not source.startswith("/"):  # "/path" alone: an anonymous volume per container
+                assert source in declared, volume
+    # RocksDB state must never be shared between scaled workers
+    assert services["worker"]["volumes"] == ["/var/lib/leadstream"]
     dockerfile = (ROOT / "Dockerfile").read_text()
     for package_dir in ("leadstream", "core", "schemas", "config", "streams", "agents", "broker", "demo"):
         assert f"COPY {package_dir} {package_dir}" in dockerfile
     assert "LEADSTREAM__STATE__DIR=/var/lib/leadstream/state" in dockerfile
+
+
+def test_prometheus_and_grafana_are_wired_to_the_workers_and_the_dashboard() -> None:
+    services = COMPOSE["services"]
+    prometheus = yaml.safe_load((ROOT / "deploy/prometheus/prometheus.yml").read_text())
+    (job,) = prometheus["scrape_configs"]
+    sd = job["dns_sd_configs"][0]
+    settings = load_settings(environ=_env("worker"))
+    assert sd["names"] == ["worker"] and sd["port"] == settings.web.port
+    assert job["metrics_path"] == "/metrics"
+    assert "./deploy/prometheus:/etc/prometheus:ro" in services["prometheus"]["volumes"]
+    mounts = services["grafana"]["volumes"]
+    assert "./deploy/grafana/provisioning:/etc/grafana/provisioning:ro" in mounts
+    assert "./deploy/grafana/dashboards:/var/lib/grafana/dashboards:ro" in mounts
+    datasource = yaml.safe_load((ROOT / "deploy/grafana/provisioning/datasources/prometheus.yml").read_text())
+    assert datasource["datasources"][0]["url"] == "http://prometheus:9090"
+    assert "9090:9090" in services["prometheus"]["ports"] and "3000:3000" in services["grafana"]["ports"]
+    assert settings.web.host == "0.0.0.0" or "LEADSTREAM__WEB__HOST=0.0.0.0" in (ROOT / "Dockerfile").read_text()
+    assert "/readyz" in " ".join(services["worker"]["healthcheck"]["test"])
