@@ -8,6 +8,7 @@ import signal
 import sys
 import tempfile
 import time
+import urllib.request
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,7 +72,8 @@ def run_demo(options: DemoOptions) -> int:
             extra_env=extra,
             new_session=True,  # Ctrl-C reaches only us; we stop the worker in order
         ).start()
-        _say(f"  worker pid {worker.pid}, metrics on {worker.metrics_url}")
+        _say(f"  worker pid {worker.pid}, HTTP on {worker.base_url}: /metrics /healthz /readyz "
+             "/leads/{id} /funnel")
         worker.wait_ready(timeout=90)
         _say("  worker ready; sending demo traffic (Ctrl-C to stop early)")
         return asyncio.run(_drive(options, broker.bootstrap_servers, worker, workdir))
@@ -203,7 +205,7 @@ def _summary(worker: WorkerProcess, seen: _Seen, workdir: Path, complete: bool, 
     outcomes = by_label(samples, "leadstream_touchpoints_total", "outcome")
     dlq_kinds = by_label(
         {"x": {k: v for k, v in samples.get("leadstream_dlq_records_total", {}).items()
-               if ("stage", "ingest") in k}}, "x", "kind")
+               if ("stage", "ingest") in k}}, "x", "reason")
     refused = sum(v for k, v in samples.get("leadstream_dlq_records_total", {}).items()
                   if ("stage", "ingest") not in k)
     latest: dict[str, dict[str, Any]] = {}
@@ -246,7 +248,30 @@ def _summary(worker: WorkerProcess, seen: _Seen, workdir: Path, complete: bool, 
         _say(f"example DLQ record: kind={sample['kind']} reason={sample['reason']!r} "
              f"source={sample['source']['topic']}[{sample['source']['partition']}]"
              f"@{sample['source']['offset']}")
+    _show_api(worker, latest)
     _say(f"logs: {workdir / 'worker.log'}, {workdir / 'broker.log'}")
+
+
+def _get_json(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - loopback
+        return json.loads(response.read())
+
+
+def _show_api(worker: WorkerProcess, latest: dict[str, dict[str, Any]]) -> None:
+    """What the worker's HTTP API answers, so the demo shows it working."""
+    try:
+        funnel = _get_json(f"{worker.base_url}/funnel")
+        _say(f"GET /funnel              stages {funnel['stages']}, grades {funnel['grades']}")
+        if latest:
+            lead_id = max(latest, key=lambda k: (latest[k]["score"], k))
+            lead = _get_json(f"{worker.base_url}/leads/{lead_id}")
+            top = ", ".join(f"{c['rule']} {c['points']} ({c['count']}x)"
+                            for c in lead["scores"][next(iter(lead["scores"]))]["contributions"][:4])
+            _say(f"GET /leads/{lead_id}  stage {lead['stage']}, score {lead['score']}, "
+                 f"grade {lead['grade']}, matrix {lead['matrix']}, owner "
+                 f"{lead['routing'].get('owner')}; contributions: {top}")
+    except (OSError, ValueError, KeyError) as exc:
+        _say(f"  (HTTP API not reachable: {type(exc).__name__})")
 
 
 def _examples(handovers: list[dict[str, Any]]) -> list[dict[str, Any]]:
