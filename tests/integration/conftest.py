@@ -147,13 +147,17 @@ class Deployment:
             time.sleep(0.2)
         raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
-    def recovery_highwaters(self, worker: str = "w1") -> dict[int, int]:
+    def recovery_highwaters(self, worker: str = "w1", table: str = "leads") -> dict[int, int]:
         """The changelog highwaters the worker's last recovery aimed for, from Faust's log table."""
         text = (self.base / f"{worker}.log").read_text(errors="replace")
-        table = text.rsplit("Highwater for active changelog partitions:", 1)[1]
-        table = table.split("active offsets at start of reading", 1)[0]
-        rows = re.findall(r"^\|[^|]*\|\s*(\d+)\s*\|\s*(-?\d+)\s*\|", table, re.M)
-        return {int(p): int(h) for p, h in rows}
+        block = text.rsplit("Highwater for active changelog partitions:", 1)[1]
+        block = block.split("active offsets at start of reading", 1)[0]
+        wanted, current, out = f"{self.name}-{table}-changelog", None, {}
+        for name, partition, high in re.findall(r"^\|\s*(\S+)\s*\|\s*(\d+)\s*\|\s*(-?\d+)\s*\|", block, re.M):
+            current = current if name == "\u3003" else name  # Faust writes 〃 for "same topic"
+            if current == wanted:
+                out[int(partition)] = int(high)
+        return out
 
     def leads(self, worker: str = "w1") -> dict[str, LeadState]:
         """The lead table of a stopped worker, read from its RocksDB files."""
