@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from leadstream.exceptions import InvalidFeedback
+from leadstream.schemas.fields import IMPLAUSIBLE_TIME, EventTime, Id, error_message
+from leadstream.schemas.strict_json import StrictJsonError, loads_strict
 from leadstream.schemas.touchpoints import Bant
 
 __all__ = ["FeedbackIn", "parse_feedback"]
@@ -15,18 +17,18 @@ __all__ = ["FeedbackIn", "parse_feedback"]
 class FeedbackIn(BaseModel):
     model_config = ConfigDict(extra="ignore", allow_inf_nan=False, frozen=True)
 
-    feedback_id: Annotated[str, Field(min_length=1, max_length=200)] = Field(
+    feedback_id: Id = Field(
         description="unique per verdict; a re-sent verdict is applied once"
     )
-    lead_id: Annotated[str, Field(min_length=1, max_length=200)] = Field(
+    lead_id: Id = Field(
         description="the canonical lead id from the handover event"
     )
     verdict: Literal["accepted", "rejected", "qualified", "won", "lost", "disqualified"]
-    occurred_at: AwareDatetime
+    occurred_at: EventTime
     reason: Annotated[str, Field(pattern=r"^[a-z0-9_]{1,64}$")] | None = Field(
         default=None, description="a short code, e.g. no_budget, wrong_contact"
     )
-    owner: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    owner: Id | None = None
     bant: Bant | None = None
 
 
@@ -37,13 +39,18 @@ def parse_feedback(raw: bytes, *, max_bytes: int) -> FeedbackIn:
     if len(raw) > max_bytes:
         raise InvalidFeedback("oversize", f"record is {len(raw)} bytes; the limit is {max_bytes} bytes")
     try:
-        return _ADAPTER.validate_json(raw)
+        data = loads_strict(raw)
+    except StrictJsonError as exc:
+        raise InvalidFeedback("invalid_json", f"not valid JSON: {exc}") from None
+    try:
+        return _ADAPTER.validate_python(data)
     except ValidationError as exc:
         errors = exc.errors(include_input=False, include_url=False)
         first = errors[0]
-        if first["type"] == "json_invalid":
-            raise InvalidFeedback("invalid_json", f"not valid JSON: {first['msg']}") from None
+        implausible = next((e for e in errors if IMPLAUSIBLE_TIME in e["msg"]), None)
+        if implausible is not None:
+            raise InvalidFeedback("implausible_time", f"field 'occurred_at': {implausible['msg']}") from None
         if not first["loc"]:
             raise InvalidFeedback("not_an_object", "a feedback record must be a JSON object") from None
-        parts = [f"field '{'.'.join(str(p) for p in e['loc'])}': {e['msg']}" for e in errors[:3]]
+        parts = [f"field '{'.'.join(str(p) for p in e['loc'])}': {error_message(e)}" for e in errors[:3]]
         raise InvalidFeedback("invalid_field", "; ".join(parts)) from None

@@ -9,17 +9,26 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import (
-    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
-    StringConstraints,
     TypeAdapter,
     ValidationError,
     model_validator,
 )
 
 from leadstream.exceptions import InvalidTouchpoint
+from leadstream.schemas.fields import (
+    IMPLAUSIBLE_TIME,
+    Email,
+    EventTime,
+    Id,
+    LongText,
+    Text,
+    Url,
+    error_message,
+)
+from leadstream.schemas.strict_json import StrictJsonError, loads_strict
 
 __all__ = [
     "Profile",
@@ -27,14 +36,6 @@ __all__ = [
     "TouchpointIn",
     "TOUCHPOINT_MODELS",
     "parse_touchpoint",
-]
-
-Id = Annotated[str, Field(min_length=1, max_length=200)]
-Text = Annotated[str, Field(max_length=500)]
-# surrounding whitespace is a common export artefact; it is stripped before the pattern check
-Email = Annotated[
-    str,
-    StringConstraints(strip_whitespace=True, min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$"),
 ]
 
 
@@ -52,8 +53,8 @@ class Profile(_In):
     job_title: Text | None = None
     company_size: Annotated[int, Field(ge=1, le=10_000_000)] | None = None
     industry: Text | None = None
-    country: Annotated[str, Field(min_length=2, max_length=64)] | None = None
-    phone: Annotated[str, Field(max_length=64)] | None = None
+    country: Annotated[Text, Field(min_length=2, max_length=64)] | None = None
+    phone: Annotated[Text, Field(max_length=64)] | None = None
 
 
 class Bant(_In):
@@ -67,14 +68,14 @@ class Bant(_In):
 
 class _Envelope(_In):
     event_id: Id
-    occurred_at: AwareDatetime
-    source: Annotated[str, Field(max_length=100)] | None = None
+    occurred_at: EventTime
+    source: Annotated[Text, Field(max_length=100)] | None = None
     lead_id: Id | None = None
     email: Email | None = None
     anonymous_id: Id | None = None
     crm_id: Id | None = None
-    campaign: Annotated[str, Field(max_length=200)] | None = None
-    channel: Annotated[str, Field(max_length=100)] | None = None
+    campaign: Annotated[Text, Field(max_length=200)] | None = None
+    channel: Annotated[Text, Field(max_length=100)] | None = None
 
     @model_validator(mode="after")
     def _has_identity(self) -> _Envelope:
@@ -97,7 +98,7 @@ class EmailPayload(_In):
 
 class EmailClickPayload(_In):
     message_id: Id
-    url: Annotated[str, Field(min_length=1, max_length=2000)]
+    url: Url
 
 
 class DownloadPayload(_In):
@@ -106,14 +107,14 @@ class DownloadPayload(_In):
 
 
 class EventScanPayload(_In):
-    event_name: Annotated[str, Field(min_length=1, max_length=200)]
+    event_name: Annotated[Text, Field(min_length=1, max_length=200)]
     profile: Profile = Field(default_factory=Profile)
     bant: Bant | None = None
 
 
 class WebVisitPayload(_In):
-    url: Annotated[str, Field(min_length=1, max_length=2000)]
-    referrer: Annotated[str, Field(max_length=2000)] | None = None
+    url: Url
+    referrer: Url | None = None
     duration_s: Annotated[float, Field(ge=0, le=86_400)] | None = None
 
 
@@ -129,14 +130,14 @@ class NewsletterPayload(_In):
 class RequestPayload(_In):
     """Demo and callback requests: the hand-raisers."""
 
-    product: Annotated[str, Field(max_length=200)] | None = None
-    message: Annotated[str, Field(max_length=5000)] | None = None
+    product: Annotated[Text, Field(max_length=200)] | None = None
+    message: LongText | None = None
     profile: Profile = Field(default_factory=Profile)
     bant: Bant | None = None
 
 
 class ChatPayload(_In):
-    summary: Annotated[str, Field(max_length=5000)] | None = None
+    summary: LongText | None = None
     bant: Bant | None = None
 
 
@@ -248,7 +249,11 @@ def parse_touchpoint(raw: bytes, *, max_bytes: int) -> _Envelope:
             "oversize", f"record is {len(raw)} bytes; the limit is {max_bytes} bytes"
         )
     try:
-        return _ADAPTER.validate_json(raw)
+        data = loads_strict(raw)
+    except StrictJsonError as exc:
+        raise InvalidTouchpoint("invalid_json", f"not valid JSON: {exc}") from None
+    try:
+        return _ADAPTER.validate_python(data)
     except ValidationError as exc:
         raise _rejection(exc) from None
 
@@ -266,6 +271,9 @@ def _rejection(exc: ValidationError) -> InvalidTouchpoint:
     if kind_of == "union_tag_invalid":
         known = ", ".join(sorted(TOUCHPOINT_MODELS))
         return InvalidTouchpoint("unknown_type", f"unknown touchpoint type; known types: {known}")
+    implausible = next((e for e in errors if IMPLAUSIBLE_TIME in e["msg"]), None)
+    if implausible is not None:
+        return InvalidTouchpoint("implausible_time", f"field 'occurred_at': {implausible['msg']}")
     if any("no identity" in e["msg"] for e in errors):
         return InvalidTouchpoint(
             "missing_identity",
@@ -275,7 +283,7 @@ def _rejection(exc: ValidationError) -> InvalidTouchpoint:
     for error in errors[:_MAX_REASON_ERRORS]:
         # loc[0] is the discriminator tag; the field path starts after it
         path = ".".join(str(p) for p in error["loc"][1:]) or "(record)"
-        parts.append(f"field '{path}': {error['msg']}")
+        parts.append(f"field '{path}': {error_message(error)}")
     more = len(errors) - _MAX_REASON_ERRORS
     if more > 0:
         parts.append(f"and {more} more error(s)")

@@ -60,7 +60,7 @@ def _bad(**changes: object) -> bytes:
         (_bad(payload={}), "invalid_field", "field 'payload.url'"),
         (_bad(payload={"url": "/", "duration_s": -1}), "invalid_field", "payload.duration_s"),
         (b'{"type":"web_visit","event_id":"e","occurred_at":"2026-01-01T00:00:00Z",'
-         b'"email":"a@b","payload":{"url":"/","duration_s":NaN}}', "invalid_field", "finite"),
+         b'"email":"a@b","payload":{"url":"/","duration_s":NaN}}', "invalid_json", "NaN is not a JSON number"),
     ],
 )
 def test_bad_records_are_rejected_with_kind_and_reason(raw: bytes, kind: str, words: str) -> None:
