@@ -1,0 +1,58 @@
+"""kill -9 at random points changes nothing in the outcome (DESIGN §8), at a size for the suite;
+`python -m tests.torture` is the long run."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from leadstream.config.model_loader import DEFAULT_MODEL_PATH, load_models
+from tests.integration.conftest import Deployment
+from tests.torture import Reference, build_log, check_outcome, run_log
+
+pytestmark = pytest.mark.integration
+
+MODELS = load_models(DEFAULT_MODEL_PATH, [])
+LOG = build_log(touchpoints=3000, people=250, seed=5, models=MODELS)
+
+
+def _reference() -> Reference:
+    reference = Reference(MODELS)
+    for phase in LOG.phases:
+        reference.feed(phase)
+    return reference
+
+
+def test_the_log_exercises_what_crashes_can_break() -> None:
+    reference = _reference()
+    stages = {s.stage for s in reference.states.values()}
+    assert {"mgl", "mql", "sal", "recycled", "disqualified"} <= stages
+    assert LOG.malformed > 20 and LOG.duplicates > 20 and LOG.late > 50
+    assert reference.rejected["leads:unknown_lead"] == 3 and reference.rejected["leads:impossible_verdict"] >= 1
+
+
+def test_five_kills_change_nothing(deployment: Deployment) -> None:
+    reference = _reference()
+    report = run_log(deployment, LOG, kills=5, seed=11)
+    outcome = check_outcome(deployment, reference)
+    print(json.dumps({"kills": report.kills, "mid_stream": report.kills_mid_stream,
+                      "seconds": report.seconds, "handover_records": outcome.handover_records,
+                      "handover_duplicates": outcome.handover_duplicates}))
+    assert report.kills == 5 and report.kills_mid_stream >= 3
+    assert outcome.lead_mismatches == []
+    assert outcome.missing_transitions == set() and outcome.unexpected_transitions == set()
+    assert outcome.duplicates_differing == []  # a re-published transition is byte-identical
+    assert outcome.dlq_by_stage_kind == reference.rejected
+
+
+def test_an_uninterrupted_run_matches_the_reference(deployment: Deployment) -> None:
+    reference = _reference()
+    run_log(deployment, LOG, kills=0, seed=11)
+    outcome = check_outcome(deployment, reference)
+    assert outcome.lead_mismatches == []
+    assert outcome.missing_transitions == set() and outcome.unexpected_transitions == set()
+    # only the log's own re-sent triggers re-publish (same id, same bytes)
+    assert outcome.handover_records == reference.published
+    assert outcome.duplicates_differing == []
+    assert outcome.dlq_by_stage_kind == reference.rejected
