@@ -1,0 +1,51 @@
+"""The broker freezes (SIGSTOP) for 30 s mid-stream; the worker recovers by itself and the outcome
+equals the uninterrupted one."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from leadstream.config.model_loader import DEFAULT_MODEL_PATH, load_models
+from tests.integration.conftest import Deployment
+from tests.torture import Reference, build_log, check_outcome, drained
+
+pytestmark = pytest.mark.integration
+
+MODELS = load_models(DEFAULT_MODEL_PATH, [])
+LOG = build_log(touchpoints=1500, people=150, seed=13, models=MODELS)
+STALL_S = 30.0
+
+
+def test_a_30_second_broker_stall_changes_nothing(deployment: Deployment) -> None:
+    reference = Reference(MODELS)
+    for phase in LOG.phases:
+        reference.feed(phase)
+    worker = deployment.start_worker()
+    pid = worker.pid
+    first, *rest = LOG.phases
+    deployment.produce(first.records, topic=deployment.topics[first.topic])
+    time.sleep(0.5)
+    deployment.broker.pause()
+    try:
+        time.sleep(STALL_S)
+    finally:
+        deployment.broker.resume()
+    resumed = time.monotonic()
+    deployment.wait_for(lambda: drained(deployment), timeout=180, what="recovery after the stall")
+    recovery = time.monotonic() - resumed
+    for phase in rest:
+        deployment.produce(phase.records, topic=deployment.topics[phase.topic])
+        deployment.wait_for(lambda: drained(deployment), timeout=180, what=f"{phase.topic} processed")
+    assert worker.alive and worker.pid == pid, "the worker must survive the stall without a restart"
+    worker.stop()
+
+    outcome = check_outcome(deployment, reference)
+    print(json.dumps({"stall_s": STALL_S, "drained_after_resume_s": round(recovery, 1),
+                      "handover_duplicates": outcome.handover_duplicates}))
+    assert outcome.lead_mismatches == []
+    assert outcome.missing_transitions == set() and outcome.unexpected_transitions == set()
+    assert outcome.duplicates_differing == []
+    assert outcome.dlq_by_stage_kind == reference.rejected
