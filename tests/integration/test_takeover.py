@@ -16,7 +16,7 @@ from tests.torture import Reference, build_log, check_outcome, drained
 pytestmark = pytest.mark.integration
 
 MODELS = load_models(DEFAULT_MODEL_PATH, [])
-LOG = build_log(touchpoints=2000, people=200, seed=9, models=MODELS)
+LOG = build_log(touchpoints=2500, people=200, seed=9, models=MODELS)
 TAKEOVER_BOUND_S = 30.0
 
 
@@ -29,15 +29,15 @@ def _partitions(worker: object) -> list[int]:
 
 
 def test_the_survivor_takes_over_and_nothing_changes(deployment: Deployment) -> None:
+    # touchpoints only: one phase, so the run needs one drain (verdicts are covered by test_crash)
     reference = Reference(MODELS)
-    for phase in LOG.phases:
-        reference.feed(phase)
+    reference.feed(LOG.phases[0])
     survivor = deployment.start_worker("w1")
     victim = deployment.start_worker("w2")
     deployment.wait_for(lambda: 0 < len(_partitions(survivor)) < 8 and 0 < len(_partitions(victim)) < 8,
                         timeout=90, what="two workers sharing the partitions")
 
-    first, *rest = LOG.phases
+    first = LOG.phases[0]
     deployment.produce(first.records, topic=deployment.topics[first.topic])
     time.sleep(1.0)
     assert not drained(deployment), "the kill must land mid-stream"
@@ -47,10 +47,7 @@ def test_the_survivor_takes_over_and_nothing_changes(deployment: Deployment) -> 
     takeover = time.monotonic() - killed
     assert takeover < TAKEOVER_BOUND_S
 
-    for phase in [first, *rest]:
-        if phase is not first:
-            deployment.produce(phase.records, topic=deployment.topics[phase.topic])
-        deployment.wait_for(lambda: drained(deployment), timeout=180, what=f"{phase.topic} processed")
+    deployment.wait_for(lambda: drained(deployment), timeout=180, what="everything processed")
     survivor.stop()
 
     outcome = check_outcome(deployment, reference)
