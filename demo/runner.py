@@ -214,7 +214,8 @@ def _summary(worker: WorkerProcess, seen: _Seen, workdir: Path, complete: bool, 
             latest[event["lead_id"]] = event
     stages = Counter(event["to_stage"] for event in latest.values())
     unique = {e["transition_id"]: e for e in seen.handovers}
-    moves = Counter(f"{e['from_stage']}→{e['to_stage']}" for e in unique.values())
+    moves = Counter(f"{e['from_stage']}→{e['to_stage']}" + (" (sla_breach)" if e["kind"] == "sla_breach" else "")
+                    for e in unique.values())
     _say()
     _say(f"== summary ({elapsed:.0f}s) " + "=" * 50)
     _say(f"touchpoints produced     {produced:7d}   (incl. {seen.produced['duplicate']} re-sent "

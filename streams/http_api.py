@@ -129,9 +129,11 @@ def consumer_lag(pipeline: Pipeline) -> dict[tuple[str, int], int]:
     """Highwater minus committed offset for every input partition this worker consumes."""
     consumer = pipeline.app.consumer
     committed = getattr(consumer, "_committed_offset", {})  # Faust keeps no public accessor
+    inputs = {*pipeline.settings.topics.touchpoints, pipeline.settings.topics.feedback,
+              pipeline.lead_messages.get_topic_name()}  # not changelogs, not Faust's own topics
     out: dict[tuple[str, int], int] = {}
     for tp in consumer.assignment():
-        if tp.topic.endswith("-changelog"):
+        if tp.topic not in inputs:
             continue
         try:
             high = consumer.highwater(tp)
