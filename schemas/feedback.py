@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from leadstream.exceptions import InvalidFeedback
 from leadstream.schemas.fields import IMPLAUSIBLE_TIME, EventTime, Id, error_message
-from leadstream.schemas.strict_json import StrictJsonError, loads_strict
+from leadstream.schemas.strict_json import load_record
 from leadstream.schemas.touchpoints import Bant
 
 __all__ = ["FeedbackIn", "parse_feedback"]
@@ -36,12 +36,7 @@ _ADAPTER: TypeAdapter[FeedbackIn] = TypeAdapter(FeedbackIn)
 
 
 def parse_feedback(raw: bytes, *, max_bytes: int) -> FeedbackIn:
-    if len(raw) > max_bytes:
-        raise InvalidFeedback("oversize", f"record is {len(raw)} bytes; the limit is {max_bytes} bytes")
-    try:
-        data = loads_strict(raw)
-    except StrictJsonError as exc:
-        raise InvalidFeedback("invalid_json", f"not valid JSON: {exc}") from None
+    data = load_record(raw, max_bytes=max_bytes, rejected=InvalidFeedback)
     try:
         return _ADAPTER.validate_python(data)
     except ValidationError as exc:

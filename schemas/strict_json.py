@@ -10,7 +10,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-__all__ = ["StrictJsonError", "loads_strict"]
+from leadstream.exceptions import RejectedMessage
+
+__all__ = ["StrictJsonError", "loads_strict", "load_record"]
 
 
 class StrictJsonError(ValueError):
@@ -44,3 +46,14 @@ def loads_strict(raw: bytes) -> Any:
         raise StrictJsonError(f"{exc.msg} at line {exc.lineno} column {exc.colno}") from None
     except RecursionError:
         raise StrictJsonError("nested too deeply") from None
+
+
+def load_record(raw: bytes, *, max_bytes: int, rejected: type[RejectedMessage]) -> Any:
+    """The size check and strict decoding every input record goes through, raising ``rejected``
+    with the kinds ``oversize`` and ``invalid_json``."""
+    if len(raw) > max_bytes:
+        raise rejected("oversize", f"record is {len(raw)} bytes; the limit is {max_bytes} bytes")
+    try:
+        return loads_strict(raw)
+    except StrictJsonError as exc:
+        raise rejected("invalid_json", f"not valid JSON: {exc}") from None

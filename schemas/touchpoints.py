@@ -28,7 +28,7 @@ from leadstream.schemas.fields import (
     Url,
     error_message,
 )
-from leadstream.schemas.strict_json import StrictJsonError, loads_strict
+from leadstream.schemas.strict_json import load_record
 
 __all__ = [
     "Profile",
@@ -244,14 +244,7 @@ _MAX_REASON_ERRORS = 3
 
 def parse_touchpoint(raw: bytes, *, max_bytes: int) -> _Envelope:
     """Decode and validate one touchpoint record, or raise ``InvalidTouchpoint``."""
-    if len(raw) > max_bytes:
-        raise InvalidTouchpoint(
-            "oversize", f"record is {len(raw)} bytes; the limit is {max_bytes} bytes"
-        )
-    try:
-        data = loads_strict(raw)
-    except StrictJsonError as exc:
-        raise InvalidTouchpoint("invalid_json", f"not valid JSON: {exc}") from None
+    data = load_record(raw, max_bytes=max_bytes, rejected=InvalidTouchpoint)
     try:
         return _ADAPTER.validate_python(data)
     except ValidationError as exc:
