@@ -7,6 +7,7 @@ from typing import Any
 from leadstream.core.emitted import Counted, Duplicate, Emitted, Rejected, Transition
 from leadstream.core.lifecycle import OPEN_STAGES, advance_on_touchpoint, move, re_evaluate
 from leadstream.core.messages import Feedback, Message, Tick, Touchpoint
+from leadstream.core import identity_flow
 from leadstream.core.model import BehaviourRule, Lifecycle, ModelSet, ScoringModel
 from leadstream.core.profile import BANT_FIELDS, merge_latest
 from leadstream.core.routing import next_owner
@@ -39,11 +40,15 @@ def apply(
     unknown lead is rejected.
     """
     models = ModelSet.of(model)
+    if state is not None and state.merged_into is not None:
+        return state, identity_flow.forward(state, message)
     if isinstance(message, Touchpoint):
-        return _touchpoint(state, message, models)
+        return touchpoint(state, message, models)
     if isinstance(message, Feedback):
         return _feedback(state, message, models)
-    return _tick(state, message, models)
+    if isinstance(message, Tick):
+        return _tick(state, message, models)
+    return identity_flow.handle(state, message, models, touchpoint)
 
 
 def _replay(state: LeadState, message_id: str, kind: str) -> list[Emitted]:
@@ -57,27 +62,34 @@ def _replay(state: LeadState, message_id: str, kind: str) -> list[Emitted]:
 # -- touchpoints -------------------------------------------------------------------------------
 
 
-def _touchpoint(
+def touchpoint(
     state: LeadState | None, message: Touchpoint, models: ModelSet
-) -> tuple[LeadState, list[Emitted]]:
+) -> tuple[LeadState | None, list[Emitted]]:
     if state is None:
         state = LeadState(lead_id=message.lead_id, models_ref=models.ref)
     elif state.has_seen(message.event_id):
         return state, _replay(state, message.event_id, message.type)
     at = message.occurred_at
+    max_lateness = models.primary.lifecycle.max_lateness_days * _DAY
+    if state.last_event_at is not None and at < state.last_event_at - max_lateness:
+        return state, [Rejected(
+            message.event_id, "too_late",
+            f"occurred {(state.last_event_at - at) / _DAY:.1f} days before the lead's newest "
+            f"touchpoint; max_lateness_days is {models.primary.lifecycle.max_lateness_days:g}",
+        )]
     emitted: list[Emitted] = list(
         re_evaluate(state, models, trigger_id=message.event_id, trigger_type=message.type, at=at)
     )
-    state.remember(message.event_id)
     state.touchpoints += 1
     state.first_event_at = at if state.first_event_at is None else min(state.first_event_at, at)
     state.last_event_at = at if state.last_event_at is None else max(state.last_event_at, at)
 
-    counted: tuple[str, ...] = ()
+    counted: dict[str, list[str]] = {}
     for scoring in models.all:
         rules = [r.id for r in scoring.rules_for(message) if _count(state, scoring, r, message)]
-        if scoring is models.primary:
-            counted = tuple(rules)
+        if rules:
+            counted[scoring.name] = rules
+    state.remember(message.event_id, at, counted)
 
     payload: Any = message.payload
     merge_latest(state.profile, state.profile_stamps, payload.get("profile") or {}, at, message.event_id)
@@ -87,7 +99,7 @@ def _touchpoint(
         state.flags["suppressed"] = True
     _append_trail(state, message)
 
-    emitted.append(Counted(message.event_id, message.type, counted))
+    emitted.append(Counted(message.event_id, message.type, tuple(counted.get(models.primary.name, ()))))
     emitted.extend(
         advance_on_touchpoint(
             state, models, event_id=message.event_id, type=message.type,
@@ -118,6 +130,7 @@ def _count(state: LeadState, model: ScoringModel, rule: BehaviourRule, message: 
                 return False
             taken[-1] = entry
             taken.sort()
+            state.uncount(latest[1], model.name, rule.id)
             components[rule.id] = add_units(components.get(rule.id), -1.0, latest[0], half_life)
             components[rule.id] = add_units(components[rule.id], 1.0, at, half_life)
             return True
@@ -155,7 +168,7 @@ def _feedback(
             f"verdict '{message.verdict}' needs a lead in stage {' or '.join(sorted(allowed))}; "
             f"lead {message.lead_id!r} is '{state.stage}'",
         )]
-    state.remember(message.feedback_id)
+    state.remember(message.feedback_id, message.occurred_at)
     merge_latest(state.bant, state.bant_stamps,
                  {k: message.bant.get(k) for k in BANT_FIELDS}, message.occurred_at, message.feedback_id)
     if message.verdict == "accepted" and message.owner:

@@ -6,7 +6,18 @@ import hashlib
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["Counted", "Duplicate", "Rejected", "Transition", "Emitted", "transition_id"]
+__all__ = [
+    "Counted",
+    "Duplicate",
+    "Rejected",
+    "Transition",
+    "Send",
+    "Delete",
+    "LeadsMerged",
+    "Erased",
+    "Emitted",
+    "transition_id",
+]
 
 
 def transition_id(lead_id: str, label: str, entry: int) -> str:
@@ -92,4 +103,46 @@ class Transition:
         )
 
 
-Emitted = Counted | Duplicate | Rejected | Transition
+@dataclass(frozen=True, slots=True)
+class Send:
+    """Deliver ``message`` to the lead it is addressed to (another key, often another partition).
+
+    ``before_state`` means the state written for this message must not be stored before the
+    message is durably sent: a retiring lead hands over its state first, so a crash in between
+    replays the hand-over (the survivor dedupes it) instead of losing it.
+    """
+
+    message: Any  # core.messages.Message (Any: messages import nothing from here)
+    before_state: bool = False
+    note: str = "forwarded"  # bounded code for metrics: linked, merged, forwarded, link_conflict …
+
+
+@dataclass(frozen=True, slots=True)
+class Delete:
+    """Remove this lead's key from every table (GDPR erasure)."""
+
+    lead_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class LeadsMerged:
+    """Published on the handover topic: ``absorbed`` now lives on as ``survivor``."""
+
+    merge_id: str
+    survivor: str
+    absorbed: str
+    rule: str  # explicit | most_advanced_stage | oldest
+    occurred_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Erased:
+    """Published on the handover topic: the lead and these aliases are gone from every table."""
+
+    erase_id: str
+    lead_id: str
+    aliases: tuple[str, ...]
+    occurred_at: float
+
+
+Emitted = Counted | Duplicate | Rejected | Transition | Send | Delete | LeadsMerged | Erased

@@ -13,7 +13,13 @@ from __future__ import annotations
 
 import hashlib
 
-__all__ = ["canonical_lead_id", "email_lead_id", "normalise_email"]
+__all__ = ["canonical_lead_id", "email_lead_id", "normalise_email", "visitor_id", "VISITOR_PREFIX"]
+
+VISITOR_PREFIX = "anon-"
+
+
+def visitor_id(anonymous_id: str) -> str:
+    return f"{VISITOR_PREFIX}{anonymous_id}"
 
 
 def normalise_email(email: str) -> str:
@@ -34,11 +40,13 @@ def canonical_lead_id(
 ) -> tuple[str, bool]:
     """Return ``(canonical id, has_contact)``; raise ``ValueError`` when no identity is given."""
     if lead_id:
+        if lead_id.startswith(VISITOR_PREFIX):
+            raise ValueError(f"lead_id must not start with {VISITOR_PREFIX!r} (reserved for visitors)")
         return lead_id, True
     if email:
         return email_lead_id(email), True
     if crm_id:
         return f"crm-{crm_id}", True
     if anonymous_id:
-        return f"anon-{anonymous_id}", False
+        return visitor_id(anonymous_id), False
     raise ValueError("no identity: one of lead_id, email, crm_id or anonymous_id is required")

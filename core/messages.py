@@ -9,7 +9,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Touchpoint", "Feedback", "Tick", "Message", "VERDICTS"]
+__all__ = [
+    "Touchpoint",
+    "Feedback",
+    "Tick",
+    "Link",
+    "Absorb",
+    "MergeRequest",
+    "MergeOffer",
+    "Retire",
+    "Erase",
+    "Message",
+    "VERDICTS",
+]
 
 VERDICTS = ("accepted", "rejected", "qualified", "won", "lost", "disqualified")
 
@@ -57,4 +69,78 @@ class Tick:
     now: float
 
 
-Message = Touchpoint | Feedback | Tick
+# -- identity (DESIGN §7) -------------------------------------------------------------------
+# Every message is addressed to ``lead_id``: the shell sends it keyed by that id, so everything
+# about one id is applied in one order on one partition. Merges cross partitions as messages.
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """A touchpoint naming a visitor *and* a contact. It goes to the visitor first (``lead_id`` is
+    the visitor's ``anon-…`` id), which hands its history to the contact's lead exactly once."""
+
+    lead_id: str  # the visitor
+    touchpoint: Touchpoint  # its lead_id is the contact's canonical id
+
+
+@dataclass(frozen=True, slots=True)
+class Absorb:
+    """A retiring lead or visitor hands its state to the survivor, then forwards there."""
+
+    absorb_id: str  # dedupe at the survivor
+    lead_id: str  # the survivor
+    absorbed_id: str
+    absorbed: Mapping[str, Any] | None  # LeadState.to_primitive(); None: nothing to take in
+    rule: str  # why this survivor: identified_visitor, explicit, most_advanced_stage, oldest
+    at: float
+    merge_id: str | None = None  # the merge command's id (None for a visitor link)
+    then: Touchpoint | None = None  # the linking touchpoint, applied after the history
+
+
+@dataclass(frozen=True, slots=True)
+class MergeRequest:
+    """Operator command: merge two known leads. Visits the first, then the second decides."""
+
+    merge_id: str
+    lead_id: str
+    other: str
+    survivor: str | None  # an explicit survivor (one of the two), or None for the rule
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class MergeOffer:
+    """The first lead's side of a merge, at the second lead, which picks the survivor."""
+
+    merge_id: str
+    lead_id: str
+    other: str
+    other_stage: str
+    other_first_event_at: float | None
+    survivor: str | None
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Retire:
+    """The survivor was chosen and it is not this lead: hand over the state and forward."""
+
+    merge_id: str
+    lead_id: str
+    into: str
+    rule: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Erase:
+    """GDPR erasure. ``cascade``: the lead's own erase (also erases its aliases); without it, one
+    alias is removed on behalf of the lead it was merged into."""
+
+    erase_id: str
+    lead_id: str
+    at: float
+    cascade: bool = True
+
+
+Message = Touchpoint | Feedback | Tick | Link | Absorb | MergeRequest | MergeOffer | Retire | Erase

@@ -241,6 +241,11 @@ class Lifecycle(_Strict):
     recycle_after_days: float | None = Field(
         default=90.0, gt=0, description="an MQL or SAL without touchpoints this long is recycled"
     )
+    max_lateness_days: float = Field(
+        default=30.0, gt=0, le=60,
+        description="a touchpoint this much older than the lead's newest is too late: it goes to "
+        "the DLQ (too_late) instead of counting; at most 60 (daily caps keep 62 days)",
+    )
 
     @field_validator("hand_raiser_types", "suppress_types")
     @classmethod

@@ -35,7 +35,7 @@ HISTORY_LENGTH = 64
 #: UTC days of daily-cap bookkeeping kept per rule (older late events are rejected upstream).
 CAP_DAYS_KEPT = 62
 
-STATE_VERSION = 2
+STATE_VERSION = 3
 
 
 def event_key(event_id: str) -> str:
@@ -57,7 +57,10 @@ class LeadState:
     bant: dict[str, Any] = field(default_factory=dict)
     bant_stamps: dict[str, list[Any]] = field(default_factory=dict)
     flags: dict[str, Any] = field(default_factory=dict)  # e.g. suppressed
-    seen: dict[str, None] = field(default_factory=dict)  # ordered set of event keys
+    # event key → [occurred_at, {model: [rule ids it counted for]}] (None for feedback and other
+    # non-touchpoints), oldest first: the dedupe window, and what each touchpoint added, so a
+    # merge can take back an event both sides counted
+    seen: dict[str, list[Any]] = field(default_factory=dict)
     stage_entries: dict[str, int] = field(default_factory=dict)
     history: list[dict[str, Any]] = field(default_factory=list)
     outbox: list[dict[str, Any]] = field(default_factory=list)
@@ -72,14 +75,27 @@ class LeadState:
     # primary-model components when the lead was last recycled: "new engagement" is measured
     # against them
     recycled_components: dict[str, list[float]] | None = None
+    # identity: lead and visitor ids merged into this one (they forward here), and for a retired
+    # id, the lead it was merged into (such a state keeps nothing else)
+    aliases: list[str] = field(default_factory=list)
+    merged_into: str | None = None
 
     def has_seen(self, event_id: str) -> bool:
         return event_key(event_id) in self.seen
 
-    def remember(self, event_id: str) -> None:
-        self.seen[event_key(event_id)] = None
+    def remember(self, event_id: str, at: float, counted: dict[str, list[str]] | None = None) -> None:
+        self.seen[event_key(event_id)] = [at, counted]
+        self.trim_seen()
+
+    def trim_seen(self) -> None:
         while len(self.seen) > DEDUPE_WINDOW:
             del self.seen[next(iter(self.seen))]
+
+    def uncount(self, event_id: str, model: str, rule: str) -> None:
+        """The event no longer counts for ``rule`` (a daily cap let an earlier one take its place)."""
+        record = self.seen.get(event_key(event_id))
+        if record is not None and rule in (record[1] or {}).get(model, ()):
+            record[1][model] = [r for r in record[1][model] if r != rule]
 
     @property
     def transitions(self) -> int:
@@ -89,14 +105,17 @@ class LeadState:
         data: dict[str, Any] = {"v": STATE_VERSION}
         for f in fields(self):
             data[f.name] = getattr(self, f.name)
-        data["seen"] = list(self.seen)
+        data["seen"] = [[key, *record] for key, record in self.seen.items()]
         return data
 
     @classmethod
     def from_primitive(cls, data: dict[str, Any]) -> LeadState:
         version = data.get("v")
-        if version != STATE_VERSION:
-            raise ValueError(f"lead state version {version!r} is not {STATE_VERSION}")
-        values = {f.name: data[f.name] for f in fields(cls) if f.name in data}
-        values["seen"] = dict.fromkeys(data.get("seen", ()))
-        return cls(**values)
+        if version == 2:  # seen was a plain list of keys: what each event counted is unknown
+            seen = {key: [None, None] for key in data.get("seen", ())}
+        elif version == STATE_VERSION:
+            seen = {entry[0]: [entry[1], entry[2]] for entry in data.get("seen", ())}
+        else:
+            raise ValueError(f"lead state version {version!r} is not {STATE_VERSION} (or 2)")
+        values = {f.name: data[f.name] for f in fields(cls) if f.name in data and f.name != "seen"}
+        return cls(seen=seen, **values)

@@ -12,11 +12,13 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    IPvAnyAddress,
     TypeAdapter,
     ValidationError,
     model_validator,
 )
 
+from leadstream.core.identity import VISITOR_PREFIX
 from leadstream.exceptions import InvalidTouchpoint
 from leadstream.schemas.fields import (
     IMPLAUSIBLE_TIME,
@@ -76,6 +78,9 @@ class _Envelope(_In):
     crm_id: Id | None = None
     campaign: Annotated[Text, Field(max_length=200)] | None = None
     channel: Annotated[Text, Field(max_length=100)] | None = None
+    # read by the bot/internal-traffic filter only; never stored, forwarded or logged
+    user_agent: Annotated[Text, Field(max_length=1000)] | None = None
+    ip: IPvAnyAddress | None = None
 
     @model_validator(mode="after")
     def _has_identity(self) -> _Envelope:
@@ -83,6 +88,8 @@ class _Envelope(_In):
             raise ValueError(
                 "no identity: one of lead_id, email, anonymous_id or crm_id is required"
             )
+        if self.lead_id and self.lead_id.startswith(VISITOR_PREFIX):
+            raise ValueError(f"lead_id must not start with '{VISITOR_PREFIX}' (reserved for visitors)")
         return self
 
 

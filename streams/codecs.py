@@ -6,7 +6,18 @@ from typing import Any
 
 import orjson
 
-from leadstream.core.messages import Feedback, Message, Tick, Touchpoint
+from leadstream.core.messages import (
+    Absorb,
+    Erase,
+    Feedback,
+    Link,
+    MergeOffer,
+    MergeRequest,
+    Message,
+    Retire,
+    Tick,
+    Touchpoint,
+)
 from leadstream.core.state import LeadState
 
 __all__ = [
@@ -29,19 +40,21 @@ def decode_state(raw: bytes) -> LeadState:
 
 def encode_touchpoint(touchpoint: Touchpoint) -> bytes:
     """The validated, keyed touchpoint as the ingest agent forwards it to the lead agent."""
-    return orjson.dumps(
-        {
-            "e": touchpoint.event_id,
-            "t": touchpoint.type,
-            "at": touchpoint.occurred_at,
-            "l": touchpoint.lead_id,
-            "c": touchpoint.has_contact,
-            "p": touchpoint.payload,
-            "cm": touchpoint.campaign,
-            "ch": touchpoint.channel,
-            "s": touchpoint.source,
-        }
-    )
+    return orjson.dumps(_touchpoint_fields(touchpoint))
+
+
+def _touchpoint_fields(touchpoint: Touchpoint) -> dict[str, Any]:
+    return {
+        "e": touchpoint.event_id,
+        "t": touchpoint.type,
+        "at": touchpoint.occurred_at,
+        "l": touchpoint.lead_id,
+        "c": touchpoint.has_contact,
+        "p": touchpoint.payload,
+        "cm": touchpoint.campaign,
+        "ch": touchpoint.channel,
+        "s": touchpoint.source,
+    }
 
 
 def decode_touchpoint(raw: bytes) -> Touchpoint:
@@ -72,7 +85,32 @@ def encode_message(message: Message) -> bytes:
             {"k": "f", "e": message.feedback_id, "l": message.lead_id, "v": message.verdict,
              "at": message.occurred_at, "r": message.reason, "o": message.owner, "b": message.bant}
         )
-    return orjson.dumps({"k": "x", "e": message.tick_id, "l": message.lead_id, "at": message.now})
+    if isinstance(message, Tick):
+        return orjson.dumps({"k": "x", "e": message.tick_id, "l": message.lead_id, "at": message.now})
+    return orjson.dumps(_identity_fields(message))
+
+
+def _identity_fields(message: Message) -> dict[str, Any]:
+    if isinstance(message, Link):
+        return {"k": "L", "l": message.lead_id, "tp": _touchpoint_fields(message.touchpoint)}
+    if isinstance(message, Absorb):
+        return {"k": "A", "e": message.absorb_id, "l": message.lead_id, "from": message.absorbed_id,
+                "s": message.absorbed, "r": message.rule, "at": message.at, "m": message.merge_id,
+                "tp": _touchpoint_fields(message.then) if message.then is not None else None}
+    if isinstance(message, MergeRequest):
+        return {"k": "M", "e": message.merge_id, "l": message.lead_id, "o": message.other,
+                "sv": message.survivor, "at": message.at}
+    if isinstance(message, MergeOffer):
+        return {"k": "O", "e": message.merge_id, "l": message.lead_id, "o": message.other,
+                "os": message.other_stage, "of": message.other_first_event_at,
+                "sv": message.survivor, "at": message.at}
+    if isinstance(message, Retire):
+        return {"k": "R", "e": message.merge_id, "l": message.lead_id, "i": message.into,
+                "r": message.rule, "at": message.at}
+    if isinstance(message, Erase):
+        return {"k": "E", "e": message.erase_id, "l": message.lead_id, "at": message.at,
+                "c": message.cascade}
+    raise TypeError(f"cannot encode {type(message).__name__}")
 
 
 def decode_message(raw: bytes) -> Message:
@@ -85,4 +123,22 @@ def decode_message(raw: bytes) -> Message:
                         occurred_at=data["at"], reason=data["r"], owner=data["o"], bant=data["b"])
     if kind == "x":
         return Tick(tick_id=data["e"], lead_id=data["l"], now=data["at"])
+    if kind == "L":
+        return Link(lead_id=data["l"], touchpoint=_touchpoint(data["tp"]))
+    if kind == "A":
+        return Absorb(absorb_id=data["e"], lead_id=data["l"], absorbed_id=data["from"],
+                      absorbed=data["s"], rule=data["r"], at=data["at"], merge_id=data["m"],
+                      then=_touchpoint(data["tp"]) if data["tp"] is not None else None)
+    if kind == "M":
+        return MergeRequest(merge_id=data["e"], lead_id=data["l"], other=data["o"],
+                            survivor=data["sv"], at=data["at"])
+    if kind == "O":
+        return MergeOffer(merge_id=data["e"], lead_id=data["l"], other=data["o"],
+                          other_stage=data["os"], other_first_event_at=data["of"],
+                          survivor=data["sv"], at=data["at"])
+    if kind == "R":
+        return Retire(merge_id=data["e"], lead_id=data["l"], into=data["i"], rule=data["r"],
+                      at=data["at"])
+    if kind == "E":
+        return Erase(erase_id=data["e"], lead_id=data["l"], at=data["at"], cascade=data["c"])
     raise ValueError(f"unknown internal message kind {kind!r}")

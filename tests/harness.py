@@ -2,27 +2,42 @@
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable
 
 from leadstream.core.apply import apply
-from leadstream.core.emitted import Emitted, Transition
-from leadstream.core.messages import Touchpoint
-from leadstream.core.model import ScoringModel
+from leadstream.core.emitted import Delete, Emitted, Send, Transition
+from leadstream.core.messages import Message
+from leadstream.core.model import ModelSet, ScoringModel
 from leadstream.core.state import LeadState
 
 __all__ = ["run", "transitions"]
 
 
 def run(
-    messages: Iterable[Touchpoint], model: ScoringModel
+    messages: Iterable[Message], model: ScoringModel | ModelSet, *, states: dict[str, LeadState] | None = None
 ) -> tuple[dict[str, LeadState], list[Emitted]]:
-    """Apply every message to its lead in order; return final states and all emitted items."""
-    states: dict[str, LeadState] = {}
+    """Apply every message to its lead in order; return final states and all emitted items.
+
+    Like the worker, messages the core sends to other leads (``Send``) are delivered, each
+    after the message that sent it (as if every lead had its own partition), and ``Delete``
+    removes a lead. ``states`` continues from earlier states.
+    """
+    states = {} if states is None else states
     emitted: list[Emitted] = []
     for message in messages:
-        state, out = apply(states.get(message.lead_id), message, model)
-        states[message.lead_id] = state
-        emitted.extend(out)
+        queue: deque[Message] = deque([message])
+        while queue:
+            current = queue.popleft()
+            state, out = apply(states.get(current.lead_id), current, model)
+            if state is not None:
+                states[current.lead_id] = state
+            for item in out:
+                if isinstance(item, Send):
+                    queue.append(item.message)
+                elif isinstance(item, Delete):
+                    states.pop(item.lead_id, None)
+            emitted.extend(out)
     return states, emitted
 
 

@@ -59,7 +59,8 @@ def test_changing_a_rules_points_rescores_without_history() -> None:
 events = st.lists(
     st.tuples(
         st.sampled_from(["web_visit", "form_submit", "demo_request", "unsubscribe"]),
-        st.floats(min_value=0, max_value=90 * DAY, allow_nan=False),
+        # within the allowed lateness (60 days): nothing is rejected as too late
+        st.floats(min_value=0, max_value=60 * DAY, allow_nan=False),
         st.sampled_from(["/", "/pricing", "/pricing/x"]),
     ),
     min_size=1,
@@ -79,6 +80,7 @@ def test_score_does_not_depend_on_arrival_order(events, data) -> None:  # type: 
             {"id": "unsub", "type": "unsubscribe", "points": -20, "half_life_days": 10},
         ],
         min_score=10_000,
+        lifecycle={"max_lateness_days": 60},
     )
     messages = [
         tp(kind, event_id=f"e{i}", at=at, payload={"url": url} if kind == "web_visit" else None)

@@ -1,0 +1,272 @@
+"""Identity across partitions: visitor links, merges of known leads, erasure (DESIGN §7).
+
+Each id's state lives on one partition, so work that involves two ids travels as messages
+addressed to one id at a time (the shell sends every :class:`Send` keyed by its addressee):
+
+visitor link (a touchpoint names ``anonymous_id`` *and* a contact)::
+
+    Link → visitor:   retires (keeps only ``merged_into``), sends Absorb(its state, then=touchpoint)
+    Absorb → lead:    merges the visitor's state, then applies the touchpoint
+
+merge command (two known leads, X and Y)::
+
+    MergeRequest → X: sends MergeOffer(X's stage and age) to Y
+    MergeOffer → Y:   picks the survivor; if Y survives, sends Retire to X, else retires itself
+    Retire → X:       retires, sends Absorb(X's state) to Y
+    Absorb → survivor merges, re-checks the MQL guard, publishes ``leads_merged``
+
+A retired id forwards everything addressed to it to its survivor: anonymous-only touchpoints of a
+linked visitor, touchpoints and verdicts for a merged-away lead id. A retiring id hands over its
+state *before* its retired record is stored (``Send.before_state``), so a crash in between replays
+the hand-over, and the survivor takes it in once (``absorb_id`` is remembered like an event id).
+
+A shared browser cookie never merges two known people: a visitor links to the first contact it is
+seen with; later links to other contacts only forward the touchpoint.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+from leadstream.core.emitted import Delete, Duplicate, Emitted, Erased, LeadsMerged, Rejected, Send, Transition
+from leadstream.core.lifecycle import advance_on_touchpoint
+from leadstream.core.messages import (
+    Absorb,
+    Erase,
+    Feedback,
+    Link,
+    MergeOffer,
+    MergeRequest,
+    Message,
+    Retire,
+    Tick,
+    Touchpoint,
+)
+from leadstream.core.model import ModelSet
+from leadstream.core.stages import Stage
+from leadstream.core.state import LeadState
+from leadstream.core.state_merge import merge_states
+
+__all__ = ["handle", "forward", "STAGE_RANK", "pick_survivor"]
+
+ApplyTouchpoint = Callable[[LeadState | None, Touchpoint, ModelSet], tuple[LeadState | None, list[Emitted]]]
+
+#: how far a lead has come; without an explicit survivor the more advanced lead survives
+STAGE_RANK: dict[str, int] = {
+    Stage.VISITOR.value: 0,
+    Stage.DISQUALIFIED.value: 1,
+    Stage.MGL.value: 2,
+    Stage.RECYCLED.value: 2,
+    Stage.LOST.value: 3,
+    Stage.MQL.value: 3,
+    Stage.SAL.value: 4,
+    Stage.SQL.value: 5,
+    Stage.WON.value: 6,
+}
+
+
+def handle(
+    state: LeadState | None, message: Message, models: ModelSet, touchpoint: ApplyTouchpoint
+) -> tuple[LeadState | None, list[Emitted]]:
+    """Apply an identity message to a live (not retired) id."""
+    if isinstance(message, Link):
+        return _link(state, message)
+    if isinstance(message, Absorb):
+        return _absorb(state, message, models, touchpoint)
+    if isinstance(message, MergeRequest):
+        return _merge_request(state, message)
+    if isinstance(message, MergeOffer):
+        return _merge_offer(state, message)
+    if isinstance(message, Retire):
+        return _retire(state, message)
+    if isinstance(message, Erase):
+        return _erase(state, message)
+    raise TypeError(f"not an identity message: {type(message).__name__}")
+
+
+def _retired(lead_id: str, into: str) -> LeadState:
+    return LeadState(lead_id=lead_id, merged_into=into)
+
+
+# -- visitor links -----------------------------------------------------------------------------
+
+
+def _link(state: LeadState | None, message: Link) -> tuple[LeadState, list[Emitted]]:
+    touch = message.touchpoint
+    absorb = Absorb(
+        absorb_id=f"link:{touch.event_id}",
+        lead_id=touch.lead_id,
+        absorbed_id=message.lead_id,
+        absorbed=state.to_primitive() if state is not None else None,
+        rule="identified_visitor",
+        at=touch.occurred_at,
+        then=touch,
+    )
+    return _retired(message.lead_id, touch.lead_id), [Send(absorb, before_state=True, note="linked")]
+
+
+# -- the survivor's side -----------------------------------------------------------------------
+
+
+def _absorb(
+    state: LeadState | None, message: Absorb, models: ModelSet, touchpoint: ApplyTouchpoint
+) -> tuple[LeadState | None, list[Emitted]]:
+    emitted: list[Emitted] = []
+    merged = _merged_event(message)
+    if state is not None and state.has_seen(message.absorb_id):
+        # a replayed hand-over: nothing changes; re-publish what it caused the first time
+        emitted.append(Duplicate(message.absorb_id, "absorb"))
+        emitted.extend(Transition.from_primitive(t) for t in state.outbox
+                       if t["trigger_event_id"] == message.absorb_id)
+        if merged is not None:
+            emitted.append(merged)
+    else:
+        if state is None:
+            state = LeadState(lead_id=message.lead_id, models_ref=models.ref)
+        if message.absorbed is not None:
+            merge_states(state, LeadState.from_primitive(dict(message.absorbed)), models)
+        state.remember(message.absorb_id, message.at)
+        if message.merge_id is not None:
+            emitted.extend(advance_on_touchpoint(
+                state, models, event_id=message.absorb_id, type="merge",
+                has_contact=True, at=message.at,
+            ))
+            if merged is not None:
+                emitted.append(merged)
+    if message.then is not None:
+        state, more = touchpoint(state, message.then, models)
+        emitted.extend(more)
+    return state, emitted
+
+
+def _merged_event(message: Absorb) -> LeadsMerged | None:
+    if message.merge_id is None:
+        return None
+    return LeadsMerged(merge_id=message.merge_id, survivor=message.lead_id,
+                       absorbed=message.absorbed_id, rule=message.rule, occurred_at=message.at)
+
+
+# -- merges of two known leads -----------------------------------------------------------------
+
+
+def _unknown(state: LeadState | None, lead_id: str, merge_id: str) -> Rejected | None:
+    if state is None or state.stage == Stage.VISITOR.value:
+        return Rejected(merge_id, "unknown_lead", f"merge {merge_id!r}: no known lead {lead_id!r}")
+    return None
+
+
+def _merge_request(state: LeadState | None, message: MergeRequest) -> tuple[LeadState | None, list[Emitted]]:
+    rejected = _unknown(state, message.lead_id, message.merge_id)
+    if rejected is not None or state is None:
+        return state, [rejected] if rejected else []
+    if message.other == state.lead_id or message.other in state.aliases:
+        return state, [Rejected(message.merge_id, "already_merged",
+                                f"merge {message.merge_id!r}: {message.other!r} is already "
+                                f"{state.lead_id!r}")]
+    offer = MergeOffer(
+        merge_id=message.merge_id, lead_id=message.other, other=state.lead_id,
+        other_stage=state.stage, other_first_event_at=state.first_event_at,
+        survivor=message.survivor, at=message.at,
+    )
+    return state, [Send(offer, note="merge_offer")]
+
+
+def pick_survivor(
+    a: tuple[str, str, float | None], b: tuple[str, str, float | None], explicit: str | None
+) -> tuple[str, str]:
+    """``(survivor id, rule)`` for two leads given as ``(id, stage, first_event_at)``."""
+    if explicit is not None and explicit in (a[0], b[0]):
+        return explicit, "explicit"
+    rank_a, rank_b = STAGE_RANK.get(a[1], 0), STAGE_RANK.get(b[1], 0)
+    if rank_a != rank_b:
+        return (a[0] if rank_a > rank_b else b[0]), "most_advanced_stage"
+    age_a = (a[2] if a[2] is not None else float("inf"), a[0])
+    age_b = (b[2] if b[2] is not None else float("inf"), b[0])
+    return (a[0] if age_a <= age_b else b[0]), "oldest"
+
+
+def _merge_offer(state: LeadState | None, message: MergeOffer) -> tuple[LeadState | None, list[Emitted]]:
+    rejected = _unknown(state, message.lead_id, message.merge_id)
+    if rejected is not None or state is None:
+        return state, [rejected] if rejected else []
+    if message.other == state.lead_id or message.other in state.aliases:
+        return state, [Rejected(message.merge_id, "already_merged",
+                                f"merge {message.merge_id!r}: {message.other!r} is already "
+                                f"{state.lead_id!r}")]
+    survivor, rule = pick_survivor(
+        (message.other, message.other_stage, message.other_first_event_at),
+        (state.lead_id, state.stage, state.first_event_at),
+        message.survivor,
+    )
+    if survivor == state.lead_id:
+        retire = Retire(merge_id=message.merge_id, lead_id=message.other, into=state.lead_id,
+                        rule=rule, at=message.at)
+        return state, [Send(retire, note="merge_retire")]
+    return _hand_over(state, survivor, rule, message.merge_id, message.at)
+
+
+def _retire(state: LeadState | None, message: Retire) -> tuple[LeadState | None, list[Emitted]]:
+    rejected = _unknown(state, message.lead_id, message.merge_id)
+    if rejected is not None or state is None:
+        return state, [rejected] if rejected else []
+    if message.into == state.lead_id:
+        return state, []
+    return _hand_over(state, message.into, message.rule, message.merge_id, message.at)
+
+
+def _hand_over(state: LeadState, survivor: str, rule: str, merge_id: str, at: float) -> tuple[LeadState, list[Emitted]]:
+    absorb = Absorb(
+        absorb_id=f"merge:{merge_id}", lead_id=survivor, absorbed_id=state.lead_id,
+        absorbed=state.to_primitive(), rule=rule, at=at, merge_id=merge_id,
+    )
+    return _retired(state.lead_id, survivor), [Send(absorb, before_state=True, note="merged")]
+
+
+# -- erasure -----------------------------------------------------------------------------------
+
+
+def _erase(state: LeadState | None, message: Erase) -> tuple[LeadState | None, list[Emitted]]:
+    if not message.cascade:
+        return None, [Delete(message.lead_id)] if state is not None else []
+    aliases = tuple(state.aliases) if state is not None else ()
+    emitted: list[Emitted] = [
+        Send(Erase(erase_id=message.erase_id, lead_id=alias, at=message.at, cascade=False),
+             before_state=True, note="erase_alias")
+        for alias in aliases
+    ]
+    emitted.append(Erased(erase_id=message.erase_id, lead_id=message.lead_id, aliases=aliases,
+                          occurred_at=message.at))
+    if state is not None:
+        emitted.append(Delete(message.lead_id))
+    return None, emitted
+
+
+# -- retired ids -------------------------------------------------------------------------------
+
+
+def forward(state: LeadState, message: Message) -> list[Emitted]:
+    """What a retired id does with a message: pass it on to the lead it was merged into."""
+    into = state.merged_into
+    assert into is not None
+    if isinstance(message, Tick):
+        return []
+    if isinstance(message, Erase):
+        if not message.cascade:
+            return [Delete(message.lead_id)]
+        return [Send(dataclasses.replace(message, lead_id=into), note="forwarded")]
+    if isinstance(message, Link):
+        # linked before (a replay, or the same cookie with another contact: never merged again)
+        note = "forwarded" if message.touchpoint.lead_id == into else "link_conflict"
+        return [Send(message.touchpoint, note=note)]
+    if isinstance(message, Absorb) and message.absorbed_id == into:
+        return [Rejected(message.absorb_id, "merge_conflict",
+                         f"{message.absorbed_id!r} and {message.lead_id!r} were merged into each "
+                         "other by conflicting commands; this hand-over is dropped")]
+    changes: dict[str, Any] = {"lead_id": into}
+    if isinstance(message, MergeRequest | MergeOffer) and message.survivor == state.lead_id:
+        changes["survivor"] = into
+    if isinstance(message, Touchpoint | Feedback | Absorb | MergeRequest | MergeOffer | Retire):
+        return [Send(dataclasses.replace(message, **changes), note="forwarded")]
+    raise TypeError(f"cannot forward {type(message).__name__}")
