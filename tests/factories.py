@@ -7,11 +7,11 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from leadstream.core.identity import canonical_lead_id
-from leadstream.core.messages import Touchpoint
+from leadstream.core.identity import canonical_lead_id, visitor_id
+from leadstream.core.messages import Link, Touchpoint
 from leadstream.core.model import ScoringModel
 
-__all__ = ["T0", "wire", "core_touchpoint", "make_model"]
+__all__ = ["T0", "wire", "core_touchpoint", "core_link", "make_model"]
 
 T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 _ids = itertools.count(1)
@@ -79,6 +79,12 @@ def core_touchpoint(
         payload=_DEFAULT_PAYLOADS[type] if payload is None else payload,
         campaign=campaign,
     )
+
+
+def core_link(anonymous_id: str, type: str = "form_submit", **kwargs: Any) -> Link:
+    """A touchpoint that carries a visitor's anonymous id and a contact (``lead_id``, default L1):
+    as ingest routes it, addressed to the visitor first."""
+    return Link(lead_id=visitor_id(anonymous_id), touchpoint=core_touchpoint(type, **kwargs))
 
 
 def make_model(
