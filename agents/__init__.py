@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from leadstream.agents.commands import register_commands
 from leadstream.agents.feedback import register_feedback
 from leadstream.agents.ingest import register_ingest
 from leadstream.agents.leads import register_leads
@@ -12,11 +13,12 @@ from leadstream.agents.ticks import register_ticks
 if TYPE_CHECKING:
     from leadstream.streams.app import Pipeline
 
-__all__ = ["register_agents", "register_feedback", "register_ingest", "register_leads", "register_ticks"]
+__all__ = ["register_agents", "register_commands", "register_feedback", "register_ingest", "register_leads", "register_ticks"]
 
 
 def register_agents(pipeline: Pipeline) -> None:
     register_ingest(pipeline)
     register_feedback(pipeline)
+    register_commands(pipeline)
     register_leads(pipeline)
     register_ticks(pipeline)

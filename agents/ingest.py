@@ -1,4 +1,5 @@
-"""Ingest agent: validate every touchpoint record, key it by canonical lead id, or reject it."""
+"""Ingest agent: validate every touchpoint record, filter bots and internal traffic, key it by
+canonical lead id (or by visitor, to link one), or reject it."""
 
 from __future__ import annotations
 
@@ -7,9 +8,10 @@ from typing import TYPE_CHECKING
 import orjson
 
 from leadstream.agents.keying import register_keying_agent
-from leadstream.core.messages import Touchpoint
+from leadstream.core.messages import Link, Touchpoint
 from leadstream.schemas.touchpoints import parse_touchpoint
-from leadstream.streams.mappers import touchpoint_to_core
+from leadstream.streams.hygiene import TrafficFilter
+from leadstream.streams.mappers import routed_touchpoint
 from leadstream.streams.metrics import type_label
 
 if TYPE_CHECKING:
@@ -21,9 +23,12 @@ __all__ = ["register_ingest"]
 def register_ingest(pipeline: Pipeline) -> None:
     max_bytes = pipeline.settings.max_message_bytes
     metrics = pipeline.metrics
+    hygiene = TrafficFilter(pipeline.settings.hygiene)
 
-    def to_core(raw: bytes) -> Touchpoint:
-        return touchpoint_to_core(parse_touchpoint(raw, max_bytes=max_bytes))
+    def to_core(raw: bytes) -> Touchpoint | Link:
+        envelope = parse_touchpoint(raw, max_bytes=max_bytes)
+        hygiene.check(envelope)
+        return routed_touchpoint(envelope)
 
     def on_outcome(outcome: str, raw: bytes) -> None:
         metrics.ingest_records.labels(outcome=outcome).inc()

@@ -8,14 +8,24 @@ from typing import TYPE_CHECKING, Any
 
 from leadstream.agents.dlq import log_unexpected, send_to_dlq
 from leadstream.core.apply import apply, next_deadline
-from leadstream.core.emitted import Counted, Duplicate, Rejected, Transition
-from leadstream.core.messages import Tick, Touchpoint
+from leadstream.core.emitted import (
+    Counted,
+    Delete,
+    Duplicate,
+    Emitted,
+    Erased,
+    LeadsMerged,
+    Rejected,
+    Send,
+    Transition,
+)
+from leadstream.core.messages import Absorb, Tick, Touchpoint
 from leadstream.core.scoring import behaviour_score
 from leadstream.core.state import LeadState
-from leadstream.streams.codecs import decode_message, decode_state, encode_state
+from leadstream.streams.codecs import decode_message, decode_state, encode_message, encode_state
 from leadstream.streams.funnel import Bucket, bucket_of, decode_counts, encode_counts, shift, stats_key
 from leadstream.streams.deadlines import decode_deadline, encode_deadline, index_update
-from leadstream.streams.mappers import transition_to_handover
+from leadstream.streams.mappers import erased_to_handover, merged_to_handover, transition_to_handover
 
 if TYPE_CHECKING:
     from leadstream.streams.app import Pipeline
@@ -33,14 +43,17 @@ def register_leads(pipeline: Pipeline) -> None:
     models = pipeline.models
     primary = models.primary
     handover = pipeline.handover
+    lead_messages = pipeline.lead_messages
     metrics = pipeline.metrics
+    producer = pipeline.app.producer
 
-    def _index_deadline(key: bytes, state: LeadState, *, after_tick: bool) -> None:
+    def _index_deadline(key: bytes, state: LeadState | None, *, after_tick: bool) -> None:
         stored = deadlines.get(key)
+        live = state is not None and state.merged_into is None
         changed, due = index_update(
             decode_deadline(stored) if stored is not None else None,
-            next_deadline(state, models),
-            after_tick=after_tick,
+            next_deadline(state, models) if live else None,  # type: ignore[arg-type]
+            after_tick=after_tick or not live,
         )
         if not changed:
             return
@@ -50,8 +63,8 @@ def register_leads(pipeline: Pipeline) -> None:
             deadlines[key] = encode_deadline(due)
             index.push(key, due)
 
-    def _count_leads(event: Any, before: Bucket | None, state: LeadState) -> None:
-        after = bucket_of(state, models)
+    def _count_leads(event: Any, before: Bucket | None, state: LeadState | None) -> None:
+        after = bucket_of(state, models) if state is not None else None
         if after == before:
             return
         key = stats_key(event.message.partition)
@@ -67,6 +80,24 @@ def register_leads(pipeline: Pipeline) -> None:
         if ingested_at:
             metrics.handover_latency.labels(since="ingest").observe(max(0.0, now - ingested_at))
 
+    async def _send_first(emitted: list[Emitted]) -> None:
+        """Messages to other ids, and erasure events, go out before this id's state is stored;
+        when the state must not outrun them (a hand-over, an erasure) they are flushed first."""
+        durable = False
+        for item in emitted:
+            if isinstance(item, Send):
+                target = item.message.lead_id
+                await lead_messages.send(key=target.encode(), value=encode_message(item.message))
+                metrics.identity_messages.labels(note=item.note).inc()
+                durable = durable or item.before_state
+            elif isinstance(item, Erased):
+                record = erased_to_handover(item).model_dump_json().encode()
+                await handover.send(key=item.lead_id.encode(), value=record)
+                metrics.identity_events.labels(kind="erased").inc()
+                durable = True
+        if durable:
+            await producer.flush()
+
     # Stateful: concurrency must stay 1, and the tables are written only inside the iteration.
     @pipeline.app.agent(pipeline.lead_messages, name="leadstream.leads", concurrency=1)
     async def leads(stream: Any) -> None:
@@ -78,7 +109,13 @@ def register_leads(pipeline: Pipeline) -> None:
                 previous = decode_state(stored) if stored is not None else None
                 before = bucket_of(previous, models) if previous is not None else None
                 state, emitted = apply(previous, message, models)
-                if state is not None:
+                await _send_first(emitted)
+                if any(isinstance(item, Delete) for item in emitted):
+                    if key in table:
+                        del table[key]  # a tombstone in the changelog
+                    _index_deadline(key, None, after_tick=True)
+                    _count_leads(event, before, None)
+                elif state is not None:
                     # Written on duplicates too: after a crash the local store may hold an
                     # update whose changelog record was never sent; rewriting sends it.
                     table[key] = encode_state(state)
@@ -97,9 +134,10 @@ def register_leads(pipeline: Pipeline) -> None:
                     metrics.transitions.labels(
                         from_stage=item.from_stage, to_stage=item.to_stage
                     ).inc()
-                    if item.trigger_event_id == getattr(message, "event_id", None) or \
-                            item.trigger_event_id == getattr(message, "feedback_id", None):
-                        _observe_latency(message, event.message.timestamp)
+                    source = message.then if isinstance(message, Absorb) else message
+                    if item.trigger_event_id == getattr(source, "event_id", None) or \
+                            item.trigger_event_id == getattr(source, "feedback_id", None):
+                        _observe_latency(source, event.message.timestamp)
                 elif isinstance(item, Counted):
                     metrics.touchpoints.labels(type=item.type, outcome="scored").inc()
                     if state is not None and isinstance(message, Touchpoint):
@@ -111,3 +149,7 @@ def register_leads(pipeline: Pipeline) -> None:
                 elif isinstance(item, Rejected):
                     await send_to_dlq(pipeline, event, stage="leads", kind=item.kind,
                                       reason=item.reason)
+                elif isinstance(item, LeadsMerged):
+                    record = merged_to_handover(item).model_dump_json().encode()
+                    await handover.send(key=item.survivor.encode(), value=record)
+                    metrics.identity_events.labels(kind="leads_merged").inc()

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, IPvAnyNetwork, SecretStr, model_validator
 
 from leadstream.config.model_loader import DEFAULT_MODEL_PATH
 from leadstream.config.yaml_source import LinedYaml, read_yaml, validate
@@ -26,6 +26,7 @@ __all__ = [
     "RocksDBSettings",
     "WebSettings",
     "LogSettings",
+    "HygieneSettings",
     "load_settings",
     "ENV_PREFIX",
 ]
@@ -133,6 +134,28 @@ class TickSettings(_Section):
     )
 
 
+class HygieneSettings(_Section):
+    """Touchpoint hygiene before scoring: events from the future, bots and internal traffic go to
+    the DLQ with a reason instead of being scored (late events: the model's max_lateness_days)."""
+
+    max_future_s: float = Field(
+        default=300.0, ge=0, le=86_400,
+        description="a touchpoint that occurred more than this after the worker's clock is "
+        "rejected (future_event)",
+    )
+    bot_user_agents: list[str] = Field(
+        default_factory=lambda: ["bot", "crawler", "spider", "slurp", "headlesschrome",
+                                 "python-requests", "curl/", "wget/"],
+        description="case-insensitive substrings of user_agent that mark bot traffic",
+    )
+    internal_email_domains: list[str] = Field(
+        default_factory=list, description="touchpoints from these email domains are internal"
+    )
+    internal_ip_ranges: list[IPvAnyNetwork] = Field(
+        default_factory=list, description="touchpoints from these networks (CIDR) are internal"
+    )
+
+
 class LogSettings(_Section):
     level: Literal["debug", "info", "warning", "error"] = "info"
     format: Literal["text", "json"] = Field(default="text", description="json: one object per line")
@@ -145,6 +168,7 @@ class Settings(_Section):
     state: StateSettings = Field(default_factory=StateSettings)
     web: WebSettings = Field(default_factory=WebSettings)
     ticks: TickSettings = Field(default_factory=TickSettings)
+    hygiene: HygieneSettings = Field(default_factory=HygieneSettings)
     log: LogSettings = Field(default_factory=LogSettings)
     model_path: Path = Field(default=DEFAULT_MODEL_PATH, description="the primary scoring model")
     extra_model_paths: list[Path] = Field(

@@ -9,7 +9,8 @@
     │   └── EmbeddedBrokerError  the embedded Tansu broker could not be found, started or reached
     └── RejectedMessage ........ an input record cannot be processed; it goes to the DLQ
         ├── InvalidTouchpoint .. bad JSON, wrong types, unknown type, missing identity, oversize
-        └── InvalidFeedback .... a CRM verdict that is malformed or impossible for the lead's stage
+        ├── InvalidFeedback .... a CRM verdict that is malformed or impossible for the lead's stage
+        └── InvalidCommand ..... an operator command (merge, erase) that is malformed
 
 ``RejectedMessage`` is never fatal: agents catch it and publish a DLQ record carrying ``kind`` (a
 short, bounded code safe for metric labels) and ``reason`` (a sentence for a human).
@@ -26,6 +27,7 @@ __all__ = [
     "RejectedMessage",
     "InvalidTouchpoint",
     "InvalidFeedback",
+    "InvalidCommand",
 ]
 
 
@@ -76,3 +78,7 @@ class InvalidTouchpoint(RejectedMessage):
 
 class InvalidFeedback(RejectedMessage):
     """A CRM feedback record is malformed or impossible for the lead's current stage."""
+
+
+class InvalidCommand(RejectedMessage):
+    """A ``lead-commands`` record that is malformed (unknown command, missing or bad identity)."""

@@ -31,7 +31,7 @@ class DlqRecord(_Out):
     dlq_id: str = Field(description="deterministic: same source record ⇒ same id (dedupe on it)")
     kind: str = Field(description="short bounded code, e.g. invalid_json, unknown_type, oversize")
     reason: str = Field(description="what is wrong, for a human")
-    stage: Literal["ingest", "feedback", "leads"] = Field(
+    stage: Literal["ingest", "feedback", "commands", "leads"] = Field(
         description="which agent rejected the record"
     )
     source: DlqSource

@@ -10,7 +10,8 @@ from pydantic import TypeAdapter
 
 from leadstream.schemas.dlq import DlqRecord
 from leadstream.schemas.feedback import FeedbackIn
-from leadstream.schemas.handover import HandoverEvent
+from leadstream.schemas.commands import CommandIn
+from leadstream.schemas.handover import HandoverRecord
 from leadstream.schemas.touchpoints import TouchpointIn
 
 __all__ = ["json_schemas", "write_json_schemas", "SCHEMA_DIR"]
@@ -23,7 +24,8 @@ def json_schemas() -> dict[str, dict[str, Any]]:
     return {
         "touchpoint.schema.json": TypeAdapter(TouchpointIn).json_schema(),
         "feedback.schema.json": FeedbackIn.model_json_schema(),
-        "handover.schema.json": HandoverEvent.model_json_schema(),
+        "handover.schema.json": TypeAdapter(HandoverRecord).json_schema(),
+        "command.schema.json": TypeAdapter(CommandIn).json_schema(),
         "dlq.schema.json": DlqRecord.model_json_schema(),
     }
 

@@ -1,4 +1,9 @@
-"""The handover event: the contract CRM connectors consume from ``lead-handover``.
+"""The handover events: the contract CRM connectors consume from ``lead-handover``.
+
+Three kinds share the topic, told apart by ``kind``: stage transitions and SLA breaches
+(:class:`HandoverEvent`), ``leads_merged`` (:class:`LeadsMergedEvent`) and ``erased``
+(:class:`ErasedEvent`). The last two are identity events; consumers should apply them to the CRM
+records of the ids they name (merge the absorbed record into the survivor; delete).
 
 Upsert on ``transition_id``: it is deterministic (same input log ⇒ same ids), and a record that is
 published twice (after a crash, or when its trigger is re-sent) carries the same id and the same
@@ -8,11 +13,22 @@ content. Order per lead by ``sequence``.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["HandoverEvent", "Contributor", "TrailItem", "Trigger", "ModelRef", "Routing", "SCHEMA_VERSION"]
+__all__ = [
+    "HandoverEvent",
+    "LeadsMergedEvent",
+    "ErasedEvent",
+    "HandoverRecord",
+    "Contributor",
+    "TrailItem",
+    "Trigger",
+    "ModelRef",
+    "Routing",
+    "SCHEMA_VERSION",
+]
 
 SCHEMA_VERSION = 1
 
@@ -81,3 +97,34 @@ class HandoverEvent(_Out):
     bant: dict[str, Any] = Field(description="budget, authority, need, timeline as known")
     routing: Routing
     model: ModelRef
+
+
+class LeadsMergedEvent(_Out):
+    """Two known leads are one person: ``absorbed`` lives on as ``survivor`` (keyed by survivor)."""
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    kind: Literal["leads_merged"] = "leads_merged"
+    merge_id: str = Field(description="the merge command's command_id; upsert key")
+    survivor: str = Field(description="the lead id that lives on; it now holds both histories")
+    absorbed: str = Field(description="the lead id merged away; its later input goes to survivor")
+    rule: Literal["explicit", "most_advanced_stage", "oldest"] = Field(
+        description="explicit: the command named the survivor; most_advanced_stage: the lead "
+        "further along the lifecycle; oldest: same stage, the earlier first touchpoint"
+    )
+    occurred_at: datetime = Field(description="when the merge command was issued")
+
+
+class ErasedEvent(_Out):
+    """GDPR erasure done: the lead and its aliases are gone from every table (keyed by lead)."""
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    kind: Literal["erased"] = "erased"
+    erase_id: str = Field(description="the erase command's command_id")
+    lead_id: str
+    aliases: list[str] = Field(description="visitor and merged-away ids erased with the lead")
+    occurred_at: datetime = Field(description="when the erase command was issued")
+
+
+HandoverRecord = Annotated[
+    HandoverEvent | LeadsMergedEvent | ErasedEvent, Field(discriminator="kind")
+]

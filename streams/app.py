@@ -36,6 +36,7 @@ class Pipeline:
     metrics: Metrics
     touchpoints: TopicT
     feedback: TopicT
+    commands: TopicT
     lead_messages: TopicT
     handover: TopicT
     dlq: TopicT
@@ -133,6 +134,7 @@ def create_pipeline(settings: Settings, models: ScoringModel | ModelSet) -> Pipe
         metrics=Metrics(),
         touchpoints=app.topic(*settings.topics.touchpoints, **raw),
         feedback=app.topic(settings.topics.feedback, **raw),
+        commands=app.topic(settings.topics.commands, **raw),
         lead_messages=app.topic(lead_messages_topic(settings), internal=True, **raw),
         handover=app.topic(settings.topics.handover, **raw),
         dlq=app.topic(settings.topics.dlq, **raw),

@@ -29,7 +29,10 @@ def stats_key(partition: int) -> bytes:
     return b"partition-%d" % partition
 
 
-def bucket_of(state: LeadState, models: ModelSet) -> Bucket:
+def bucket_of(state: LeadState, models: ModelSet) -> Bucket | None:
+    """``None`` for a retired id (merged into another lead): it is nobody any more."""
+    if state.merged_into is not None:
+        return None
     if state.stage == Stage.VISITOR.value:
         return (state.stage, None)
     return (state.stage, grade(state.profile, models.primary))
@@ -55,12 +58,15 @@ def _add(group: dict[str, int], name: str, delta: int) -> None:
         group.pop(name, None)
 
 
-def shift(counts: dict[str, dict[str, int]], before: Bucket | None, after: Bucket) -> None:
-    """Move one lead from ``before`` (``None``: a new lead) to ``after``."""
+def shift(counts: dict[str, dict[str, int]], before: Bucket | None, after: Bucket | None) -> None:
+    """Move one lead from ``before`` to ``after`` (``None``: no lead, i.e. new, merged away or
+    erased)."""
     if before is not None:
         _add(counts["stages"], before[0], -1)
         if before[1] is not None:
             _add(counts["grades"], before[1], -1)
+    if after is None:
+        return
     _add(counts["stages"], after[0], 1)
     if after[1] is not None:
         _add(counts["grades"], after[1], 1)

@@ -130,6 +130,7 @@ def consumer_lag(pipeline: Pipeline) -> dict[tuple[str, int], int]:
     consumer = pipeline.app.consumer
     committed = getattr(consumer, "_committed_offset", {})  # Faust keeps no public accessor
     inputs = {*pipeline.settings.topics.touchpoints, pipeline.settings.topics.feedback,
+              pipeline.settings.topics.commands,
               pipeline.lead_messages.get_topic_name()}  # not changelogs, not Faust's own topics
     out: dict[tuple[str, int], int] = {}
     for tp in consumer.assignment():

@@ -8,18 +8,28 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from leadstream.core.emitted import Transition
+from leadstream.core.emitted import Erased, LeadsMerged, Transition
 from leadstream.core.lifecycle import snapshot
 from leadstream.core.model import ModelSet
 from leadstream.core.scoring import contributions
 from leadstream.core.state import LeadState
-from leadstream.core.identity import canonical_lead_id
-from leadstream.core.messages import Feedback, Touchpoint
+from leadstream.core.identity import canonical_lead_id, visitor_id
+from leadstream.core.messages import Erase, Feedback, Link, MergeRequest, Touchpoint
+from leadstream.schemas.commands import EraseCommand, MergeCommand
 from leadstream.schemas.dlq import DlqHeader, DlqRecord, DlqSource
-from leadstream.schemas.handover import Contributor, HandoverEvent, ModelRef, Routing, TrailItem, Trigger
+from leadstream.schemas.handover import (
+    Contributor,
+    ErasedEvent,
+    HandoverEvent,
+    LeadsMergedEvent,
+    ModelRef,
+    Routing,
+    TrailItem,
+    Trigger,
+)
 
-__all__ = ["touchpoint_to_core", "feedback_to_core", "transition_to_handover", "dlq_record",
-           "lead_to_api"]
+__all__ = ["touchpoint_to_core", "routed_touchpoint", "feedback_to_core", "command_to_core", "transition_to_handover",
+           "merged_to_handover", "erased_to_handover", "dlq_record", "lead_to_api"]
 
 
 def feedback_to_core(verdict: Any) -> Feedback:
@@ -32,6 +42,26 @@ def feedback_to_core(verdict: Any) -> Feedback:
         owner=verdict.owner,
         bant=verdict.bant.model_dump(exclude_none=True) if verdict.bant else {},
     )
+
+
+def command_to_core(command: MergeCommand | EraseCommand) -> MergeRequest | Erase:
+    at = command.issued_at.timestamp()
+    if isinstance(command, MergeCommand):
+        first, other = command.lead_ids
+        return MergeRequest(merge_id=command.command_id, lead_id=first, other=other,
+                            survivor=command.survivor, at=at)
+    lead_id, _ = canonical_lead_id(lead_id=command.lead_id, email=command.email,
+                                   crm_id=command.crm_id, anonymous_id=command.anonymous_id)
+    return Erase(erase_id=command.command_id, lead_id=lead_id, at=at)
+
+
+def routed_touchpoint(envelope: Any) -> Touchpoint | Link:
+    """A touchpoint that names a visitor and a contact goes to the visitor first (to link them,
+    core.identity_flow); every other one goes straight to its lead."""
+    touchpoint = touchpoint_to_core(envelope)
+    if envelope.anonymous_id and touchpoint.has_contact:
+        return Link(lead_id=visitor_id(envelope.anonymous_id), touchpoint=touchpoint)
+    return touchpoint
 
 
 def touchpoint_to_core(envelope: Any) -> Touchpoint:
@@ -101,6 +131,17 @@ def transition_to_handover(transition: Transition) -> HandoverEvent:
     )
 
 
+def merged_to_handover(merged: LeadsMerged) -> LeadsMergedEvent:
+    return LeadsMergedEvent(merge_id=merged.merge_id, survivor=merged.survivor,
+                            absorbed=merged.absorbed, rule=merged.rule,  # type: ignore[arg-type]
+                            occurred_at=_utc(merged.occurred_at))
+
+
+def erased_to_handover(erased: Erased) -> ErasedEvent:
+    return ErasedEvent(erase_id=erased.erase_id, lead_id=erased.lead_id,
+                       aliases=list(erased.aliases), occurred_at=_utc(erased.occurred_at))
+
+
 def _b64(raw: bytes | None) -> str | None:
     return None if raw is None else base64.b64encode(raw).decode("ascii")
 
@@ -138,6 +179,8 @@ def _iso(ts: float | None) -> str | None:
 
 def lead_to_api(state: LeadState, models: ModelSet) -> dict[str, Any]:
     """What ``GET /leads/{id}`` answers: the lead as of its latest event, explained."""
+    if state.merged_into is not None:
+        return {"lead_id": state.lead_id, "merged_into": state.merged_into}
     at = state.last_event_at if state.last_event_at is not None else 0.0
     view = snapshot(state, models, at)
     scores = {}
@@ -180,5 +223,6 @@ def lead_to_api(state: LeadState, models: ModelSet) -> dict[str, Any]:
             {"event_id": event_id, "type": kind, "occurred_at": _iso(t)}
             for event_id, kind, t in state.trail
         ],
+        "aliases": state.aliases,
         "model": models.ref,
     }

@@ -62,6 +62,16 @@ class Metrics:
             "leadstream_ticks_sent",
             "Ticks sent to leads, by cause (deadline: SLA or going cold; model_change: sweep).",
             ["cause"], registry=r)
+        self.identity_messages = Counter(
+            "leadstream_identity_messages",
+            "Messages one lead id sent another: linked (a visitor's history to its lead), merged, "
+            "forwarded (input for a merged-away id), link_conflict (a cookie seen with a second "
+            "contact: not merged), merge_offer, merge_retire, erase_alias.",
+            ["note"], registry=r)
+        self.identity_events = Counter(
+            "leadstream_identity_events",
+            "Identity events published on the handover topic (leads_merged, erased).",
+            ["kind"], registry=r)
         self.errors = Counter(
             "leadstream_errors",
             "Unexpected errors by kind (the record involved went to the DLQ where there was one).",
