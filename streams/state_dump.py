@@ -10,15 +10,20 @@ from leadstream.core.state import LeadState
 from leadstream.streams.app import LEADS_TABLE
 from leadstream.streams.codecs import decode_state
 
-__all__ = ["read_leads"]
+__all__ = ["read_leads", "read_table"]
 
 _FAUST_OFFSET_KEY = b"__faust\0offset__"
 
 
 def read_leads(state_dir: Path) -> dict[str, LeadState]:
     """Every lead in every partition DB under ``state_dir``; the worker must not be running."""
-    leads: dict[str, LeadState] = {}
-    for db_path in sorted(state_dir.glob(f"v*/tables/{LEADS_TABLE}-*.db")):
+    return {key.decode(): decode_state(value) for key, value in read_table(state_dir, LEADS_TABLE).items()}
+
+
+def read_table(state_dir: Path, table: str) -> dict[bytes, bytes]:
+    """Every key → value of one table in every partition DB under ``state_dir``."""
+    out: dict[bytes, bytes] = {}
+    for db_path in sorted(state_dir.glob(f"v*/tables/{table}-*.db")):
         db = rocksdict.Rdict(
             str(db_path),
             options=rocksdict.Options(raw_mode=True),
@@ -28,7 +33,7 @@ def read_leads(state_dir: Path) -> dict[str, LeadState]:
             for key, value in db.items():
                 if key == _FAUST_OFFSET_KEY:
                     continue
-                leads[key.decode()] = decode_state(value)
+                out[key] = value
         finally:
             db.close()
-    return leads
+    return out

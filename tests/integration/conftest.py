@@ -11,6 +11,8 @@ import itertools
 import json
 import re
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +26,7 @@ from leadstream.config import load_settings
 from leadstream.core.state import LeadState
 from leadstream.demo.observe import scrape
 from leadstream.demo.worker_process import WorkerProcess
-from leadstream.streams.state_dump import read_leads
+from leadstream.streams.state_dump import read_leads, read_table
 
 pytestmark = pytest.mark.integration
 
@@ -159,6 +161,10 @@ class Deployment:
                 out[int(partition)] = int(high)
         return out
 
+    def table(self, name: str, worker: str = "w1") -> dict[bytes, bytes]:
+        """One table of a stopped worker, raw, read from its RocksDB files."""
+        return read_table(self.state_dir(worker), name)
+
     def leads(self, worker: str = "w1") -> dict[str, LeadState]:
         """The lead table of a stopped worker, read from its RocksDB files."""
         return read_leads(self.state_dir(worker))
@@ -176,3 +182,15 @@ def deployment(broker: EmbeddedBroker, tmp_path: Path, request: pytest.FixtureRe
     created.stop()
     for worker in created.workers:
         assert not worker.alive
+
+
+def http_get(url: str, token: str | None = None) -> tuple[int, Any]:
+    """GET a worker's JSON endpoint: ``(status, body)``, also for error statuses."""
+    request = urllib.request.Request(url)
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - loopback
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())

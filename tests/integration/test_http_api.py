@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import urllib.error
-import urllib.request
 from typing import Any
 
 import pytest
@@ -12,7 +10,7 @@ import pytest
 from leadstream.core.identity import email_lead_id
 from leadstream.demo.observe import counter_total
 from tests.factories import wire
-from tests.integration.conftest import Deployment
+from tests.integration.conftest import Deployment, http_get
 
 pytestmark = pytest.mark.integration
 
@@ -22,14 +20,7 @@ DACH = {"first_name": "Clara", "last_name": "Weber", "job_title": "Head of IT",
 
 
 def get(url: str, token: str | None = TOKEN) -> tuple[int, Any]:
-    request = urllib.request.Request(url)
-    if token:
-        request.add_header("Authorization", f"Bearer {token}")
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - loopback
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
+    return http_get(url, token)
 
 
 def _journeys(n: int) -> tuple[list[dict[str, Any]], list[str]]:

@@ -1,0 +1,143 @@
+"""Identity on the real broker: visitor → lead with its history, alias routing, merge command,
+GDPR erasure (no key left in any table), hygiene filters."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from leadstream.core.identity import email_lead_id
+from leadstream.streams.app import DEADLINES_TABLE, LEADS_TABLE, changelog_topic
+from tests.factories import T0, wire
+from tests.integration.conftest import Deployment, http_get
+
+pytestmark = pytest.mark.integration
+
+H = timedelta(hours=1)
+
+
+def _send(deployment: Deployment, topic: str, *bodies: dict) -> None:  # type: ignore[type-arg]
+    deployment.produce([(b"k", json.dumps(b).encode()) for b in bodies], topic=deployment.topics[topic])
+
+
+def _lead(deployment: Deployment, base_url: str, lead_id: str, **expected: object) -> dict:  # type: ignore[type-arg]
+    """The lead as GET /leads/{id} shows it, once it shows ``expected``."""
+    answer: dict = {}  # type: ignore[type-arg]
+
+    def shows() -> bool:
+        nonlocal answer
+        status, answer = http_get(f"{base_url}/leads/{lead_id}")
+        return status == 200 and all(answer.get(k) == v for k, v in expected.items())
+
+    deployment.wait_for(shows, timeout=60, what=f"lead {lead_id} with {expected}")
+    return answer
+
+
+def test_a_visitor_becomes_a_lead_with_its_history(deployment: Deployment) -> None:
+    deployment.env_overrides.update({
+        "LEADSTREAM__HYGIENE__INTERNAL_EMAIL_DOMAINS": "[leadstream.example]",
+        "LEADSTREAM__HYGIENE__INTERNAL_IP_RANGES": "[10.0.0.0/8]",
+    })
+    email = "jana.fischer@alpen-logistik.example"
+    lead = email_lead_id(email)
+    worker = deployment.start_worker()
+    visits = [wire("web_visit", event_id=f"v{i}", at=(i - 3) * H, anonymous_id="ck-9",
+                   payload={"url": "/pricing"}) for i in range(3)]
+    _send(deployment, "touchpoints", *visits)
+    visitor = _lead(deployment, worker.base_url, "anon-ck-9", touchpoints=3)
+    assert visitor["stage"] == "visitor" and visitor["score"] > 0
+
+    now = datetime.now(tz=UTC)
+    _send(deployment, "touchpoints",
+          wire("form_submit", event_id="form", at=0 * H, anonymous_id="ck-9", email=email,
+               payload={"form_id": "contact", "profile": {"company": "Alpen Logistik"}}),
+          wire("web_visit", event_id="later", at=1 * H, anonymous_id="ck-9", payload={"url": "/"}),
+          # hygiene: none of these is scored; each goes to the DLQ with its reason
+          wire("web_visit", event_id="bot", anonymous_id="ck-9", payload={"url": "/"},
+               user_agent="Mozilla/5.0 (compatible; Googlebot/2.1)"),
+          wire("web_visit", event_id="staff", email="sales@leadstream.example", payload={"url": "/"}),
+          wire("web_visit", event_id="office", anonymous_id="ck-9", ip="10.1.2.3", payload={"url": "/"}),
+          wire("web_visit", event_id="future", anonymous_id="ck-9", at=now + timedelta(hours=2),
+               payload={"url": "/"}))
+
+    (mgl,) = deployment.handovers(count=1)
+    assert (mgl["lead_id"], mgl["from_stage"], mgl["to_stage"], mgl["reason"]) == (
+        lead, "visitor", "mgl", "contact_identified")
+    # the handover lists the anonymous visits, and the score counts them
+    assert [t["event_id"] for t in mgl["recent_touchpoints"]] == ["v0", "v1", "v2", "form"]
+    counts = {c["rule"]: c["count"] for c in mgl["top_contributors"]}
+    assert counts["pricing_visit"] == 3 and counts["web_visit"] == 3 and counts["form_submit"] == 1
+
+    # the visit after the link was anonymous-only: it lands on the lead
+    merged = _lead(deployment, worker.base_url, lead, touchpoints=5)
+    assert merged["aliases"] == ["anon-ck-9"]
+    assert merged["score"] > visitor["score"]
+    assert http_get(f"{worker.base_url}/leads/anon-ck-9") == (
+        200, {"lead_id": "anon-ck-9", "merged_into": lead})
+
+    dlq = [json.loads(m.value) for m in deployment.consume("dlq", count=4)]
+    kinds = {json.loads(base64.b64decode(r["value_b64"]))["event_id"]: r["kind"] for r in dlq}
+    assert kinds == {"bot": "bot_traffic", "staff": "internal_traffic", "office": "internal_traffic",
+                     "future": "future_event"}
+
+
+def _latest_by_key(deployment: Deployment, topic: str) -> dict[bytes, bytes | None]:
+    latest: dict[bytes, bytes | None] = {}
+    for record in deployment.consume(topic, count=1, timeout=20):
+        latest[record.key] = record.value
+    return latest
+
+
+def test_merge_command_then_erase_leaves_no_key_behind(deployment: Deployment) -> None:
+    email = "xaver.huber@isar-health.example"
+    x = email_lead_id(email)
+    worker = deployment.start_worker()
+    _send(deployment, "touchpoints",
+          wire("demo_request", event_id="x1", at=0 * H, email=email),  # X: MQL
+          wire("web_visit", event_id="y0", at=-2 * H, anonymous_id="ck-7", payload={"url": "/"}),
+          wire("form_submit", event_id="y1", at=1 * H, crm_id="0815", anonymous_id="ck-7"))
+    deployment.handovers(count=3)  # X: visitor→mgl→mql; crm-0815: visitor→mgl
+    _lead(deployment, worker.base_url, "crm-0815", aliases=["anon-ck-7"])
+
+    _send(deployment, "commands", {"command": "merge", "command_id": "dedupe-1",
+                                   "issued_at": (T0 + 2 * H).isoformat(),
+                                   "lead_ids": ["crm-0815", x]})
+    records = deployment.handovers(count=4)
+    merged = [r for r in records if r["kind"] == "leads_merged"]
+    assert merged == [{"schema_version": 1, "kind": "leads_merged", "merge_id": "dedupe-1",
+                       "survivor": x, "absorbed": "crm-0815", "rule": "most_advanced_stage",
+                       "occurred_at": "2026-11-01T11:00:00Z"}]
+    survivor = _lead(deployment, worker.base_url, x, touchpoints=3)
+    assert survivor["aliases"] == ["crm-0815", "anon-ck-7"]
+    # input for the merged-away id now counts for the survivor
+    _send(deployment, "touchpoints", wire("web_visit", event_id="y2", at=3 * H, crm_id="0815",
+                                          payload={"url": "/"}))
+    _lead(deployment, worker.base_url, x, touchpoints=4)
+
+    _send(deployment, "commands", {"command": "erase", "command_id": "gdpr-1",
+                                   "issued_at": (T0 + 4 * H).isoformat(), "email": email})
+    erased = [r for r in deployment.handovers(count=5) if r["kind"] == "erased"]
+    assert erased == [{"schema_version": 1, "kind": "erased", "erase_id": "gdpr-1", "lead_id": x,
+                       "aliases": ["crm-0815", "anon-ck-7"], "occurred_at": "2026-11-01T13:00:00Z"}]
+    gone = {x, "crm-0815", "anon-ck-7"}
+    deployment.wait_for(lambda: all(http_get(f"{worker.base_url}/leads/{k}")[0] == 404 for k in gone),
+                        timeout=30, what="erased ids to be gone")
+    worker.stop()
+
+    settings = deployment.settings()
+    for table in (LEADS_TABLE, DEADLINES_TABLE):
+        keys = {k.decode() for k in deployment.table(table)}
+        assert not keys & gone, f"{table} still holds {keys & gone}"
+        latest = _latest_by_key(deployment, changelog_topic(settings, table))
+        assert all(latest.get(k.encode()) is None for k in gone), f"{table} changelog keeps a value"
+    assert x.encode() in _latest_by_key(deployment, changelog_topic(settings, LEADS_TABLE))  # tombstoned
+
+    # later touchpoints for an erased identity start from nothing
+    worker = deployment.start_worker()
+    _send(deployment, "touchpoints", wire("web_visit", event_id="y3", at=5 * H, anonymous_id="ck-7",
+                                          payload={"url": "/"}))
+    fresh = _lead(deployment, worker.base_url, "anon-ck-7", touchpoints=1)
+    assert fresh["stage"] == "visitor" and fresh["aliases"] == []
