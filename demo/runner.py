@@ -209,6 +209,8 @@ def _summary(worker: WorkerProcess, seen: _Seen, workdir: Path, complete: bool, 
     refused = sum(v for k, v in samples.get("leadstream_dlq_records_total", {}).items()
                   if ("stage", "ingest") not in k)
     latest: dict[str, dict[str, Any]] = {}
+    transitions = [e for e in seen.handovers if e.get("kind") in ("stage_transition", "sla_breach")]
+    seen.handovers = transitions
     for event in seen.handovers:  # a lead's current stage: its highest sequence
         if event["sequence"] > latest.get(event["lead_id"], {"sequence": 0})["sequence"]:
             latest[event["lead_id"]] = event
@@ -220,11 +222,16 @@ def _summary(worker: WorkerProcess, seen: _Seen, workdir: Path, complete: bool, 
     _say(f"== summary ({elapsed:.0f}s) " + "=" * 50)
     _say(f"touchpoints produced     {produced:7d}   (incl. {seen.produced['duplicate']} re-sent "
          f"duplicates, {produced - seen.produced['valid'] - seen.produced['duplicate']} "
-         "malformed on purpose)")
+         "malformed or bot traffic on purpose)")
     _say(f"  scored                 {outcomes['scored']:7d}")
     _say(f"  duplicates ignored     {outcomes['duplicate']:7d}")
     _say(f"  rejected to DLQ        {sum(dlq_kinds.values()):7d}   "
          + ", ".join(f"{k} {v}" for k, v in sorted(dlq_kinds.items())))
+    identity = by_label(samples, "leadstream_identity_messages_total", "note")
+    if identity:
+        _say(f"visitors linked to leads {identity['linked']:7d}   (their anonymous history now "
+             f"counts for the lead); {identity['forwarded']} touchpoints forwarded to the lead "
+             "of a linked cookie")
     if not complete:
         _say("  WARNING: the worker had not accounted for every record when the drain timed out")
     _say(f"leads per stage          " + ", ".join(f"{k} {v}" for k, v in sorted(stages.items()))
@@ -271,6 +278,10 @@ def _show_api(worker: WorkerProcess, latest: dict[str, dict[str, Any]]) -> None:
             _say(f"GET /leads/{lead_id}  stage {lead['stage']}, score {lead['score']}, "
                  f"grade {lead['grade']}, matrix {lead['matrix']}, owner "
                  f"{lead['routing'].get('owner')}; contributions: {top}")
+            if lead.get("aliases"):
+                trail = ", ".join(f"{t['type']} {t['occurred_at'][5:16]}"
+                                  for t in lead["recent_touchpoints"][:6])
+                _say(f"  merged from {', '.join(lead['aliases'])}; history: {trail} …")
     except (OSError, ValueError, KeyError) as exc:
         _say(f"  (HTTP API not reachable: {type(exc).__name__})")
 

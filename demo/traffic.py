@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-__all__ = ["Record", "TrafficGenerator", "MALFORMED_KINDS"]
+__all__ = ["Record", "TrafficGenerator", "MALFORMED_KINDS", "FILTERED_KINDS"]
 
 _FIRST = ["Anna", "Ben", "Clara", "David", "Eva", "Felix", "Greta", "Hannes", "Ida", "Jonas",
           "Katrin", "Lukas", "Mia", "Noah", "Olga", "Paul", "Rita", "Simon", "Tara", "Uwe"]
@@ -33,13 +33,18 @@ _ASSETS = [("wp-lead-mgmt", "whitepaper"), ("cs-nordwind", "case_study"), ("ds-p
 
 MALFORMED_KINDS = ("invalid_json", "missing_identity", "unknown_type", "invalid_field", "oversize",
                    "not_an_object")
+#: records the hygiene filter rejects (they are well-formed, and go to the DLQ all the same)
+FILTERED_KINDS = ("bot_traffic",)
+_BOT_AGENTS = ["Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+               "Mozilla/5.0 (compatible; AhrefsBot/7.0)", "python-requests/2.32.3"]
+_BROWSER = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0"
 
 
 @dataclass(frozen=True, slots=True)
 class Record:
     key: bytes | None
     value: bytes
-    kind: str  # "valid", "duplicate" or one of MALFORMED_KINDS
+    kind: str  # "valid", "duplicate", one of MALFORMED_KINDS or FILTERED_KINDS
 
 
 @dataclass
@@ -64,6 +69,7 @@ class TrafficGenerator:
         end: datetime | None = None,
         duplicate_rate: float = 0.02,
         malformed_rate: float = 0.03,
+        bot_rate: float = 0.01,
         max_message_bytes: int = 65536,
     ) -> None:
         self._rng = random.Random(seed)
@@ -74,6 +80,7 @@ class TrafficGenerator:
         self._step = span / max(total, 1)
         self._duplicate_rate = duplicate_rate
         self._malformed_rate = malformed_rate
+        self._bot_rate = bot_rate
         self._max_bytes = max_message_bytes
         self._sent: list[Record] = []
         self._seq = 0
@@ -105,17 +112,21 @@ class TrafficGenerator:
             return Record(original.key, original.value, "duplicate")
         if rng.random() < self._malformed_rate:
             return self._malformed()
+        if rng.random() < self._bot_rate:
+            return self._bot()
         record = self._valid()
         self._sent.append(record)
         del self._sent[:-1000]
         return record
 
     def _identity(self, person: _Person) -> dict[str, Any]:
+        """Tracking sends the browser cookie on every touchpoint; once the person is known, with
+        their contact (the first such touchpoint links the visitor's history to the lead)."""
         if not person.known:
             return {"anonymous_id": person.anonymous_id}
         if person.lead_id:
             return {"lead_id": person.lead_id, "anonymous_id": person.anonymous_id}
-        return {"email": person.email}
+        return {"email": person.email, "anonymous_id": person.anonymous_id}
 
     def _valid(self) -> Record:
         rng = self._rng
@@ -132,8 +143,20 @@ class TrafficGenerator:
         }
         if rng.random() < 0.4:
             body["campaign"] = rng.choice(["q4-webinar-series", "spring-launch", "retargeting"])
-        key = (person.lead_id or person.email or person.anonymous_id).encode()
-        return Record(key, json.dumps(body).encode(), "valid")
+        if kind == "web_visit":
+            body["user_agent"] = _BROWSER
+        # keyed by the cookie, as web tracking does: a person's records stay in order
+        return Record(person.anonymous_id.encode(), json.dumps(body).encode(), "valid")
+
+    def _bot(self) -> Record:
+        rng = self._rng
+        self._seq += 1
+        cookie = f"cookie-bot-{rng.getrandbits(16):04x}"
+        body = {"event_id": f"evt-{self._seq:08d}-{rng.getrandbits(32):08x}", "type": "web_visit",
+                "occurred_at": self._clock.isoformat(timespec="milliseconds"), "source": "web",
+                "anonymous_id": cookie, "user_agent": rng.choice(_BOT_AGENTS),
+                "payload": {"url": rng.choice(_URLS)}}
+        return Record(cookie.encode(), json.dumps(body).encode(), "bot_traffic")
 
     def _touch(self, person: _Person) -> tuple[str, dict[str, Any]]:
         rng = self._rng

@@ -24,7 +24,7 @@ import os
 import random
 import sys
 import time
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -34,8 +34,9 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from leadstream.broker.high_watermarks import high_watermarks
 from leadstream.config.model_loader import DEFAULT_MODEL_PATH, load_models
+from leadstream.config.settings import HygieneSettings
 from leadstream.core.apply import apply
-from leadstream.core.emitted import Rejected, Transition
+from leadstream.core.emitted import Delete, LeadsMerged, Rejected, Send, Transition
 from leadstream.core.model import ModelSet
 from leadstream.core.state import LeadState
 from leadstream.demo.traffic import TrafficGenerator
@@ -43,7 +44,8 @@ from leadstream.exceptions import RejectedMessage
 from leadstream.schemas.feedback import parse_feedback
 from leadstream.schemas.touchpoints import parse_touchpoint
 from leadstream.streams.app import lead_messages_topic
-from leadstream.streams.mappers import feedback_to_core, touchpoint_to_core, transition_to_handover
+from leadstream.streams.hygiene import TrafficFilter
+from leadstream.streams.mappers import feedback_to_core, routed_touchpoint, transition_to_handover
 
 __all__ = ["TortureLog", "build_log", "Reference", "run_log", "RunReport", "check_outcome"]
 
@@ -75,26 +77,41 @@ class Reference:
         #: handover records an uninterrupted run publishes (a re-sent trigger re-publishes)
         self.published = 0
         self.rejected: Counter[str] = Counter()
+        self.hygiene = TrafficFilter(HygieneSettings())
+
+    def _to_core(self, topic: str, raw: bytes) -> Any:
+        if topic == "touchpoints":
+            envelope = parse_touchpoint(raw, max_bytes=MAX_BYTES)
+            self.hygiene.check(envelope)
+            return routed_touchpoint(envelope)
+        return feedback_to_core(parse_feedback(raw, max_bytes=MAX_BYTES))
 
     def feed(self, phase: Phase) -> None:
         for _, raw in phase.records:
             try:
-                if phase.topic == "touchpoints":
-                    message: Any = touchpoint_to_core(parse_touchpoint(raw, max_bytes=MAX_BYTES))
-                else:
-                    message = feedback_to_core(parse_feedback(raw, max_bytes=MAX_BYTES))
+                message: Any = self._to_core(phase.topic, raw)
             except RejectedMessage as exc:
                 self.rejected[f"{phase.topic}:{exc.kind}"] += 1
                 continue
-            state, emitted = apply(self.states.get(message.lead_id), message, self.models)
-            if state is not None:
-                self.states[message.lead_id] = state
-            for item in emitted:
-                if isinstance(item, Transition):
-                    self.published += 1
-                    self.transitions[item.transition_id] = transition_to_handover(item).model_dump_json()
-                elif isinstance(item, Rejected):
-                    self.rejected[f"leads:{item.kind}"] += 1
+            # messages one lead sends another (visitor links) are applied right after, as the
+            # worker does when every involved lead is caught up
+            queue: deque[Any] = deque([message])
+            while queue:
+                current = queue.popleft()
+                state, emitted = apply(self.states.get(current.lead_id), current, self.models)
+                if state is not None:
+                    self.states[current.lead_id] = state
+                for item in emitted:
+                    if isinstance(item, Transition | LeadsMerged):
+                        self.published += 1
+                    if isinstance(item, Transition):
+                        self.transitions[item.transition_id] = transition_to_handover(item).model_dump_json()
+                    elif isinstance(item, Rejected):
+                        self.rejected[f"leads:{item.kind}"] += 1
+                    elif isinstance(item, Send):
+                        queue.append(item.message)
+                    elif isinstance(item, Delete):
+                        self.states.pop(item.lead_id, None)
 
 
 def build_log(*, touchpoints: int, people: int, seed: int, models: ModelSet) -> TortureLog:
