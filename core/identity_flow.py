@@ -127,6 +127,10 @@ def _absorb(
             state = LeadState(lead_id=message.lead_id, models_ref=models.ref)
         if message.absorbed is not None:
             merge_states(state, LeadState.from_primitive(dict(message.absorbed)), models)
+        elif message.absorbed_id not in state.aliases:
+            # a cookie first seen with its contact: nothing to merge, but the retired visitor
+            # record forwards here, and an erasure must find it
+            state.aliases.append(message.absorbed_id)
         state.remember(message.absorb_id, message.at)
         if message.merge_id is not None:
             emitted.extend(advance_on_touchpoint(

@@ -170,3 +170,12 @@ def test_a_touchpoint_too_late_for_the_lead_is_rejected() -> None:
     ], model)
     assert [(e.event_id, e.kind) for e in emitted if isinstance(e, Rejected)] == [("old", "too_late")]
     assert states["L1"].touchpoints == 2
+
+
+def test_a_cookie_first_seen_with_its_contact_is_still_an_alias_and_erased_with_the_lead() -> None:
+    link = core_link("fresh", event_id="form", at=H)
+    erase = Erase(erase_id="gdpr-2", lead_id="L1", at=T0.timestamp() + 2 * 3600)
+    states, _ = run([link], MODEL)
+    assert states["anon-fresh"].merged_into == "L1" and states["L1"].aliases == ["anon-fresh"]
+    states, _ = run([erase], MODEL, states=states)
+    assert states == {}
