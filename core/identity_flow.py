@@ -30,7 +30,7 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
-from leadstream.core.emitted import Delete, Duplicate, Emitted, Erased, LeadsMerged, Rejected, Send, Transition
+from leadstream.core.emitted import Delete, Emitted, Erased, LeadsMerged, Rejected, Send, Transition
 from leadstream.core.lifecycle import advance_on_touchpoint
 from leadstream.core.messages import (
     Absorb,
@@ -116,8 +116,8 @@ def _absorb(
     emitted: list[Emitted] = []
     merged = _merged_event(message)
     if state is not None and state.has_seen(message.absorb_id):
-        # a replayed hand-over: nothing changes; re-publish what it caused the first time
-        emitted.append(Duplicate(message.absorb_id, "absorb"))
+        # a replayed hand-over: nothing changes; re-publish what it caused the first time (not a
+        # Duplicate: that counts touchpoints, and the linking touchpoint reports itself below)
         emitted.extend(Transition.from_primitive(t) for t in state.outbox
                        if t["trigger_event_id"] == message.absorb_id)
         if merged is not None:
