@@ -1,12 +1,14 @@
-"""Throughput of the leadstream pipeline against a Faust pass-through, same broker, same run.
+"""Throughput of the leadstream pipeline against two pass-throughs, same broker, same run.
 
-    .venv/bin/python benchmarks/throughput.py [--touchpoints 20000] [--leads 2000]
+    .venv/bin/python benchmarks/throughput.py [--touchpoints 100000] [--leads 10000]
 
-Both workers read the same pre-produced touchpoint log (realistic type mix with ~2 % duplicates
-and ~3 % malformed records) from their own copy of the input topic. A run is timed from the
-worker's "ready" (partitions assigned, recovery done) until every record is accounted for:
-pass-through = records on its output topic; pipeline = scored + duplicates + DLQ records in its
-/metrics. It reports records/s, CPU seconds and peak RSS per worker, and the ratio.
+Three workers read the same pre-produced touchpoint log (realistic type mix with ~2 % duplicates,
+~3 % malformed records and ~1 % bot traffic) from their own copy of the input topic: raw aiokafka
+consume → produce (the ceiling), a Faust pass-through agent, and the leadstream pipeline. A run is
+timed from the worker's "ready" (partitions assigned, recovery done) until every record is
+accounted for: pass-throughs = records on their output topic; pipeline = scored + duplicates + DLQ
+records in its /metrics. It reports records/s, CPU seconds and peak RSS per worker, and the
+pipeline's ratio to each baseline.
 """
 
 from __future__ import annotations
@@ -117,8 +119,8 @@ def _timed(name: str, worker: WorkerProcess, total: int, done: Callable[[], int]
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--touchpoints", type=int, default=20_000)
-    parser.add_argument("--leads", type=int, default=2_000)
+    parser.add_argument("--touchpoints", type=int, default=100_000)
+    parser.add_argument("--leads", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=11)
     args = parser.parse_args()
 
@@ -131,8 +133,15 @@ def main() -> int:
     with EmbeddedBroker(log_path=workdir / "broker.log") as broker:
         bs = broker.bootstrap_servers
         t0 = time.monotonic()
-        asyncio.run(_produce(bs, ["pass-in", "pipeline-in"], records))
-        print(f"pre-produced 2 × {len(records)} records in {time.monotonic() - t0:.1f}s")
+        asyncio.run(_produce(bs, ["raw-in", "pass-in", "pipeline-in"], records))
+        print(f"pre-produced 3 × {len(records)} records in {time.monotonic() - t0:.1f}s")
+
+        raw = WorkerProcess(
+            bootstrap_servers=bs, state_dir=workdir / "raw-state", log_path=workdir / "raw.log",
+            extra_env=_env("raw"), command=[sys.executable, str(HERE / "raw_passthrough.py")],
+        )
+        ceiling = _timed("raw aiokafka", raw, len(records),
+                         lambda: asyncio.run(_output_count(bs, "raw-out")))
 
         passthrough = WorkerProcess(
             bootstrap_servers=bs, state_dir=workdir / "pass-state", log_path=workdir / "pass.log",
@@ -161,9 +170,11 @@ def main() -> int:
     malformed = len(records) - kinds.get("valid", 0) - kinds.get("duplicate", 0)
     print()
     print(f"{'path':<22}{'records/s':>11}{'seconds':>9}{'CPU s':>8}{'peak RSS MB':>13}")
-    for r in (base, full):
+    for r in (ceiling, base, full):
         print(f"{r.name:<22}{r.rate:>11.0f}{r.seconds:>9.1f}{r.cpu_seconds:>8.1f}{r.peak_rss_mb:>13.0f}")
-    print(f"\npipeline / pass-through throughput ratio: {full.rate / base.rate:.2f}")
+    print(f"\npipeline / raw aiokafka (the ceiling): {full.rate / ceiling.rate:.3f}")
+    print(f"pipeline / faust pass-through:        {full.rate / base.rate:.3f}")
+    print(f"faust pass-through / raw aiokafka:    {base.rate / ceiling.rate:.3f}")
     print(f"pipeline output: {handovers} handover records, {dlq} DLQ records "
           f"({malformed} malformed in the log)")
     ok = dlq == malformed and handovers > 0

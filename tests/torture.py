@@ -185,7 +185,10 @@ async def _drained(deployment: Any) -> bool:
                                 enable_auto_commit=False)
     await consumer.start()
     try:
-        parts = [TopicPartition(t, p) for t in topics for p in range(8)]
+        parts = []
+        for topic in topics:
+            partitions = await consumer._client._wait_on_metadata(topic) or range(8)
+            parts += [TopicPartition(topic, p) for p in partitions]
         ends = await high_watermarks(consumer._client, parts)
         for tp, end in ends.items():
             committed = await consumer.committed(tp) or 0
