@@ -13,6 +13,7 @@ from leadstream.broker import tansu_transport
 from leadstream.config.settings import Settings
 from leadstream.core.model import ModelSet, ScoringModel
 from leadstream.streams.deadlines import DeadlineIndex
+from leadstream.streams.durable_flush import make_flush_durable
 from leadstream.streams.http_api import register_views
 from leadstream.streams.kafka_options import broker_urls, faust_credentials
 from leadstream.streams.metrics import Metrics
@@ -125,6 +126,7 @@ def create_pipeline(settings: Settings, models: ScoringModel | ModelSet) -> Pipe
     from leadstream.agents import register_agents
 
     app = faust.App(settings.app_id, **faust_settings(settings))
+    make_flush_durable(app)
     partitions = settings.topics.partitions
     raw: dict[str, Any] = dict(key_serializer="raw", value_serializer="raw", partitions=partitions)
     pipeline = Pipeline(
