@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from leadstream.core.model import ModelSet
+from leadstream.core.model import BehaviourRule, ModelSet
 from leadstream.core.profile import merge_latest
 from leadstream.core.scoring import add_units
 from leadstream.core.state import TRAIL_LENGTH, LeadState, event_key
@@ -65,20 +65,16 @@ def merge_states(survivor: LeadState, absorbed: LeadState, models: ModelSet) -> 
             survivor.aliases.append(alias)
 
 
+def _rule(models: ModelSet, model: str, rule: str) -> BehaviourRule | None:
+    for scoring in models.all:
+        if scoring.name == model:
+            return scoring.rule(rule)
+    return None
+
+
 def _half_life(models: ModelSet, model: str, rule: str) -> float | None:
-    for scoring in models.all:
-        if scoring.name == model:
-            found = scoring.rule(rule)
-            return found.half_life_seconds if found is not None else None
-    return None
-
-
-def _daily_cap(models: ModelSet, model: str, rule: str) -> int | None:
-    for scoring in models.all:
-        if scoring.name == model:
-            found = scoring.rule(rule)
-            return found.daily_cap if found is not None else None
-    return None
+    found = _rule(models, model, rule)
+    return found.half_life_seconds if found is not None else None
 
 
 def _take_back(state: LeadState, keys: list[str], models: ModelSet) -> None:
@@ -116,7 +112,8 @@ def _merge_caps(survivor: LeadState, absorbed: LeadState, models: ModelSet) -> N
     for model, rules in absorbed.capped.items():
         for rule, days in rules.items():
             into_days = survivor.capped.setdefault(model, {}).setdefault(rule, {})
-            cap = _daily_cap(models, model, rule)
+            found = _rule(models, model, rule)
+            cap = found.daily_cap if found is not None else None
             half_life = _half_life(models, model, rule)
             for day, taken in days.items():
                 union = sorted(into_days.get(day, []) + taken)
