@@ -64,9 +64,13 @@ def test_later_anonymous_touchpoints_route_to_the_lead() -> None:
 
 def test_a_replayed_link_counts_nothing_twice() -> None:
     link = core_link("cookie-1", event_id="form", at=5 * H)
-    once, _ = run([*_browsing(), link], MODEL)
+    once, first = run([*_browsing(), link], MODEL)
     twice, emitted = run([*_browsing(), link, link], MODEL)
     assert twice["L1"].to_primitive() == once["L1"].to_primitive()
+    # the replay re-publishes what the link caused, unchanged (consumers upsert on the id)
+    published = [t for t in first if isinstance(t, Transition)]
+    again = [t for t in emitted if isinstance(t, Transition)]
+    assert published and again == published + published
 
 
 @pytest.mark.parametrize("crash", ["before_hand_over_sent", "after_hand_over_sent"])

@@ -118,5 +118,5 @@ def test_a_daily_cap_holds_across_the_merge() -> None:
     day_entries = next(iter(lead.capped["test"]["download"].values()))
     assert [e[1] for e in day_entries] == ["early"]
     # the displaced event is still seen (a re-send is a duplicate), but no longer counts
-    replay, out = apply(lead, core_touchpoint("download", event_id="late", at=timedelta(hours=5)), MODELS)
+    replay, _ = apply(lead, core_touchpoint("download", event_id="late", at=timedelta(hours=5)), MODELS)
     assert replay is not None and replay.rule_counts["test"]["download"] == 1
