@@ -155,20 +155,20 @@ def _merged_event(message: Absorb) -> LeadsMerged | None:
 # -- merges of two known leads -----------------------------------------------------------------
 
 
-def _unknown(state: LeadState | None, lead_id: str, merge_id: str) -> Rejected | None:
+def _refused(state: LeadState | None, lead_id: str, merge_id: str, other: str | None = None) -> Rejected | None:
+    """Why this lead cannot take part in the merge: it is not a known lead, or ``other`` is it."""
     if state is None or state.stage == Stage.VISITOR.value:
         return Rejected(merge_id, "unknown_lead", f"merge {merge_id!r}: no known lead {lead_id!r}")
+    if other is not None and (other == state.lead_id or other in state.aliases):
+        return Rejected(merge_id, "already_merged",
+                        f"merge {merge_id!r}: {other!r} is already {state.lead_id!r}")
     return None
 
 
 def _merge_request(state: LeadState | None, message: MergeRequest) -> tuple[LeadState | None, list[Emitted]]:
-    rejected = _unknown(state, message.lead_id, message.merge_id)
+    rejected = _refused(state, message.lead_id, message.merge_id, other=message.other)
     if rejected is not None or state is None:
         return state, [rejected] if rejected else []
-    if message.other == state.lead_id or message.other in state.aliases:
-        return state, [Rejected(message.merge_id, "already_merged",
-                                f"merge {message.merge_id!r}: {message.other!r} is already "
-                                f"{state.lead_id!r}")]
     offer = MergeOffer(
         merge_id=message.merge_id, lead_id=message.other, other=state.lead_id,
         other_stage=state.stage, other_first_event_at=state.first_event_at,
@@ -192,13 +192,9 @@ def pick_survivor(
 
 
 def _merge_offer(state: LeadState | None, message: MergeOffer) -> tuple[LeadState | None, list[Emitted]]:
-    rejected = _unknown(state, message.lead_id, message.merge_id)
+    rejected = _refused(state, message.lead_id, message.merge_id, other=message.other)
     if rejected is not None or state is None:
         return state, [rejected] if rejected else []
-    if message.other == state.lead_id or message.other in state.aliases:
-        return state, [Rejected(message.merge_id, "already_merged",
-                                f"merge {message.merge_id!r}: {message.other!r} is already "
-                                f"{state.lead_id!r}")]
     survivor, rule = pick_survivor(
         (message.other, message.other_stage, message.other_first_event_at),
         (state.lead_id, state.stage, state.first_event_at),
@@ -212,7 +208,7 @@ def _merge_offer(state: LeadState | None, message: MergeOffer) -> tuple[LeadStat
 
 
 def _retire(state: LeadState | None, message: Retire) -> tuple[LeadState | None, list[Emitted]]:
-    rejected = _unknown(state, message.lead_id, message.merge_id)
+    rejected = _refused(state, message.lead_id, message.merge_id)
     if rejected is not None or state is None:
         return state, [rejected] if rejected else []
     if message.into == state.lead_id:
