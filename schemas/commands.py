@@ -18,7 +18,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
 from leadstream.exceptions import InvalidCommand
-from leadstream.schemas.fields import IMPLAUSIBLE_TIME, Email, EventTime, Id, error_message
+from leadstream.schemas.fields import IMPLAUSIBLE_TIME, Email, EventTime, Id, field_errors
 from leadstream.schemas.strict_json import load_record
 
 __all__ = ["MergeCommand", "EraseCommand", "CommandIn", "parse_command"]
@@ -84,6 +84,4 @@ def parse_command(raw: bytes, *, max_bytes: int) -> MergeCommand | EraseCommand:
         implausible = next((e for e in errors if IMPLAUSIBLE_TIME in e["msg"]), None)
         if implausible is not None:
             raise InvalidCommand("implausible_time", f"field 'issued_at': {implausible['msg']}") from None
-        parts = [f"field '{'.'.join(str(p) for p in e['loc'][1:]) or '(record)'}': {error_message(e)}"
-                 for e in errors[:3]]
-        raise InvalidCommand("invalid_field", "; ".join(parts)) from None
+        raise InvalidCommand("invalid_field", field_errors(errors, skip=1)) from None

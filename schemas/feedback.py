@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from leadstream.exceptions import InvalidFeedback
-from leadstream.schemas.fields import IMPLAUSIBLE_TIME, EventTime, Id, error_message
+from leadstream.schemas.fields import IMPLAUSIBLE_TIME, EventTime, Id, field_errors
 from leadstream.schemas.strict_json import load_record
 from leadstream.schemas.touchpoints import Bant
 
@@ -47,5 +47,4 @@ def parse_feedback(raw: bytes, *, max_bytes: int) -> FeedbackIn:
             raise InvalidFeedback("implausible_time", f"field 'occurred_at': {implausible['msg']}") from None
         if not first["loc"]:
             raise InvalidFeedback("not_an_object", "a feedback record must be a JSON object") from None
-        parts = [f"field '{'.'.join(str(p) for p in e['loc'])}': {error_message(e)}" for e in errors[:3]]
-        raise InvalidFeedback("invalid_field", "; ".join(parts)) from None
+        raise InvalidFeedback("invalid_field", field_errors(errors)) from None

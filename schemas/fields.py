@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, AwareDatetime, Field, StringConstraints
 
 __all__ = [
+    "field_errors",
     "EARLIEST_EVENT_TIME",
     "IMPLAUSIBLE_TIME",
     "MAX_CLOCK_SKEW",
@@ -46,6 +47,15 @@ def error_message(error: Any) -> str:
     if error.get("type") == "string_pattern_mismatch":
         return _PATTERN_MESSAGES.get(error.get("ctx", {}).get("pattern"), error["msg"])
     return str(error["msg"])
+
+
+def field_errors(errors: list[Any], *, skip: int = 0, limit: int = 3) -> str:
+    """The first ``limit`` errors as ``field 'a.b': why``; ``skip`` drops leading path parts (the
+    tag of a discriminated union)."""
+    return "; ".join(
+        f"field '{'.'.join(str(p) for p in error['loc'][skip:]) or '(record)'}': {error_message(error)}"
+        for error in errors[:limit]
+    )
 
 EARLIEST_EVENT_TIME = datetime(2000, 1, 1, tzinfo=UTC)
 MAX_CLOCK_SKEW = timedelta(days=1)

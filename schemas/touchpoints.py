@@ -28,7 +28,7 @@ from leadstream.schemas.fields import (
     LongText,
     Text,
     Url,
-    error_message,
+    field_errors,
 )
 from leadstream.schemas.strict_json import load_record
 
@@ -279,12 +279,9 @@ def _rejection(exc: ValidationError) -> InvalidTouchpoint:
             "missing_identity",
             "no identity: one of lead_id, email, anonymous_id or crm_id is required",
         )
-    parts = []
-    for error in errors[:_MAX_REASON_ERRORS]:
-        # loc[0] is the discriminator tag; the field path starts after it
-        path = ".".join(str(p) for p in error["loc"][1:]) or "(record)"
-        parts.append(f"field '{path}': {error_message(error)}")
+    # loc[0] is the discriminator tag; the field path starts after it
+    reason = field_errors(errors, skip=1, limit=_MAX_REASON_ERRORS)
     more = len(errors) - _MAX_REASON_ERRORS
     if more > 0:
-        parts.append(f"and {more} more error(s)")
-    return InvalidTouchpoint("invalid_field", "; ".join(parts))
+        reason += f"; and {more} more error(s)"
+    return InvalidTouchpoint("invalid_field", reason)
