@@ -133,22 +133,21 @@ def main() -> int:
     with EmbeddedBroker(log_path=workdir / "broker.log") as broker:
         bs = broker.bootstrap_servers
         t0 = time.monotonic()
-        asyncio.run(_produce(bs, ["raw-in", "pass-in", "pipeline-in"], records))
-        print(f"pre-produced 3 × {len(records)} records in {time.monotonic() - t0:.1f}s")
+        asyncio.run(_produce(bs, ["raw-in", "pass-in", "lane-in", "pipeline-in"], records))
+        print(f"pre-produced 4 × {len(records)} records in {time.monotonic() - t0:.1f}s")
 
-        raw = WorkerProcess(
-            bootstrap_servers=bs, state_dir=workdir / "raw-state", log_path=workdir / "raw.log",
-            extra_env=_env("raw"), command=[sys.executable, str(HERE / "raw_passthrough.py")],
-        )
-        ceiling = _timed("raw aiokafka", raw, len(records),
-                         lambda: asyncio.run(_output_count(bs, "raw-out")))
+        def baseline(name: str, app_id: str, script: str) -> Result:
+            worker = WorkerProcess(
+                bootstrap_servers=bs, state_dir=workdir / f"{app_id}-state",
+                log_path=workdir / f"{app_id}.log", extra_env=_env(app_id),
+                command=[sys.executable, str(HERE / script)],
+            )
+            return _timed(name, worker, len(records),
+                          lambda: asyncio.run(_output_count(bs, f"{app_id}-out")))
 
-        passthrough = WorkerProcess(
-            bootstrap_servers=bs, state_dir=workdir / "pass-state", log_path=workdir / "pass.log",
-            extra_env=_env("pass"), command=[sys.executable, str(HERE / "passthrough_worker.py")],
-        )
-        base = _timed("faust pass-through", passthrough, len(records),
-                      lambda: asyncio.run(_output_count(bs, "pass-out")))
+        ceiling = baseline("raw aiokafka", "raw", "raw_passthrough.py")
+        base = baseline("faust pass-through", "pass", "passthrough_worker.py")
+        lane = baseline("faust batch lane", "lane", "batch_passthrough_worker.py")
 
         pipeline = WorkerProcess(
             bootstrap_servers=bs, state_dir=workdir / "pipe-state", log_path=workdir / "pipe.log",
@@ -170,11 +169,12 @@ def main() -> int:
     malformed = len(records) - kinds.get("valid", 0) - kinds.get("duplicate", 0)
     print()
     print(f"{'path':<22}{'records/s':>11}{'seconds':>9}{'CPU s':>8}{'peak RSS MB':>13}")
-    for r in (ceiling, base, full):
+    for r in (ceiling, base, lane, full):
         print(f"{r.name:<22}{r.rate:>11.0f}{r.seconds:>9.1f}{r.cpu_seconds:>8.1f}{r.peak_rss_mb:>13.0f}")
     print(f"\npipeline / raw aiokafka (the ceiling): {full.rate / ceiling.rate:.3f}")
     print(f"pipeline / faust pass-through:        {full.rate / base.rate:.3f}")
     print(f"faust pass-through / raw aiokafka:    {base.rate / ceiling.rate:.3f}")
+    print(f"faust batch lane / raw aiokafka:      {lane.rate / ceiling.rate:.3f}")
     print(f"pipeline output: {handovers} handover records, {dlq} DLQ records "
           f"({malformed} malformed in the log)")
     ok = dlq == malformed and handovers > 0

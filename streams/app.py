@@ -13,6 +13,7 @@ from leadstream.broker import tansu_transport
 from leadstream.config.settings import Settings
 from leadstream.core.model import ModelSet, ScoringModel
 from leadstream.streams.deadlines import DeadlineIndex
+from leadstream.streams import transport
 from leadstream.streams.durable_flush import make_flush_durable
 from leadstream.streams.http_api import register_views
 from leadstream.streams.kafka_options import broker_urls, faust_credentials
@@ -72,11 +73,9 @@ def canonical_url(settings: Settings) -> str:
 
 def faust_settings(settings: Settings) -> dict[str, Any]:
     kafka = settings.kafka
-    scheme = "kafka"
     if kafka.flavour == "tansu":
-        tansu_transport.register()
         tansu_transport.configure(fetch_max_wait_ms=kafka.effective_fetch_max_wait_ms())
-        scheme = tansu_transport.SCHEME
+    scheme = transport.scheme_for(kafka.flavour)
     options: dict[str, Any] = dict(
         broker=broker_urls(kafka, scheme),
         broker_client_id=kafka.client_id,

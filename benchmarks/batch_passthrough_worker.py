@@ -1,0 +1,43 @@
+"""A Faust pass-through on the batch lane: the framework cost once Faust's per-record path is gone.
+
+Same app settings as leadstream; the touchpoint topic is handled by a batch handler that forwards
+every record through an :class:`Outbox` (see streams/batch_lane.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from typing import Any
+
+import faust
+from leadstream.config import load_settings
+from leadstream.streams.app import faust_settings
+from leadstream.streams.prepare import prepare
+from leadstream.streams.batch_lane import BatchLane
+from leadstream.streams.outbox import Outbox
+
+def main() -> int:
+    settings = load_settings()
+    asyncio.run(prepare(settings))
+    asyncio.set_event_loop(asyncio.new_event_loop())
+    app = faust.App(settings.app_id, **faust_settings(settings))
+    raw: dict[str, Any] = dict(key_serializer="raw", value_serializer="raw", partitions=settings.topics.partitions)
+    source = app.topic(*settings.topics.touchpoints, **raw)
+    sink = settings.topics.handover
+    app.topics.add(source)
+    lane = BatchLane()
+    app.batch_lane = lane
+    async def forward(tp: Any, records: list[Any]) -> list[asyncio.Future[Any]]:
+        out = Outbox(app.producer)
+        for r in records:
+            out.add(sink, r.key, r.value)
+        return await out.send()
+    for t in source.topics:
+        lane.register(t, forward)
+    faust.Worker(app, loglevel=settings.log.level, quiet=True, redirect_stdouts=False).execute_from_commandline()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,202 @@
+"""The batch lane: chosen topics skip Faust's per-record path and reach a handler a batch at a time.
+
+Faust's consumer hands every fetched record to the conductor on its own
+(``Consumer._drain_messages``: one ``wait_first`` with two tasks per record, then channel → queue →
+``Stream`` → ``Event``), and each table write and ``topic.send`` is again a task and a future per
+record. That machinery costs more CPU than the whole scoring: a bare Faust pass-through reaches
+~0.14 of a raw aiokafka one on the same broker (benchmarks/README.md). Faust offers no batch path
+below the ``Stream`` (``Stream.take`` still runs each record through it).
+
+So the consumer here keeps everything Faust does around the records — group membership, the
+assignor, table recovery (partitions under recovery are not fetched), rebalances, offset commits,
+the producer flush before each commit — and changes only what happens to a fetched batch of a
+registered topic: the batch goes to that topic's handler, which returns the futures of everything
+it produced. The records' offsets are acknowledged to Faust's commit bookkeeping only when all those
+futures have succeeded, so a committed offset always means "its outputs are in Kafka"; a failed
+send stops the worker (its input is then processed again after restart: at-least-once).
+
+While a batch is in flight, a marker sits in Faust's set of unacknowledged messages, so a
+rebalance waits for it (``Consumer.wait_empty``) exactly as it waits for a Faust agent's events.
+Records of other topics (low-volume feedback, commands, Faust's own) take Faust's normal path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from mode.utils.futures import notify
+
+__all__ = ["BatchLane", "BatchHandler", "BatchLaneConsumerMixin", "InFlight"]
+
+log = logging.getLogger(__name__)
+
+BatchHandler = Callable[[Any, list[Any]], Awaitable[Sequence["asyncio.Future[Any]"]]]
+"""``handler(tp, records)`` → futures of what it produced. ``records`` are aiokafka
+``ConsumerRecord``s of one partition, in offset order."""
+
+
+class BatchLane:
+    """Which topics take the batch lane, and their handlers (one handler per topic)."""
+
+    def __init__(self) -> None:
+        self._handlers: dict[str, BatchHandler] = {}
+
+    def register(self, topic: str, handler: BatchHandler) -> None:
+        if topic in self._handlers:
+            raise ValueError(f"topic {topic!r} already has a batch handler")
+        self._handlers[topic] = handler
+
+    def handler_for(self, topic: str) -> BatchHandler | None:
+        return self._handlers.get(topic)
+
+    @property
+    def topics(self) -> frozenset[str]:
+        return frozenset(self._handlers)
+
+
+class InFlight:
+    """Stands for a batch in Faust's set of unacknowledged messages until its outputs are durable
+    (the attributes are the ones ``Consumer.wait_empty`` reads)."""
+
+    __slots__ = ("acked", "refcount", "tp", "__weakref__")
+
+    def __init__(self, tp: Any) -> None:
+        self.acked = False
+        self.refcount = 1
+        self.tp = tp
+
+    def __repr__(self) -> str:
+        return f"<batch in flight {self.tp}>"
+
+
+class BatchLaneConsumerMixin:
+    """Mixed into a Faust aiokafka ``Consumer``: ``_drain_messages`` with the batch lane.
+
+    The loop mirrors Faust 0.15's ``Consumer._drain_messages`` and ``getmany`` (flow control,
+    generation checks, read offsets, gaps, ``commit_every``); only the dispatch differs.
+    """
+
+    app: Any
+    _acked: Any
+    _acked_index: Any
+    _committed_offset: Any
+    _read_offset: Any
+    _unacked_messages: Any
+    _buffered_partitions: Any
+    _waiting_for_ack: Any
+    _commit_every: Any
+    _n_acked: int
+
+    async def _drain_messages(self, fetcher: Any) -> None:  # noqa: C901 - mirrors Faust's loop
+        lane: BatchLane | None = getattr(self.app, "batch_lane", None)
+        if lane is None:
+            await super()._drain_messages(fetcher)  # type: ignore[misc]
+            return
+        service: Any = self
+        callback = service.callback
+        consumer_should_stop = service._stopped.is_set
+        fetcher_should_stop = fetcher._stopped.is_set
+        try:
+            while not (consumer_should_stop() or fetcher_should_stop()):
+                records, active = await service._wait_next_records(1.0)
+                await service.sleep(0)
+                if records is None or service.should_stop or not records:
+                    continue
+                if not service.flow_active:
+                    await service.perform_seek()
+                    continue
+                generation = self.app.consumer_generation_id
+                for tp, batch in records.items():
+                    if not service.flow_active or self.app.consumer_generation_id != generation:
+                        break
+                    if active is not None and tp not in active and \
+                            tp not in self._buffered_partitions:
+                        continue
+                    batch = self._unread(tp, batch)
+                    if not batch:
+                        continue
+                    self.app.monitor.track_tp_end_offset(tp, service.highwater(tp))
+                    handler = lane.handler_for(tp.topic)
+                    if handler is None:
+                        for record in batch:
+                            await service.wait_first(
+                                callback(service._to_message(tp, record)),
+                                service.suspend_flow.wait())
+                            self._read_offset[tp] = record.offset
+                        continue
+                    await self._handle(tp, batch, handler)
+                    if self._commit_every is not None and self._n_acked >= self._commit_every:
+                        self._n_acked = 0
+                        await service.commit()
+        except service.consumer_stopped_errors:
+            if service.transport.app.should_stop:
+                return
+            raise
+        except asyncio.CancelledError:
+            if service.transport.app.should_stop:
+                return
+            raise
+
+    def _unread(self, tp: Any, batch: list[Any]) -> list[Any]:
+        """Drop records at or before the read offset (a re-fetch), as Faust does."""
+        read = self._read_offset[tp]
+        if read is None or batch[0].offset >= read:
+            return batch
+        return [record for record in batch if record.offset >= read]
+
+    async def _handle(self, tp: Any, batch: list[Any], handler: BatchHandler) -> None:
+        service: Any = self
+        marker = InFlight(tp)
+        self._unacked_messages.add(marker)
+        read = self._read_offset[tp]
+        first = batch[0].offset
+        if read is not None and first - read > 1:
+            await service._add_gap(tp, read + 1, first)
+        offsets = [record.offset for record in batch]
+        for before, after in zip(offsets, offsets[1:]):
+            if after - before > 1:  # compacted away or a transaction marker
+                await service._add_gap(tp, before + 1, after)
+        self._read_offset[tp] = offsets[-1]
+        try:
+            futures = await handler(tp, batch)
+        except Exception as exc:
+            self._settle(marker)
+            log.exception("batch handler for %s failed; stopping the worker", tp.topic)
+            await service.crash(exc)
+            raise
+        if not futures:
+            self._ack(tp, offsets, marker)
+            return
+        done = asyncio.gather(*futures)
+        done.add_done_callback(lambda fut: self._on_outputs(fut, tp, offsets, marker))
+
+    def _on_outputs(self, fut: asyncio.Future[Any], tp: Any, offsets: list[int],
+                    marker: InFlight) -> None:
+        if fut.cancelled() or fut.exception() is not None:
+            self._settle(marker)
+            reason = fut.exception() if not fut.cancelled() else asyncio.CancelledError()
+            # never acknowledged, so never committed: processed again after the restart
+            log.error("a produced batch for input %s failed (%s); stopping the worker",
+                      tp, type(reason).__name__)
+            asyncio.ensure_future(self.app.crash(reason))
+            return
+        self._ack(tp, offsets, marker)
+
+    def _ack(self, tp: Any, offsets: list[int], marker: InFlight) -> None:
+        """Faust's ``Consumer.ack`` for a whole batch (same bookkeeping, one call)."""
+        committed = self._committed_offset[tp]
+        fresh = [o for o in offsets if committed is None or o >= committed]
+        index = self._acked_index[tp]
+        fresh = [o for o in fresh if o not in index]
+        index.update(fresh)
+        self._acked[tp].extend(fresh)
+        self._n_acked += len(fresh)
+        self._settle(marker)
+
+    def _settle(self, marker: InFlight) -> None:
+        marker.acked = True
+        self._unacked_messages.discard(marker)
+        notify(self._waiting_for_ack)
