@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from leadstream.agents.keying import register_keying_agent
+from leadstream.agents.keying import register_keying
 from leadstream.core.messages import Erase, MergeRequest
 from leadstream.schemas.commands import parse_command
 from leadstream.streams.mappers import command_to_core
@@ -21,6 +21,6 @@ def register_commands(pipeline: Pipeline) -> None:
     def to_core(raw: bytes) -> MergeRequest | Erase:
         return command_to_core(parse_command(raw, max_bytes=max_bytes))
 
-    register_keying_agent(
-        pipeline, pipeline.commands, name="leadstream.commands", stage="commands", to_core=to_core
+    register_keying(
+        pipeline, pipeline.commands, stage="commands", to_core=to_core
     )

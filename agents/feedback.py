@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from leadstream.agents.keying import register_keying_agent
+from leadstream.agents.keying import register_keying
 from leadstream.core.messages import Feedback
 from leadstream.schemas.feedback import parse_feedback
 from leadstream.streams.mappers import feedback_to_core
@@ -21,6 +21,6 @@ def register_feedback(pipeline: Pipeline) -> None:
     def to_core(raw: bytes) -> Feedback:
         return feedback_to_core(parse_feedback(raw, max_bytes=max_bytes))
 
-    register_keying_agent(
-        pipeline, pipeline.feedback, name="leadstream.feedback", stage="feedback", to_core=to_core
+    register_keying(
+        pipeline, pipeline.feedback, stage="feedback", to_core=to_core
     )

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import orjson
 
-from leadstream.agents.keying import register_keying_agent
+from leadstream.agents.keying import register_keying
 from leadstream.core.messages import Link, Touchpoint
 from leadstream.schemas.touchpoints import parse_touchpoint
 from leadstream.streams.hygiene import TrafficFilter
@@ -35,8 +35,8 @@ def register_ingest(pipeline: Pipeline) -> None:
         if outcome == "rejected":
             metrics.touchpoints.labels(type=type_label(_declared_type(raw)), outcome="dlq").inc()
 
-    register_keying_agent(
-        pipeline, pipeline.touchpoints, name="leadstream.ingest", stage="ingest",
+    register_keying(
+        pipeline, pipeline.touchpoints, stage="ingest",
         to_core=to_core, on_outcome=on_outcome,
     )
 

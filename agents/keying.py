@@ -1,59 +1,66 @@
-"""The shape ingest and feedback share: validate a raw record, key it by lead, or reject it."""
+"""The shape ingest, feedback and commands share: validate raw records, key them by lead, or
+reject them — a batch at a time on the batch lane."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from leadstream.agents.dlq import log_unexpected, send_to_dlq
-from leadstream.core.messages import Feedback, Touchpoint
+from leadstream.agents.dlq import log_unexpected, reject
+from leadstream.core.messages import Message
 from leadstream.exceptions import RejectedMessage
 from leadstream.streams.codecs import encode_message
+from leadstream.streams.outbox import Outbox
 
 if TYPE_CHECKING:
     from faust.types import TopicT
 
     from leadstream.streams.app import Pipeline
 
-__all__ = ["register_keying_agent"]
+__all__ = ["register_keying"]
 
 log = logging.getLogger(__name__)
 
 
-def register_keying_agent(
+def register_keying(
     pipeline: Pipeline,
     source: TopicT,
     *,
-    name: str,
     stage: str,
-    to_core: Callable[[bytes], Touchpoint | Feedback],
+    to_core: Callable[[bytes], Message],
     on_outcome: Callable[[str, bytes], None] = lambda outcome, raw: None,
 ) -> None:
-    """An agent that forwards ``to_core(value)`` to the lead-messages topic keyed by lead id.
+    """Forward ``to_core(value)`` of every record of ``source`` to the lead-messages topic keyed
+    by lead id, in input order per partition.
 
     ``to_core`` raises :class:`RejectedMessage` for bad input (→ DLQ with its kind and reason);
-    any other exception is a poison record (→ DLQ as ``internal_error``); the stream goes on.
-    ``concurrency=1`` keeps each input partition's order into the lead topic.
+    any other exception is a poison record (→ DLQ as ``internal_error``); the batch goes on.
     """
-    out = pipeline.lead_messages
+    out = pipeline.lead_messages.get_topic_name()
+    metrics = pipeline.metrics
 
-    @pipeline.app.agent(source, name=name, concurrency=1)
-    async def keying(stream: Any) -> None:
-        async for event in stream.events():
+    async def keying(tp: Any, records: list[Any]) -> list[asyncio.Future[Any]]:
+        outbox = Outbox(pipeline.app.producer)
+        for record in records:
+            raw: bytes = record.value or b""
             try:
-                message = to_core(event.value or b"")
+                message = to_core(raw)
             except RejectedMessage as rejected:
-                on_outcome("rejected", event.value or b"")
-                await send_to_dlq(pipeline, event, stage=stage, kind=rejected.kind,
-                                  reason=rejected.reason)
+                on_outcome("rejected", raw)
+                reject(pipeline, outbox, record, stage=stage, kind=rejected.kind,
+                       reason=rejected.reason)
                 continue
             except Exception as exc:
-                log_unexpected(log, stage, event, exc)
-                pipeline.metrics.errors.labels(kind="validate").inc()
-                on_outcome("rejected", event.value or b"")
-                await send_to_dlq(pipeline, event, stage=stage, kind="internal_error",
-                                  reason=f"unexpected {type(exc).__name__} while validating")
+                log_unexpected(log, stage, record, exc)
+                metrics.errors.labels(kind="validate").inc()
+                on_outcome("rejected", raw)
+                reject(pipeline, outbox, record, stage=stage, kind="internal_error",
+                       reason=f"unexpected {type(exc).__name__} while validating")
                 continue
-            await out.send(key=message.lead_id.encode(), value=encode_message(message))
+            outbox.add(out, message.lead_id.encode(), encode_message(message))
             on_outcome("accepted", b"")
+        return await outbox.send()
+
+    pipeline.lane.subscribe(pipeline.app, source, keying)

@@ -1,31 +1,47 @@
-"""Lead agent: per-lead state in a RocksDB table; the core decides, this adapter writes and sends."""
+"""Lead handler: per-lead state in a RocksDB table; the core decides, this adapter writes and sends.
+
+It runs on the batch lane (streams/batch_lane.py): one call per fetched batch of one lead-messages
+partition, so one partition is never handled twice at once (what ``concurrency=1`` gives an
+agent). Within a batch each lead's state is decoded once, updated by every message in order, and
+written once at the end with one changelog record (streams/table_buffer.py).
+
+Order of effects per batch, for crash safety:
+1. messages to other ids that this state must not outrun (a visitor's hand-over to its lead) and
+   erasure events are sent and *awaited*; only then
+2. the states are written (RocksDB + changelog), and
+3. everything else (handovers, DLQ) is queued; the batch lane commits the input offsets only when
+   all of it is written. A crash anywhere replays the batch; the per-lead dedupe window and the
+   deterministic transition ids make the replay a no-op apart from re-published handovers.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
+from collections import Counter
 from typing import TYPE_CHECKING, Any
 
-from leadstream.agents.dlq import log_unexpected, send_to_dlq
+from leadstream.agents.dlq import log_unexpected, reject
 from leadstream.core.apply import apply, next_deadline
 from leadstream.core.emitted import (
     Counted,
     Delete,
     Duplicate,
-    Emitted,
     Erased,
     LeadsMerged,
     Rejected,
     Send,
     Transition,
 )
-from leadstream.core.messages import Absorb, Tick, Touchpoint
+from leadstream.core.messages import Absorb, Message, Tick, Touchpoint
 from leadstream.core.scoring import behaviour_score
-from leadstream.core.state import LeadState
 from leadstream.streams.codecs import decode_message, decode_state, encode_message, encode_state
-from leadstream.streams.funnel import Bucket, bucket_of, decode_counts, encode_counts, shift, stats_key
 from leadstream.streams.deadlines import decode_deadline, encode_deadline, index_update
+from leadstream.streams.funnel import bucket_of, decode_counts, encode_counts, shift, stats_key
 from leadstream.streams.mappers import erased_to_handover, merged_to_handover, transition_to_handover
+from leadstream.streams.outbox import Outbox
+from leadstream.streams.table_buffer import TableBuffer
 
 if TYPE_CHECKING:
     from leadstream.streams.app import Pipeline
@@ -34,122 +50,145 @@ __all__ = ["register_leads"]
 
 log = logging.getLogger(__name__)
 
+_GONE = object()  # a state deleted in this batch
+
 
 def register_leads(pipeline: Pipeline) -> None:
-    table = pipeline.leads
-    stats = pipeline.stats
-    deadlines = pipeline.deadlines
-    index = pipeline.deadline_index
     models = pipeline.models
     primary = models.primary
-    handover = pipeline.handover
-    lead_messages = pipeline.lead_messages
     metrics = pipeline.metrics
-    producer = pipeline.app.producer
+    index = pipeline.deadline_index
+    handover = pipeline.handover.get_topic_name()
+    lead_messages = pipeline.lead_messages.get_topic_name()
 
-    def _index_deadline(key: bytes, state: LeadState | None, *, after_tick: bool) -> None:
-        stored = deadlines.get(key)
-        live = state is not None and state.merged_into is None
-        changed, due = index_update(
-            decode_deadline(stored) if stored is not None else None,
-            next_deadline(state, models) if live else None,  # type: ignore[arg-type]
-            after_tick=after_tick or not live,
-        )
-        if not changed:
-            return
-        if due is None:
-            del deadlines[key]
-        else:
-            deadlines[key] = encode_deadline(due)
-            index.push(key, due)
-
-    def _count_leads(event: Any, before: Bucket | None, state: LeadState | None) -> None:
-        after = bucket_of(state, models) if state is not None else None
-        if after == before:
-            return
-        key = stats_key(event.message.partition)
-        counts = decode_counts(stats.get(key))
-        shift(counts, before, after)
-        stats[key] = encode_counts(counts)
-
-    def _observe_latency(message: Any, ingested_at: float | None) -> None:
+    def _observe_latency(message: Any, ingested_ms: int | None) -> None:
         if isinstance(message, Tick):
             return
         now = time.time()
         metrics.handover_latency.labels(since="event_time").observe(max(0.0, now - message.occurred_at))
-        if ingested_at:
-            metrics.handover_latency.labels(since="ingest").observe(max(0.0, now - ingested_at))
+        if ingested_ms:
+            metrics.handover_latency.labels(since="ingest").observe(max(0.0, now - ingested_ms / 1000))
 
-    async def _send_first(emitted: list[Emitted]) -> None:
-        """Messages to other ids, and erasure events, go out before this id's state is stored;
-        when the state must not outrun them (a hand-over, an erasure) they are flushed first."""
-        durable = False
-        for item in emitted:
-            if isinstance(item, Send):
-                target = item.message.lead_id
-                await lead_messages.send(key=target.encode(), value=encode_message(item.message))
-                metrics.identity_messages.labels(note=item.note).inc()
-                durable = durable or item.before_state
-            elif isinstance(item, Erased):
-                record = erased_to_handover(item).model_dump_json().encode()
-                await handover.send(key=item.lead_id.encode(), value=record)
-                metrics.identity_events.labels(kind="erased").inc()
-                durable = True
-        if durable:
-            await producer.flush()
+    async def leads(tp: Any, records: list[Any]) -> list[asyncio.Future[Any]]:
+        partition: int = tp.partition
+        table = TableBuffer(pipeline.leads)
+        deadlines = TableBuffer(pipeline.deadlines)
+        first = Outbox(pipeline.app.producer)  # sent and awaited before the states are written
+        rest = Outbox(pipeline.app.producer)
+        states: dict[bytes, Any] = {}  # key → LeadState | None (never stored) | _GONE
+        before: dict[bytes, Any] = {}  # key → funnel bucket before this batch
+        after_tick: dict[bytes, bool] = {}  # key → its deadline entry must be made exact
+        counted: Counter[tuple[str, str]] = Counter()
 
-    # Stateful: concurrency must stay 1, and the tables are written only inside the iteration.
-    @pipeline.app.agent(pipeline.lead_messages, name="leadstream.leads", concurrency=1)
-    async def leads(stream: Any) -> None:
-        async for event in stream.events():
-            key: bytes = event.key
-            try:
-                message = decode_message(event.value)
-                stored = table.get(key)
+        for record in records:
+            key: bytes = record.key
+            if key not in states:
+                stored = table.get(partition, key)
                 previous = decode_state(stored) if stored is not None else None
-                before = bucket_of(previous, models) if previous is not None else None
-                state, emitted = apply(previous, message, models)
-                await _send_first(emitted)
-                if any(isinstance(item, Delete) for item in emitted):
-                    if key in table:
-                        del table[key]  # a tombstone in the changelog
-                    _index_deadline(key, None, after_tick=True)
-                    _count_leads(event, before, None)
-                elif state is not None:
-                    # Written on duplicates too: after a crash the local store may hold an
-                    # update whose changelog record was never sent; rewriting sends it.
-                    table[key] = encode_state(state)
-                    _index_deadline(key, state, after_tick=isinstance(message, Tick))
-                    _count_leads(event, before, state)
+                states[key] = previous
+                before[key] = bucket_of(previous, models) if previous is not None else None
+            previous = states[key]
+            try:
+                message: Message = decode_message(record.value)
+                state, emitted = apply(None if previous is _GONE else previous, message, models)
             except Exception as exc:  # a poison record must never stop the stream
-                log_unexpected(log, "lead agent", event, exc)
+                log_unexpected(log, "lead handler", record, exc)
                 metrics.errors.labels(kind="apply").inc()
-                await send_to_dlq(pipeline, event, stage="leads", kind="internal_error",
-                                  reason=f"unexpected {type(exc).__name__} while applying")
+                reject(pipeline, rest, record, stage="leads", kind="internal_error",
+                       reason=f"unexpected {type(exc).__name__} while applying")
                 continue
+            gone = False
             for item in emitted:
                 if isinstance(item, Transition):
-                    record = transition_to_handover(item).model_dump_json().encode()
-                    await handover.send(key=key, value=record)
-                    metrics.transitions.labels(
-                        from_stage=item.from_stage, to_stage=item.to_stage
-                    ).inc()
+                    rest.add(handover, key, transition_to_handover(item).model_dump_json().encode())
+                    metrics.transitions.labels(from_stage=item.from_stage,
+                                               to_stage=item.to_stage).inc()
                     source = message.then if isinstance(message, Absorb) else message
                     if item.trigger_event_id == getattr(source, "event_id", None) or \
                             item.trigger_event_id == getattr(source, "feedback_id", None):
-                        _observe_latency(source, event.message.timestamp)
+                        _observe_latency(source, record.timestamp)
                 elif isinstance(item, Counted):
-                    metrics.touchpoints.labels(type=item.type, outcome="scored").inc()
+                    counted[(item.type, "scored")] += 1
                     if state is not None and isinstance(message, Touchpoint):
                         metrics.behaviour_score.observe(
                             behaviour_score(state.components.get(primary.name, {}), primary,
                                             message.occurred_at))
                 elif isinstance(item, Duplicate):
-                    metrics.touchpoints.labels(type=item.type, outcome="duplicate").inc()
+                    counted[(item.type, "duplicate")] += 1
+                elif isinstance(item, Send):
+                    target = item.message.lead_id.encode()
+                    (first if item.before_state else rest).add(
+                        lead_messages, target, encode_message(item.message))
+                    metrics.identity_messages.labels(note=item.note).inc()
+                elif isinstance(item, Erased):
+                    first.add(handover, item.lead_id.encode(),
+                              erased_to_handover(item).model_dump_json().encode())
+                    metrics.identity_events.labels(kind="erased").inc()
+                elif isinstance(item, Delete):
+                    gone = True
                 elif isinstance(item, Rejected):
-                    await send_to_dlq(pipeline, event, stage="leads", kind=item.kind,
-                                      reason=item.reason)
+                    reject(pipeline, rest, record, stage="leads", kind=item.kind,
+                           reason=item.reason)
                 elif isinstance(item, LeadsMerged):
-                    record = merged_to_handover(item).model_dump_json().encode()
-                    await handover.send(key=item.survivor.encode(), value=record)
+                    rest.add(handover, item.survivor.encode(),
+                             merged_to_handover(item).model_dump_json().encode())
                     metrics.identity_events.labels(kind="leads_merged").inc()
+            if gone:
+                states[key] = _GONE
+                after_tick[key] = True
+            elif state is not None:
+                # Kept (and rewritten) on duplicates too: after a crash the local store may hold
+                # an update whose changelog record was never sent; rewriting sends it.
+                states[key] = state
+                after_tick[key] = after_tick.get(key, False) or isinstance(message, Tick)
+
+        for (type_, outcome), n in counted.items():
+            metrics.touchpoints.labels(type=type_, outcome=outcome).inc(n)
+        if len(first):
+            await asyncio.gather(*await first.send())  # durable before the states that follow
+        stats = TableBuffer(pipeline.stats)
+        pushes = _write_states(partition, states, before, after_tick, table, deadlines, stats)
+        for buffer in (table, deadlines, stats):
+            buffer.flush(rest)
+        for key, due in pushes:  # after the deadlines are in RocksDB (the timer reads them)
+            index.push(key, due)
+        return await rest.send()
+
+    def _write_states(partition: int, states: dict[bytes, Any], before: dict[bytes, Any],
+                      after_tick: dict[bytes, bool], table: TableBuffer, deadlines: TableBuffer,
+                      stats: TableBuffer) -> list[tuple[bytes, float]]:
+        """Queue each changed lead's state, deadline and funnel shift; return the deadlines to
+        index."""
+        counts = None
+        pushes: list[tuple[bytes, float]] = []
+        for key, tick in after_tick.items():
+            state = states[key]
+            if state is _GONE:
+                table.delete(partition, key)
+                after = None
+            else:
+                table.set(partition, key, encode_state(state))
+                after = bucket_of(state, models)
+            live = state is not _GONE and state.merged_into is None
+            stored = deadlines.get(partition, key)
+            changed, due = index_update(
+                decode_deadline(stored) if stored is not None else None,
+                next_deadline(state, models) if live else None,
+                after_tick=tick or not live,
+            )
+            if changed:
+                if due is None:
+                    deadlines.delete(partition, key)
+                else:
+                    deadlines.set(partition, key, encode_deadline(due))
+                    pushes.append((key, due))
+            if after != before[key]:
+                if counts is None:
+                    counts = decode_counts(stats.get(partition, stats_key(partition)))
+                shift(counts, before[key], after)
+        if counts is not None:
+            stats.set(partition, stats_key(partition), encode_counts(counts))
+        return pushes
+
+    pipeline.lane.subscribe(pipeline.app, pipeline.lead_messages, leads)
+

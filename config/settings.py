@@ -59,6 +59,11 @@ class KafkaSettings(_Section):
     fetch_max_wait_ms: int | None = Field(default=None, ge=1, le=60_000)
     commit_interval_s: float = Field(default=2.8, gt=0)
     producer_linger_ms: float = Field(default=0.0, ge=0)
+    producer_batch_bytes: int = Field(
+        default=256 * 1024, ge=16 * 1024, le=1024 * 1024,
+        description="largest produced batch per partition; a handler's output to one partition "
+        "goes out in batches of this size (keep it under the broker's message.max.bytes)",
+    )
 
     @model_validator(mode="after")
     def _sasl_complete(self) -> KafkaSettings:

@@ -14,6 +14,7 @@ from leadstream.config.settings import Settings
 from leadstream.core.model import ModelSet, ScoringModel
 from leadstream.streams.deadlines import DeadlineIndex
 from leadstream.streams import transport
+from leadstream.streams.batch_lane import BatchLane
 from leadstream.streams.durable_flush import make_flush_durable
 from leadstream.streams.http_api import register_views
 from leadstream.streams.kafka_options import broker_urls, faust_credentials
@@ -46,6 +47,7 @@ class Pipeline:
     deadlines: Any  # faust.Table of lead id (bytes) → next tick time (see streams.deadlines)
     deadline_index: DeadlineIndex
     stats: Any  # faust.Table of "partition-<n>" → leads per stage and grade (see streams.funnel)
+    lane: BatchLane  # how the agents consume their topics (see streams.batch_lane)
 
 
 def lead_messages_topic(settings: Settings) -> str:
@@ -85,6 +87,7 @@ def faust_settings(settings: Settings) -> dict[str, Any]:
         broker_rebalance_timeout=kafka.effective_rebalance_timeout(),
         broker_commit_interval=kafka.commit_interval_s,
         producer_linger=kafka.producer_linger_ms / 1000.0,
+        producer_max_batch_size=kafka.producer_batch_bytes,
         # at-least-once + per-lead dedupe + deterministic ids (DESIGN §8; BROKER.md defect 2)
         processing_guarantee="at_least_once",
         consumer_auto_offset_reset="earliest",
@@ -126,6 +129,7 @@ def create_pipeline(settings: Settings, models: ScoringModel | ModelSet) -> Pipe
 
     app = faust.App(settings.app_id, **faust_settings(settings))
     make_flush_durable(app)
+    app.batch_lane = BatchLane()  # type: ignore[attr-defined]  # read by the lane's consumer
     partitions = settings.topics.partitions
     raw: dict[str, Any] = dict(key_serializer="raw", value_serializer="raw", partitions=partitions)
     pipeline = Pipeline(
@@ -143,6 +147,7 @@ def create_pipeline(settings: Settings, models: ScoringModel | ModelSet) -> Pipe
         deadlines=_bytes_table(app, settings, DEADLINES_TABLE, share=8),  # 16 bytes per entry
         deadline_index=DeadlineIndex(),
         stats=_bytes_table(app, settings, STATS_TABLE, share=16),  # one record per partition
+        lane=app.batch_lane,  # type: ignore[attr-defined]
     )
     register_agents(pipeline)
     register_views(pipeline)

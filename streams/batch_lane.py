@@ -49,6 +49,15 @@ class BatchLane:
             raise ValueError(f"topic {topic!r} already has a batch handler")
         self._handlers[topic] = handler
 
+    def subscribe(self, app: Any, topic: Any, handler: BatchHandler) -> None:
+        """Subscribe the Faust app to ``topic`` (a ``faust.Topic``, maybe of several names) and
+        hand its batches to ``handler``; the app must carry this lane as ``app.batch_lane``."""
+        if getattr(app, "batch_lane", None) is not self:
+            raise ValueError("the app does not consume through this batch lane")
+        for name in topic.topics:
+            self.register(name, handler)
+        app.topics.add(topic)
+
     def handler_for(self, topic: str) -> BatchHandler | None:
         return self._handlers.get(topic)
 

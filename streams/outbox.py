@@ -30,7 +30,7 @@ class Outbox:
     def __init__(self, producer: Any) -> None:
         self._faust_producer = producer
         self._pending: dict[tuple[str, int], list[tuple[bytes | None, bytes | None, int]]] = {}
-        self._keyed: list[tuple[str, bytes, bytes | None, int]] = []
+        self._keyed: list[tuple[str, bytes | None, bytes | None, int]] = []
         self._on_sent: dict[str, Sent] = {}
         self._known_topics: set[str] = set()
 
@@ -39,11 +39,10 @@ class Outbox:
 
     def add(self, topic: str, key: bytes | None, value: bytes | None, *,
             partition: int | None = None, timestamp_ms: int | None = None) -> None:
-        """Queue a record; ``partition=None`` partitions by key (a key is then required)."""
+        """Queue a record; ``partition=None`` lets the producer's partitioner choose (by key;
+        a record without a key goes to a random partition)."""
         ts = timestamp_ms if timestamp_ms is not None else int(time.time() * 1000)
         if partition is None:
-            if key is None:
-                raise ValueError(f"a record for {topic} needs a key or a partition")
             self._keyed.append((topic, key, value, ts))
         else:
             self._pending.setdefault((topic, partition), []).append((key, value, ts))

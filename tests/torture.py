@@ -23,6 +23,7 @@ import json
 import os
 import random
 import sys
+import threading
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
@@ -212,8 +213,12 @@ def drained(deployment: Any) -> bool:
 
 def run_log(deployment: Any, log: TortureLog, *, kills: int, seed: int,
             kill_window: tuple[float, float] = (0.3, 2.5), timeout: float = 300.0) -> RunReport:
-    """Produce each phase, kill -9 the worker ``kills`` times spread over the phases, restart it
-    each time, and wait until the phase is fully processed before the next."""
+    """Produce each phase as a trickle while the worker is killed -9 ``kills`` times (spread over
+    the phases) and restarted each time, then wait until the phase is fully processed.
+
+    The trickle keeps input arriving until the phase's last kill (a worker drains a burst faster
+    than it restarts, so kills after a burst would hit an idle worker); then the rest follows.
+    """
     rng = random.Random(seed)
     report = RunReport()
     started = time.monotonic()
@@ -224,15 +229,17 @@ def run_log(deployment: Any, log: TortureLog, *, kills: int, seed: int,
     for phase, phase_kills in zip(log.phases, plan, strict=True):
         phase_started = time.monotonic()
         topic = deployment.topics[phase.topic]
-        deployment.produce(phase.records, topic=topic)
+        trickle = _Trickle(deployment, phase.records, topic, slices=phase_kills * 80 + 1)
+        trickle.start()
         for _ in range(phase_kills):
             time.sleep(rng.uniform(*kill_window))
-            mid = not drained(deployment)
+            mid = not trickle.done.is_set() or not drained(deployment)
             worker.kill()
             report.kills += 1
             report.kills_mid_stream += int(mid)
             worker = deployment.start_worker()
             report.restarts += 1
+        trickle.finish()
         deadline = time.monotonic() + timeout
         while not drained(deployment):
             if time.monotonic() > deadline:
@@ -248,6 +255,40 @@ def run_log(deployment: Any, log: TortureLog, *, kills: int, seed: int,
     worker.stop()
     report.seconds = round(time.monotonic() - started, 1)
     return report
+
+
+class _Trickle(threading.Thread):
+    """Produces ``records`` in order, one slice every 0.2 s; :meth:`finish` sends the rest at
+    once and waits."""
+
+    def __init__(self, deployment: Any, records: list[tuple[bytes | None, bytes]], topic: str,
+                 *, slices: int) -> None:
+        super().__init__(daemon=True)
+        self._deployment, self._records, self._topic = deployment, records, topic
+        self._size = max(1, -(-len(records) // slices))
+        self._hurry = threading.Event()
+        self.done = threading.Event()
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            at = 0
+            while at < len(self._records):
+                size = len(self._records) - at if self._hurry.is_set() else self._size
+                self._deployment.produce(self._records[at:at + size], topic=self._topic)
+                at += size
+                if not self._hurry.is_set():
+                    self._hurry.wait(0.2)
+        except BaseException as exc:  # re-raised by finish()
+            self.error = exc
+        finally:
+            self.done.set()
+
+    def finish(self) -> None:
+        self._hurry.set()
+        self.join()
+        if self.error is not None:
+            raise self.error
 
 
 @dataclass

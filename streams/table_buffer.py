@@ -1,0 +1,80 @@
+"""TableBuffer: a batch's writes to a Faust RocksDB table, applied once per key at the end.
+
+A Faust table write (``table[k] = v``) puts the value into RocksDB and sends one changelog record
+through Faust's producer buffer, per write, and needs the stream's current event for the partition.
+A batch handler instead collects its writes here and calls :meth:`TableBuffer.flush` once: one
+RocksDB ``WriteBatch`` per partition and one changelog record per changed key (the last value),
+queued on the handler's :class:`~leadstream.streams.outbox.Outbox` to the same changelog partition
+Faust would use. When a changelog batch is written, the table's persisted offset moves on, as
+Faust's own ``_on_changelog_sent`` does, so recovery after a restart replays only what is newer.
+
+The table, its changelog topic, its recovery and rebalancing stay Faust's: this only changes how a
+handler writes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from faust.types import TP
+from rocksdict import WriteBatch
+
+from leadstream.streams.outbox import Outbox
+
+__all__ = ["TableBuffer"]
+
+_DELETED = None
+
+
+class TableBuffer:
+    """Pending writes of one handler call to one table: ``(partition, key) → bytes | None``."""
+
+    def __init__(self, table: Any) -> None:
+        self._table = table
+        self._store = table.data  # faust.stores.rocksdb.Store, one RocksDB per partition
+        self._topic = table.changelog_topic.get_topic_name()
+        self._pending: dict[tuple[int, bytes], bytes | None] = {}
+
+    @property
+    def changelog(self) -> str:
+        return self._topic
+
+    def get(self, partition: int, key: bytes) -> bytes | None:
+        """The value this batch wrote, else the stored one."""
+        slot = (partition, key)
+        if slot in self._pending:
+            return self._pending[slot]
+        value: bytes | None = self._store._db_for_partition(partition).get(key)
+        return value
+
+    def set(self, partition: int, key: bytes, value: bytes) -> None:
+        self._pending[(partition, key)] = value
+
+    def delete(self, partition: int, key: bytes) -> None:
+        """Remove the key (a tombstone in the changelog), also when it was never stored."""
+        self._pending[(partition, key)] = _DELETED
+
+    def __len__(self) -> int:
+        return len(self._pending)
+
+    def flush(self, outbox: Outbox) -> None:
+        """Write everything to RocksDB now and queue the changelog records on ``outbox``."""
+        if not self._pending:
+            return
+        batches: dict[int, Any] = {}
+        for (partition, key), value in self._pending.items():
+            batch = batches.get(partition)
+            if batch is None:
+                batch = batches[partition] = WriteBatch(raw_mode=True)
+            if value is _DELETED:
+                batch.delete(key)
+            else:
+                batch.put(key, value)
+            outbox.add(self._topic, key, value, partition=partition)
+        for partition, batch in batches.items():
+            self._store._db_for_partition(partition).write(batch)
+        self._pending = {}
+        outbox.on_sent(self._topic, self._persisted)
+
+    def _persisted(self, partition: int, offset: int) -> None:
+        self._store.set_persisted_offset(TP(self._topic, partition), offset)
