@@ -20,6 +20,7 @@ import asyncio
 import logging
 import time
 from collections import Counter
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from leadstream.agents.dlq import log_unexpected, reject
@@ -41,6 +42,7 @@ from leadstream.streams.deadlines import decode_deadline, encode_deadline, index
 from leadstream.streams.funnel import bucket_of, decode_counts, encode_counts, shift, stats_key
 from leadstream.streams.mappers import erased_to_handover, merged_to_handover, transition_to_handover
 from leadstream.streams.outbox import Outbox
+from leadstream.streams.state_cache import StateCache
 from leadstream.streams.table_buffer import TableBuffer
 
 if TYPE_CHECKING:
@@ -60,6 +62,7 @@ def register_leads(pipeline: Pipeline) -> None:
     index = pipeline.deadline_index
     handover = pipeline.handover.get_topic_name()
     lead_messages = pipeline.lead_messages.get_topic_name()
+    cache = StateCache(pipeline.settings.state.cache_leads)
 
     def _observe_latency(message: Any, ingested_ms: int | None) -> None:
         if isinstance(message, Tick):
@@ -79,12 +82,16 @@ def register_leads(pipeline: Pipeline) -> None:
         before: dict[bytes, Any] = {}  # key → funnel bucket before this batch
         after_tick: dict[bytes, bool] = {}  # key → its deadline entry must be made exact
         counted: Counter[tuple[str, str]] = Counter()
+        applied: dict[bytes, list[Message]] = {}  # key → messages applied in this batch
+        scored_at: dict[bytes, float] = {}  # key → time of its last scored touchpoint
 
+        cache.valid_for(pipeline.app.consumer_generation_id)
         for record in records:
             key: bytes = record.key
             if key not in states:
-                stored = table.get(partition, key)
-                previous = decode_state(stored) if stored is not None else None
+                previous = cache.get(key)
+                if previous is None:
+                    previous = _stored(table, partition, key)
                 states[key] = previous
                 before[key] = bucket_of(previous, models) if previous is not None else None
             previous = states[key]
@@ -96,7 +103,11 @@ def register_leads(pipeline: Pipeline) -> None:
                 metrics.errors.labels(kind="apply").inc()
                 reject(pipeline, rest, record, stage="leads", kind="internal_error",
                        reason=f"unexpected {type(exc).__name__} while applying")
+                # apply may have changed the state in place before it failed: rebuild it from the
+                # stored state and this batch's earlier messages (their effects are queued)
+                states[key] = _replayed(table, partition, key, applied.get(key, ()))
                 continue
+            applied.setdefault(key, []).append(message)
             gone = False
             for item in emitted:
                 if isinstance(item, Transition):
@@ -109,10 +120,8 @@ def register_leads(pipeline: Pipeline) -> None:
                         _observe_latency(source, record.timestamp)
                 elif isinstance(item, Counted):
                     counted[(item.type, "scored")] += 1
-                    if state is not None and isinstance(message, Touchpoint):
-                        metrics.behaviour_score.observe(
-                            behaviour_score(state.components.get(primary.name, {}), primary,
-                                            message.occurred_at))
+                    if isinstance(message, Touchpoint):
+                        scored_at[key] = message.occurred_at
                 elif isinstance(item, Duplicate):
                     counted[(item.type, "duplicate")] += 1
                 elif isinstance(item, Send):
@@ -142,6 +151,11 @@ def register_leads(pipeline: Pipeline) -> None:
                 states[key] = state
                 after_tick[key] = after_tick.get(key, False) or isinstance(message, Tick)
 
+        for key, at in scored_at.items():  # once per lead and batch: its score after the batch
+            state = states[key]
+            if state is not _GONE and state is not None:
+                metrics.behaviour_score.observe(
+                    behaviour_score(state.components.get(primary.name, {}), primary, at))
         for (type_, outcome), n in counted.items():
             metrics.touchpoints.labels(type=type_, outcome=outcome).inc(n)
         if len(first):
@@ -152,7 +166,26 @@ def register_leads(pipeline: Pipeline) -> None:
             buffer.flush(rest)
         for key, due in pushes:  # after the deadlines are in RocksDB (the timer reads them)
             index.push(key, due)
+        for key in after_tick:
+            state = states[key]
+            if state is _GONE:
+                cache.discard(key)
+            else:
+                cache.put(key, state)
         return await rest.send()
+
+    def _stored(table: TableBuffer, partition: int, key: bytes) -> Any:
+        stored = table.get(partition, key)
+        return decode_state(stored) if stored is not None else None
+
+    def _replayed(table: TableBuffer, partition: int, key: bytes,
+                  messages: Iterable[Message]) -> Any:
+        state = _stored(table, partition, key)
+        for message in messages:
+            state, emitted = apply(None if state is _GONE else state, message, models)
+            if any(isinstance(item, Delete) for item in emitted):
+                state = _GONE
+        return state
 
     def _write_states(partition: int, states: dict[bytes, Any], before: dict[bytes, Any],
                       after_tick: dict[bytes, bool], table: TableBuffer, deadlines: TableBuffer,

@@ -159,8 +159,11 @@ def main() -> int:
                 samples = scrape(pipeline.metrics_url)
             except OSError:
                 return 0
+            # touchpoints_total counts ingest rejections too (outcome "dlq"); the DLQ counter
+            # adds what the lead handler rejects (e.g. too late)
             return int(counter_total(samples, "leadstream_touchpoints_total")
-                       + counter_total(samples, "leadstream_dlq_records_total"))
+                       + counter_total(samples, "leadstream_dlq_records_total")
+                       - counter_total(samples, "leadstream_dlq_records_total", stage="ingest"))
 
         full = _timed("leadstream pipeline", pipeline, len(records), accounted)
         handovers = asyncio.run(_output_count(bs, "pipeline-out"))

@@ -111,6 +111,11 @@ class RocksDBSettings(_Section):
 
 class StateSettings(_Section):
     dir: Path = Path("var/state")
+    cache_leads: int = Field(
+        default=10_000, ge=0, le=10_000_000,
+        description="decoded lead states kept in memory per worker between batches (0: none); "
+        "RocksDB stays the truth, this saves decoding hot leads again",
+    )
     rocksdb: RocksDBSettings = Field(default_factory=RocksDBSettings)
 
 

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import fnmatch
 import re
+from functools import cached_property
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from leadstream.core.messages import Touchpoint
 from leadstream.core.touchpoint_types import TOUCHPOINT_TYPES
@@ -70,8 +71,6 @@ class BehaviourRule(_Strict):
         default=None, ge=1, description="at most this many counted touchpoints per UTC day"
     )
 
-    _compiled: tuple[tuple[str, re.Pattern[str]], ...] = PrivateAttr(default=())
-
     @field_validator("type")
     @classmethod
     def _known_type(cls, value: str) -> str:
@@ -81,8 +80,11 @@ class BehaviourRule(_Strict):
             )
         return value
 
-    def model_post_init(self, __context: Any) -> None:
-        self._compiled = tuple(
+    # Derived lookups are cached properties, not pydantic private attributes: those are read
+    # through BaseModel.__getattr__, which cost ~10 % of the worker's CPU in the scoring hot path.
+    @cached_property
+    def compiled_match(self) -> tuple[tuple[str, re.Pattern[str]], ...]:
+        return tuple(
             (name, re.compile(fnmatch.translate(pattern))) for name, pattern in self.match.items()
         )
 
@@ -93,7 +95,7 @@ class BehaviourRule(_Strict):
     def matches(self, touchpoint: Touchpoint) -> bool:
         if touchpoint.type != self.type:
             return False
-        for name, pattern in self._compiled:
+        for name, pattern in self.compiled_match:
             value = touchpoint.field_value(name)
             if value is None or not pattern.match(str(value)):
                 return False
@@ -116,9 +118,6 @@ class FitRule(_Strict):
     points: float = 0.0
     disqualify: bool = Field(default=False, description="a match disqualifies the lead")
 
-    _patterns: tuple[re.Pattern[str], ...] = PrivateAttr(default=())
-    _values: frozenset[str] = PrivateAttr(default=frozenset())
-
     @model_validator(mode="after")
     def _one_condition(self) -> FitRule:
         kinds = sum([bool(self.match), bool(self.values), self.min is not None or self.max is not None])
@@ -128,11 +127,13 @@ class FitRule(_Strict):
             raise ValueError(f"min ({self.min}) is greater than max ({self.max})")
         return self
 
-    def model_post_init(self, __context: Any) -> None:
-        self._patterns = tuple(
-            re.compile(fnmatch.translate(p.lower())) for p in self.match
-        )
-        self._values = frozenset(v.lower() for v in self.values)
+    @cached_property
+    def value_patterns(self) -> tuple[re.Pattern[str], ...]:
+        return tuple(re.compile(fnmatch.translate(p.lower())) for p in self.match)
+
+    @cached_property
+    def value_set(self) -> frozenset[str]:
+        return frozenset(v.lower() for v in self.values)
 
     def matches(self, profile: Mapping[str, Any]) -> bool:
         value = profile.get(self.field)
@@ -143,9 +144,9 @@ class FitRule(_Strict):
                 return False
             return (self.min is None or value >= self.min) and (self.max is None or value <= self.max)
         text = str(value).lower()
-        if self._values:
-            return text in self._values
-        return any(p.match(text) for p in self._patterns)
+        if self.value_set:
+            return text in self.value_set
+        return any(p.match(text) for p in self.value_patterns)
 
 
 class Fit(_Strict):
@@ -330,28 +331,29 @@ class ScoringModel(_Strict):
     lifecycle: Lifecycle = Field(default_factory=Lifecycle)
     routing: Routing = Field(default_factory=Routing)
 
-    _by_type: Mapping[str, tuple[BehaviourRule, ...]] = PrivateAttr(default_factory=dict)
-    _by_id: Mapping[str, BehaviourRule] = PrivateAttr(default_factory=dict)
-
     @field_validator("rules")
     @classmethod
     def _unique_rule_ids(cls, rules: tuple[BehaviourRule, ...]) -> tuple[BehaviourRule, ...]:
         _unique_ids(r.id for r in rules)
         return rules
 
-    def model_post_init(self, __context: Any) -> None:
+    @cached_property
+    def rules_by_type(self) -> Mapping[str, tuple[BehaviourRule, ...]]:
         by_type: dict[str, list[BehaviourRule]] = {}
         for rule in self.rules:
             by_type.setdefault(rule.type, []).append(rule)
-        self._by_type = {kind: tuple(rules) for kind, rules in by_type.items()}
-        self._by_id = {rule.id: rule for rule in self.rules}
+        return {kind: tuple(rules) for kind, rules in by_type.items()}
+
+    @cached_property
+    def rules_by_id(self) -> Mapping[str, BehaviourRule]:
+        return {rule.id: rule for rule in self.rules}
 
     def rules_for(self, touchpoint: Touchpoint) -> list[BehaviourRule]:
         """Every rule the touchpoint matches (all of them count, not just the first)."""
-        return [rule for rule in self._by_type.get(touchpoint.type, ()) if rule.matches(touchpoint)]
+        return [rule for rule in self.rules_by_type.get(touchpoint.type, ()) if rule.matches(touchpoint)]
 
     def rule(self, rule_id: str) -> BehaviourRule | None:
-        return self._by_id.get(rule_id)
+        return self.rules_by_id.get(rule_id)
 
     @property
     def ref(self) -> str:

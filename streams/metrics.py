@@ -56,7 +56,8 @@ class Metrics:
             ["since"], buckets=LATENCY_BUCKETS, registry=r)
         self.behaviour_score = Histogram(
             "leadstream_behaviour_score",
-            "The primary model's behaviour score of a lead right after each scored touchpoint.",
+            "The primary model's behaviour score of a lead after each batch in which it scored a "
+            "touchpoint (once per lead and batch).",
             buckets=SCORE_BUCKETS, registry=r)
         self.ticks = Counter(
             "leadstream_ticks_sent",

@@ -20,6 +20,9 @@ from typing import Any
 
 __all__ = ["Outbox", "Sent"]
 
+_PARTITION_CACHE_LIMIT = 200_000
+_partition_cache: dict[tuple[bytes, int], int] = {}
+
 Sent = Callable[[int, int], None]
 """Called with (partition, offset of the last record) when a partition batch is written."""
 
@@ -63,13 +66,25 @@ class Outbox:
             metadata = producer._metadata
             partitioner = producer._partitioner
             partitions: dict[str, tuple[list[int], list[int]]] = {}
+            cache = _partition_cache
             for topic, key, value, ts in self._keyed:
                 if topic not in partitions:
-                    partitions[topic] = (list(metadata.partitions_for_topic(topic)),
+                    partitions[topic] = (sorted(metadata.partitions_for_topic(topic)),
                                          list(metadata.available_partitions_for_topic(topic)))
                 every, available = partitions[topic]
-                pending.setdefault((topic, partitioner(key, every, available)), []).append(
-                    (key, value, ts))
+                if key is None:
+                    partition = partitioner(key, every, available)
+                else:
+                    # a keyed record's partition depends only on the key and the partition count
+                    # (murmur2, pure Python in aiokafka: worth remembering for hot keys)
+                    slot = (key, len(every))
+                    partition = cache.get(slot, -1)
+                    if partition < 0:
+                        partition = partitioner(key, every, available)
+                        if len(cache) >= _PARTITION_CACHE_LIMIT:
+                            cache.clear()
+                        cache[slot] = partition
+                pending.setdefault((topic, partition), []).append((key, value, ts))
             self._keyed = []
         futures: list[asyncio.Future[Any]] = []
         for (topic, partition), records in self._pending.items():
