@@ -1,0 +1,262 @@
+"""Latency: touchpoint produced → its handover visible to a consumer, at half the peak rate.
+
+    .venv/bin/python benchmarks/latency.py [--seconds 30] [--leads 10000]
+
+One embedded broker, one pipeline worker. First the peak is measured in the same run: a burst of
+``--burst`` touchpoints is drained as fast as the worker can. Then touchpoints are produced at half
+that rate for ``--seconds`` while a consumer reads the handover topic; every handover whose trigger
+is one of those touchpoints gives one latency sample (first copy only; transitions caused by ticks
+have no producer timestamp and are left out). Prints p50, p90, p99 and max.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from leadstream.broker import EmbeddedBroker
+from leadstream.demo.observe import counter_total, scrape
+from leadstream.demo.traffic import Record, TrafficGenerator
+from leadstream.demo.worker_process import WorkerProcess
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from throughput import _env, _produce  # noqa: E402  (sibling benchmark script)
+
+APP = "latency"
+
+
+def _handled(worker: WorkerProcess) -> int:
+    try:
+        samples = scrape(worker.metrics_url)
+    except OSError:
+        return 0
+    return int(counter_total(samples, "leadstream_touchpoints_total")
+               + counter_total(samples, "leadstream_dlq_records_total")
+               - counter_total(samples, "leadstream_dlq_records_total", stage="ingest"))
+
+
+def _wait_handled(worker: WorkerProcess, total: int, timeout: float = 300.0) -> None:
+    deadline = time.monotonic() + timeout
+    while _handled(worker) < total:
+        if time.monotonic() > deadline:
+            raise SystemExit(f"worker stuck below {total} handled; see {worker.log_path}")
+        time.sleep(0.05)
+
+
+async def _paced(bootstrap: str, topic: str, records: list[Record], rate: float,
+                 sent_at: dict[str, float]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=1)
+    await producer.start()
+    try:
+        start = time.monotonic()
+        for i, record in enumerate(records):
+            due = start + i / rate
+            delay = due - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            if record.kind == "valid":
+                sent_at[orjson.loads(record.value)["event_id"]] = time.time()
+            await producer.send(topic, record.value, key=record.key)
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+
+async def _measure(bootstrap: str, records: list[Record], rate: float, tail: float,
+                   arrivals: dict[str, tuple[float, float]]) -> list[float]:
+    """Latencies of handovers triggered by ``records``; ``arrivals`` gets, per trigger event id,
+    (handover record timestamp, time the consumer saw it)."""
+    sent_at: dict[str, float] = {}
+    seen: set[str] = set()
+    latencies: list[float] = []
+    consumer = AIOKafkaConsumer(f"{APP}-out", bootstrap_servers=bootstrap, group_id=None,
+                                auto_offset_reset="latest", fetch_max_wait_ms=5)
+    await consumer.start()
+    await consumer.seek_to_end()
+    for tp in consumer.assignment():
+        await consumer.position(tp)  # pin "latest" before the first touchpoint goes out
+    stop = asyncio.Event()
+
+    async def read() -> None:
+        while not stop.is_set():
+            for messages in (await consumer.getmany(timeout_ms=20)).values():
+                now = time.time()
+                for message in messages:
+                    event = orjson.loads(message.value)
+                    if event.get("kind") != "stage_transition" and event.get("kind") != "sla_breach":
+                        continue
+                    trigger = (event.get("trigger") or {}).get("event_id")
+                    transition = event["transition_id"]
+                    if trigger in sent_at and transition not in seen:
+                        seen.add(transition)
+                        latencies.append(now - sent_at[trigger])
+                        arrivals[trigger] = (message.timestamp / 1000, now)
+
+    reader = asyncio.create_task(read())
+    try:
+        await _paced(bootstrap, f"{APP}-in", records, rate, sent_at)
+        await asyncio.sleep(tail)
+    finally:
+        stop.set()
+        await reader
+        await consumer.stop()
+    return latencies
+
+
+async def _raw_hop(bootstrap: str, rate: float, count: int) -> list[float]:
+    """The broker's own share: one raw aiokafka produce → consume hop at the same rate."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=1)
+    consumer = AIOKafkaConsumer("latency-hop", bootstrap_servers=bootstrap, group_id=None,
+                                auto_offset_reset="latest", fetch_max_wait_ms=5)
+    await producer.start()
+    await producer.send_and_wait("latency-hop", b"0", key=b"warm-up")
+    await consumer.start()
+    await consumer.seek_to_end()
+    for tp in consumer.assignment():
+        await consumer.position(tp)
+    latencies: list[float] = []
+
+    async def read() -> None:
+        while len(latencies) < count:
+            for messages in (await consumer.getmany(timeout_ms=20)).values():
+                now = time.time()
+                latencies.extend(now - float(m.value) for m in messages)
+
+    reader = asyncio.create_task(read())
+    try:
+        start = time.monotonic()
+        for i in range(count):
+            delay = start + i / rate - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            await producer.send("latency-hop", str(time.time()).encode(), key=b"%d" % i)
+        await asyncio.wait_for(reader, timeout=30)
+    finally:
+        await producer.stop()
+        await consumer.stop()
+    return latencies
+
+
+def _summary(name: str, seconds: list[float]) -> str:
+    ms = [1000 * x for x in seconds]
+    return (f"{name:<34} p50 {_percentile(ms, 0.50):6.0f}  p90 {_percentile(ms, 0.90):6.0f}  "
+            f"p99 {_percentile(ms, 0.99):6.0f}  max {max(ms):6.0f}  (n={len(ms)})")
+
+
+async def _breakdown(bootstrap: str, arrivals: dict[str, tuple[float, float]]) -> None:
+    """Where the time goes, from record timestamps (each set when its record was produced):
+    touchpoint → first lead message (ingest) → last lead message (e.g. a visitor's forward) →
+    handover written → handover seen by the consumer."""
+    first: dict[str, float] = {}
+    last: dict[str, float] = {}
+    produced: dict[str, float] = {}
+    for topic in (f"{APP}-in", f"{APP}-lead-messages"):
+        consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None,
+                                    auto_offset_reset="earliest", fetch_max_wait_ms=10)
+        await consumer.start()
+        try:
+            idle = 0
+            while idle < 3:
+                batches = await consumer.getmany(timeout_ms=300, max_records=50_000)
+                idle = 0 if batches else idle + 1
+                for messages in batches.values():
+                    for m in messages:
+                        try:
+                            data = orjson.loads(m.value)
+                        except orjson.JSONDecodeError:
+                            continue
+                        if not isinstance(data, dict):
+                            continue
+                        at = m.timestamp / 1000
+                        if topic.endswith("-in"):
+                            if isinstance(data.get("event_id"), str):
+                                produced[data["event_id"]] = at
+                            continue
+                        inner = data.get("tp") if data.get("k") in ("L", "A") else data
+                        event_id = inner.get("e") if isinstance(inner, dict) else None
+                        if event_id in arrivals:
+                            first.setdefault(event_id, at)
+                            last[event_id] = max(at, last.get(event_id, at))
+        finally:
+            await consumer.stop()
+    rows: dict[str, list[float]] = {"ingest: touchpoint → lead message": [],
+                                    "identity hops: first → last lead message": [],
+                                    "lead handler: last lead message → handover": [],
+                                    "consumer: handover written → seen": []}
+    for event_id, (written, seen) in arrivals.items():
+        if event_id not in produced or event_id not in first:
+            continue
+        parts = list(rows.values())
+        parts[0].append(first[event_id] - produced[event_id])
+        parts[1].append(last[event_id] - first[event_id])
+        parts[2].append(written - last[event_id])
+        parts[3].append(seen - written)
+    for name, values in rows.items():
+        if values:
+            print(_summary(name, [max(0.0, v) for v in values]))
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--burst", type=int, default=30_000)
+    parser.add_argument("--leads", type=int, default=10_000)
+    parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument("--env", action="append", default=[], metavar="LEADSTREAM__X=Y",
+                        help="extra worker setting (repeatable), e.g. to try another fetch wait")
+    parser.add_argument("--fraction", type=float, default=0.5, help="of the peak rate")
+    args = parser.parse_args()
+
+    workdir = Path(tempfile.mkdtemp(prefix="leadstream-latency-"))
+    traffic = TrafficGenerator(people=args.leads, seed=args.seed, total=args.burst * 4)
+    burst = [next(traffic) for _ in range(args.burst)]
+
+    with EmbeddedBroker(log_path=workdir / "broker.log") as broker:
+        bs = broker.bootstrap_servers
+        worker = WorkerProcess(bootstrap_servers=bs, state_dir=workdir / "state",
+                               log_path=workdir / "worker.log",
+                               extra_env={**_env(APP), **dict(e.split("=", 1) for e in args.env)})
+        worker.start()
+        worker.wait_ready(timeout=120)
+        asyncio.run(_produce(bs, [f"{APP}-in"], burst))
+        start = time.monotonic()
+        _wait_handled(worker, len(burst))
+        peak = len(burst) / (time.monotonic() - start)
+        rate = peak * args.fraction
+        paced = [next(traffic) for _ in range(int(rate * args.seconds))]
+        print(f"peak (burst of {len(burst)} drained): {peak:.0f} touchpoints/s; "
+              f"pacing {len(paced)} touchpoints at {rate:.0f}/s for {args.seconds:.0f} s")
+        arrivals: dict[str, tuple[float, float]] = {}
+        latencies = asyncio.run(_measure(bs, paced, rate, tail=3.0, arrivals=arrivals))
+        _wait_handled(worker, len(burst) + len(paced))
+        worker.stop()
+        hop = asyncio.run(_raw_hop(bs, rate, count=int(rate * min(args.seconds, 10))))
+        print("\nwhere it goes (ms, from record timestamps):")
+        asyncio.run(_breakdown(bs, arrivals))
+
+    if not latencies:
+        print("no handovers observed")
+        return 1
+    print("\nlatency in ms, produced → visible to a consumer:")
+    print(_summary("pipeline: touchpoint → handover", latencies))
+    print(_summary("raw aiokafka: one hop (baseline)", hop))
+    print(f"pipeline mean {1000 * statistics.fmean(latencies):.0f} ms; "
+          f"p99 <= 250 ms: {'yes' if _percentile(latencies, 0.99) <= 0.25 else 'NO'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
