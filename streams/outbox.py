@@ -92,6 +92,8 @@ class Outbox:
         self._pending = {}
         return futures
 
+    # BatchBuilder.append documents its timestamp in seconds, but the record builder takes integer
+    # milliseconds (as ``send(timestamp_ms=...)`` passes them); seconds give 1970 timestamps.
     async def _send_partition(self, producer: Any, topic: str, partition: int,
                               records: list[tuple[bytes | None, bytes | None, int]],
                               ) -> list[asyncio.Future[Any]]:
@@ -99,13 +101,13 @@ class Outbox:
         batch = producer.create_batch()
         count = 0
         for key, value, ts in records:
-            if batch.append(key=key, value=value, timestamp=ts / 1000.0) is None:
+            if batch.append(key=key, value=value, timestamp=ts) is None:
                 if count == 0:
                     raise ValueError(f"a record for {topic} is larger than one producer batch")
                 futures.append(await self._submit(producer, batch, topic, partition, count))
                 batch = producer.create_batch()
                 count = 0
-                if batch.append(key=key, value=value, timestamp=ts / 1000.0) is None:
+                if batch.append(key=key, value=value, timestamp=ts) is None:
                     raise ValueError(f"a record for {topic} is larger than one producer batch")
             count += 1
         if count:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import shutil
+import time
 from datetime import timedelta
 
 import pytest
@@ -73,6 +74,9 @@ def test_scripted_journeys_produce_the_exact_handover_events(deployment: Deploym
     # the key of every handover is the canonical lead id; the email never appears
     raw = deployment.consume("handover", count=4, settle=0)
     assert {m.key.decode() for m in raw} == {ann_id, "BOB-7"}
+    # record timestamps are the time of publishing (epoch ms), as with any Kafka producer
+    now_ms = time.time() * 1000
+    assert all(now_ms - 120_000 < m.timestamp <= now_ms + 1_000 for m in raw), [m.timestamp for m in raw]
     assert all(ann.encode() not in m.value for m in raw)
 
 
