@@ -1,4 +1,4 @@
-"""Thin Faust agents: decode → core → table write → send."""
+"""Thin handlers on the batch lane (streams/batch_lane.py): decode → core → table write → send."""
 
 from __future__ import annotations
 

@@ -122,6 +122,8 @@ def main() -> int:
     parser.add_argument("--touchpoints", type=int, default=100_000)
     parser.add_argument("--leads", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--env", action="append", default=[], metavar="LEADSTREAM__X=Y",
+                        help="extra setting for the pipeline worker (repeatable)")
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="leadstream-bench-"))
@@ -151,7 +153,7 @@ def main() -> int:
 
         pipeline = WorkerProcess(
             bootstrap_servers=bs, state_dir=workdir / "pipe-state", log_path=workdir / "pipe.log",
-            extra_env=_env("pipeline"),
+            extra_env={**_env("pipeline"), **dict(e.split("=", 1) for e in args.env)},
         )
 
         def accounted() -> int:
