@@ -18,7 +18,7 @@ import json
 import logging
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from leadstream.core.messages import Tick
 from leadstream.streams.codecs import decode_state, encode_message

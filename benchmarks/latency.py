@@ -23,29 +23,18 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from leadstream.broker import EmbeddedBroker
-from leadstream.demo.observe import counter_total, scrape
 from leadstream.demo.traffic import Record, TrafficGenerator
 from leadstream.demo.worker_process import WorkerProcess
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from throughput import _env, _produce  # noqa: E402  (sibling benchmark script)
+from throughput import _env, _produce, handled  # noqa: E402  (sibling benchmark script)
 
 APP = "latency"
 
 
-def _handled(worker: WorkerProcess) -> int:
-    try:
-        samples = scrape(worker.metrics_url)
-    except OSError:
-        return 0
-    return int(counter_total(samples, "leadstream_touchpoints_total")
-               + counter_total(samples, "leadstream_dlq_records_total")
-               - counter_total(samples, "leadstream_dlq_records_total", stage="ingest"))
-
-
 def _wait_handled(worker: WorkerProcess, total: int, timeout: float = 300.0) -> None:
     deadline = time.monotonic() + timeout
-    while _handled(worker) < total:
+    while handled(worker) < total:
         if time.monotonic() > deadline:
             raise SystemExit(f"worker stuck below {total} handled; see {worker.log_path}")
         time.sleep(0.05)

@@ -95,6 +95,19 @@ def _env(app_id: str) -> dict[str, str]:
     }
 
 
+def handled(worker: WorkerProcess) -> int:
+    """Touchpoints a pipeline worker has accounted for, from its /metrics."""
+    try:
+        samples = scrape(worker.metrics_url)
+    except OSError:
+        return 0
+    # touchpoints_total counts ingest rejections too (outcome "dlq"); the DLQ counter adds what
+    # the lead handler rejects (e.g. too late)
+    return int(counter_total(samples, "leadstream_touchpoints_total")
+               + counter_total(samples, "leadstream_dlq_records_total")
+               - counter_total(samples, "leadstream_dlq_records_total", stage="ingest"))
+
+
 def _timed(name: str, worker: WorkerProcess, total: int, done: Callable[[], int]) -> Result:
     worker.start()
     worker.wait_ready(timeout=120)  # excludes process start and the group join from the timing
@@ -156,18 +169,7 @@ def main() -> int:
             extra_env={**_env("pipeline"), **dict(e.split("=", 1) for e in args.env)},
         )
 
-        def accounted() -> int:
-            try:
-                samples = scrape(pipeline.metrics_url)
-            except OSError:
-                return 0
-            # touchpoints_total counts ingest rejections too (outcome "dlq"); the DLQ counter
-            # adds what the lead handler rejects (e.g. too late)
-            return int(counter_total(samples, "leadstream_touchpoints_total")
-                       + counter_total(samples, "leadstream_dlq_records_total")
-                       - counter_total(samples, "leadstream_dlq_records_total", stage="ingest"))
-
-        full = _timed("leadstream pipeline", pipeline, len(records), accounted)
+        full = _timed("leadstream pipeline", pipeline, len(records), lambda: handled(pipeline))
         handovers = asyncio.run(_output_count(bs, "pipeline-out"))
         dlq = asyncio.run(_output_count(bs, "pipeline-dlq"))
 

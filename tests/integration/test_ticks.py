@@ -15,7 +15,7 @@ from leadstream.config.model_loader import DEFAULT_MODEL_PATH
 from leadstream.core.identity import email_lead_id
 from leadstream.core.routing import owner_ranking
 from leadstream.demo.observe import counter_total
-from tests.factories import T0, wire
+from tests.factories import wire
 from tests.integration.conftest import Deployment
 
 pytestmark = pytest.mark.integration
