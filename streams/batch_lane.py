@@ -129,6 +129,10 @@ class BatchLaneConsumerMixin:
                         break
                     if active is not None and tp not in active and \
                             tp not in self._buffered_partitions:
+                        # fetched just before the partition was paused: Faust drops such records
+                        # although the fetch position has moved past them, which leaves a hole
+                        # no commit can pass; read them again when the partition resumes
+                        await service.seek(tp, batch[0].offset)
                         continue
                     batch = self._unread(tp, batch)
                     if not batch:
