@@ -131,8 +131,10 @@ class BatchLaneConsumerMixin:
                             tp not in self._buffered_partitions:
                         # fetched just before the partition was paused: Faust drops such records
                         # although the fetch position has moved past them, which leaves a hole
-                        # no commit can pass; read them again when the partition resumes
-                        await service.seek(tp, batch[0].offset)
+                        # no commit can pass; read them again when the partition resumes (a
+                        # partition no longer assigned is read from its committed offset anyway)
+                        if tp in service.assignment():
+                            await service.seek(tp, batch[0].offset)
                         continue
                     batch = self._unread(tp, batch)
                     if not batch:

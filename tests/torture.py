@@ -229,7 +229,7 @@ def run_log(deployment: Any, log: TortureLog, *, kills: int, seed: int,
     for phase, phase_kills in zip(log.phases, plan, strict=True):
         phase_started = time.monotonic()
         topic = deployment.topics[phase.topic]
-        trickle = _Trickle(deployment, phase.records, topic, slices=phase_kills * 80 + 1)
+        trickle = Trickle(deployment, phase.records, topic, slices=phase_kills * 80 + 1)
         trickle.start()
         for _ in range(phase_kills):
             time.sleep(rng.uniform(*kill_window))
@@ -257,7 +257,7 @@ def run_log(deployment: Any, log: TortureLog, *, kills: int, seed: int,
     return report
 
 
-class _Trickle(threading.Thread):
+class Trickle(threading.Thread):
     """Produces ``records`` in order, one slice every 0.2 s; :meth:`finish` sends the rest at
     once and waits."""
 

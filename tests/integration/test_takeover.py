@@ -11,7 +11,7 @@ import pytest
 
 from leadstream.config.model_loader import DEFAULT_MODEL_PATH, load_models
 from tests.integration.conftest import Deployment
-from tests.torture import Reference, build_log, check_outcome, drained
+from tests.torture import Reference, Trickle, build_log, check_outcome, drained
 
 pytestmark = pytest.mark.integration
 
@@ -38,15 +38,18 @@ def test_the_survivor_takes_over_and_nothing_changes(deployment: Deployment) -> 
                         timeout=90, what="two workers sharing the partitions")
 
     first = LOG.phases[0]
-    deployment.produce(first.records, topic=deployment.topics[first.topic])
+    # a trickle over ~8 s: a fast worker drains a burst before the kill could land
+    trickle = Trickle(deployment, first.records, deployment.topics[first.topic], slices=40)
+    trickle.start()
     time.sleep(1.0)
-    assert not drained(deployment), "the kill must land mid-stream"
+    assert not trickle.done.is_set(), "the kill must land mid-stream"
     victim.kill()
     killed = time.monotonic()
     deployment.wait_for(lambda: len(_partitions(survivor)) == 8, timeout=90, what="the takeover")
     takeover = time.monotonic() - killed
     assert takeover < TAKEOVER_BOUND_S
 
+    trickle.finish()
     deployment.wait_for(lambda: drained(deployment), timeout=180, what="everything processed")
     survivor.stop()
 
