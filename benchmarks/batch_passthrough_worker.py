@@ -25,16 +25,16 @@ def main() -> int:
     raw: dict[str, Any] = dict(key_serializer="raw", value_serializer="raw", partitions=settings.topics.partitions)
     source = app.topic(*settings.topics.touchpoints, **raw)
     sink = settings.topics.handover
-    app.topics.add(source)
     lane = BatchLane()
     app.batch_lane = lane
+
     async def forward(tp: Any, records: list[Any]) -> list[asyncio.Future[Any]]:
         out = Outbox(app.producer)
         for r in records:
             out.add(sink, r.key, r.value)
         return await out.send()
-    for t in source.topics:
-        lane.register(t, forward)
+
+    lane.subscribe(app, source, forward)
     faust.Worker(app, loglevel=settings.log.level, quiet=True, redirect_stdouts=False).execute_from_commandline()
     return 0
 

@@ -67,10 +67,6 @@ class BatchLane:
     def handler_for(self, topic: str) -> BatchHandler | None:
         return self._handlers.get(topic)
 
-    @property
-    def topics(self) -> frozenset[str]:
-        return frozenset(self._handlers)
-
 
 class InFlight:
     """Stands for a batch in Faust's set of unacknowledged messages until its outputs are durable

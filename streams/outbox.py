@@ -41,10 +41,10 @@ class Outbox:
         return len(self._keyed) + sum(len(v) for v in self._pending.values())
 
     def add(self, topic: str, key: bytes | None, value: bytes | None, *,
-            partition: int | None = None, timestamp_ms: int | None = None) -> None:
-        """Queue a record; ``partition=None`` lets the producer's partitioner choose (by key;
-        a record without a key goes to a random partition)."""
-        ts = timestamp_ms if timestamp_ms is not None else int(time.time() * 1000)
+            partition: int | None = None) -> None:
+        """Queue a record stamped now; ``partition=None`` lets the producer's partitioner choose
+        (by key; a record without a key goes to a random partition)."""
+        ts = int(time.time() * 1000)
         if partition is None:
             self._keyed.append((topic, key, value, ts))
         else:

@@ -30,14 +30,9 @@ class TableBuffer:
     """Pending writes of one handler call to one table: ``(partition, key) → bytes | None``."""
 
     def __init__(self, table: Any) -> None:
-        self._table = table
         self._store = table.data  # faust.stores.rocksdb.Store, one RocksDB per partition
         self._topic = table.changelog_topic.get_topic_name()
         self._pending: dict[tuple[int, bytes], bytes | None] = {}
-
-    @property
-    def changelog(self) -> str:
-        return self._topic
 
     def get(self, partition: int, key: bytes) -> bytes | None:
         """The value this batch wrote, else the stored one."""
@@ -53,9 +48,6 @@ class TableBuffer:
     def delete(self, partition: int, key: bytes) -> None:
         """Remove the key (a tombstone in the changelog), also when it was never stored."""
         self._pending[(partition, key)] = _DELETED
-
-    def __len__(self) -> int:
-        return len(self._pending)
 
     def flush(self, outbox: Outbox) -> None:
         """Write everything to RocksDB now and queue the changelog records on ``outbox``."""
