@@ -112,6 +112,8 @@ class BatchLaneConsumerMixin:
         super().__init__(*args, **kwargs)
         # the last offset handed to a handler, per partition of the current assignment
         self._lane_last: dict[Any, int] = {}
+        # the highest offset this worker committed, per partition of the current assignment
+        self._lane_committed: dict[Any, int] = {}
 
     async def _drain_messages(self, fetcher: Any) -> None:  # noqa: C901 - mirrors Faust's loop
         lane: BatchLane | None = getattr(self.app, "batch_lane", None)
@@ -177,7 +179,31 @@ class BatchLaneConsumerMixin:
     async def on_partitions_revoked(self, revoked: Any) -> None:
         for tp in revoked:
             self._lane_last.pop(tp, None)
+            self._lane_committed.pop(tp, None)
         await super().on_partitions_revoked(revoked)  # type: ignore[misc]
+
+    async def _commit_offsets(self, offsets: Any, start_new_transaction: bool = True) -> bool:
+        did_commit: bool = await super()._commit_offsets(  # type: ignore[misc]
+            offsets, start_new_transaction=start_new_transaction)
+        if did_commit:
+            assigned = self.assignment()  # type: ignore[attr-defined]
+            for tp, offset in offsets.items():
+                if tp in assigned:  # Faust discards the rest
+                    self._lane_committed[tp] = max(offset, self._lane_committed.get(tp, offset))
+        return did_commit
+
+    async def perform_seek(self) -> None:
+        """Faust's, without moving a committed offset back below this worker's own commit.
+
+        Faust reads the committed offsets from the broker, then stores them; a commit of ours that
+        lands in between is overwritten by the older value. The offsets it committed are already
+        off the acknowledged list, so the commit run could never start again (a takeover stall:
+        committed 108 while 136..641 were acknowledged)."""
+        await super().perform_seek()  # type: ignore[misc]
+        for tp, offset in self._lane_committed.items():
+            current = self._committed_offset[tp]
+            if current is None or current < offset:
+                self._committed_offset[tp] = offset
 
     async def wait_empty(self) -> None:
         """Faust's, then commit until every acknowledged offset is committed (bounded).

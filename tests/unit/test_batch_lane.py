@@ -33,9 +33,25 @@ class _FaustConsumerState:
         self._waiting_for_ack = None
         self._n_acked = 0
         self.crashed: list[BaseException] = []
+        self.broker_committed: dict[Any, int] = {}
         lane = BatchLane()
         lane.register(TP.topic, _no_outputs)
         self.app = SimpleNamespace(crash=self._crash, batch_lane=lane)
+
+    def assignment(self) -> set[Any]:
+        return {TP}
+
+    async def _commit_offsets(self, offsets: dict[Any, int],
+                              start_new_transaction: bool = True) -> bool:
+        self._committed_offset.update(offsets)
+        return True
+
+    async def perform_seek(self) -> None:
+        # Faust's: read the committed offsets from the broker, then store them
+        read = dict(self.broker_committed)
+        await asyncio.sleep(0)
+        self._committed_offset.update(read)
+        self._read_offset.update(read)
 
     async def crash(self, exc: BaseException) -> None:
         self.crashed.append(exc)
@@ -172,6 +188,26 @@ def test_the_commit_waits_for_a_batch_still_in_flight_before_later_ones() -> Non
         for _ in range(2):
             await asyncio.sleep(0)
         assert consumer._new_offset(TP) == 13
+
+    asyncio.run(scenario())
+
+
+def test_a_commit_that_lands_during_the_seek_to_committed_offsets_is_not_undone() -> None:
+    # the second takeover stall: Faust's seek read 108 from the broker, our commit of 136 landed,
+    # then the seek stored 108; 108..135 were off the acknowledged list, so nothing committed again
+    async def scenario() -> None:
+        consumer = _Consumer()
+        consumer.broker_committed[TP] = 108
+        await consumer._handle(TP, _records(*range(108, 136)), _no_outputs)
+        seek = asyncio.ensure_future(consumer.perform_seek())
+        await asyncio.sleep(0)  # the seek has read 108
+        offset = consumer._new_offset(TP)
+        assert offset == 136
+        assert await consumer._commit_offsets({TP: offset})
+        await seek
+        assert consumer._committed_offset[TP] == 136
+        await consumer._handle(TP, _records(*range(136, 642)), _no_outputs)
+        assert consumer._new_offset(TP) == 642
 
     asyncio.run(scenario())
 
