@@ -39,6 +39,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+from faust.utils.functional import consecutive_numbers
 from mode.utils.futures import notify
 
 __all__ = ["BatchLane", "BatchHandler", "BatchLaneConsumerMixin", "InFlight"]
@@ -272,6 +273,8 @@ class BatchLaneConsumerMixin:
                 self._skipped(tp, before + 1, after - 1)
 
     def _skipped(self, tp: Any, first: int, last: int) -> None:
+        # not Faust's ``_add_gap``: it starts gaps one past the committed offset, which only its
+        # own off-by-one in ``_new_offset`` makes up for
         gaps = self._gap[tp]
         gaps.addi(first, last + 1)  # intervaltree intervals exclude their end
         gaps.merge_overlaps()
@@ -305,12 +308,10 @@ class BatchLaneConsumerMixin:
             if not done or done[0] != committed:
                 acked[:] = done  # an offset before the first acknowledged one is in flight
                 return None
-        run = 1
-        while run < len(done) and done[run] == done[run - 1] + 1:
-            run += 1
-        acked[:] = done[run:]
-        index.difference_update(done[:run])
-        return done[run - 1] + 1
+        run = next(consecutive_numbers(done))
+        acked[:] = done[len(run):]
+        index.difference_update(run)
+        return run[-1] + 1
 
     def _on_outputs(self, fut: asyncio.Future[Any], tp: Any, offsets: list[int],
                     marker: InFlight) -> None:
