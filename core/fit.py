@@ -11,7 +11,7 @@ __all__ = ["fit_points", "grade", "disqualifying_rule", "grade_at_least"]
 
 
 def fit_points(profile: Mapping[str, Any], model: ScoringModel) -> float:
-    return sum(rule.points for rule in model.fit.rules if rule.matches(profile))
+    return model.fit.points(profile)
 
 
 def grade(profile: Mapping[str, Any], model: ScoringModel) -> str:

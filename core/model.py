@@ -36,6 +36,8 @@ __all__ = [
 
 _RULE_ID = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
 GRADES = ("A", "B", "C", "D")
+#: distinct profiles whose fit points are remembered per model (a few MB at most)
+_FIT_MEMO_SIZE = 16_384
 Grade = Literal["A", "B", "C", "D"]
 
 
@@ -170,6 +172,33 @@ class Fit(_Strict):
         if not self.grades["A"] >= self.grades["B"] >= self.grades["C"]:
             raise ValueError("grade thresholds must satisfy A >= B >= C")
         return self
+
+    @cached_property
+    def _fields(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(rule.field for rule in self.rules))
+
+    @cached_property
+    def _memo(self) -> dict[tuple[Any, ...], float]:
+        return {}
+
+    def points(self, profile: Mapping[str, Any]) -> float:
+        """Fit points of a profile. Memoised on the values of the fields the rules read: every
+        message asks for a lead's grade several times, and most profiles share their values."""
+        key = tuple(profile.get(name) for name in self._fields)
+        memo = self._memo
+        try:
+            return memo[key]
+        except KeyError:
+            pass
+        except TypeError:  # an unhashable value: not worth remembering
+            return self._points(profile)
+        if len(memo) >= _FIT_MEMO_SIZE:
+            memo.clear()
+        points = memo[key] = self._points(profile)
+        return points
+
+    def _points(self, profile: Mapping[str, Any]) -> float:
+        return sum(rule.points for rule in self.rules if rule.matches(profile))
 
     def grade(self, points: float) -> str:
         for grade in ("A", "B", "C"):

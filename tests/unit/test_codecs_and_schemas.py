@@ -37,6 +37,18 @@ def test_state_round_trips_through_the_table_codec(events) -> None:  # type: ign
     assert decode_state(encode_state(state)) == state
 
 
+def test_states_stored_by_version_3_still_decode() -> None:
+    """Version 3 kept the dedupe window as a list of ``[key, occurred_at, counted]``; version 4
+    stores the window's dict as is. A worker upgraded in place must read what it stored before."""
+    states, _ = run([tp("web_visit", at=10.0), tp("form_submit", at=20.0, payload={"form_id": "f"})],
+                    make_model())
+    state = states["L1"]
+    v3 = {**state.to_primitive(), "v": 3,
+          "seen": [[key, *record] for key, record in state.seen.items()]}
+    assert decode_state(json.dumps(v3).encode()) == state
+    assert list(decode_state(json.dumps(v3).encode()).seen) == list(state.seen)  # order kept
+
+
 def test_touchpoint_round_trips_through_the_internal_codec() -> None:
     message = tp("web_visit", payload={"url": "/pricing"}, campaign="spring", at=timedelta(hours=3))
     assert decode_touchpoint(encode_touchpoint(message)) == message

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from leadstream.config.model_loader import load_model
 from leadstream.core.scoring import add_units, behaviour_score, units_at
 from tests.factories import core_touchpoint as tp
 from tests.factories import make_model
@@ -120,3 +121,22 @@ def test_score_of_a_rule_removed_from_the_model_no_longer_counts() -> None:
     states, _ = run([tp("web_visit", at=timedelta(0))], model)
     smaller = make_model([{"id": "form", "type": "form_submit", "points": 15}])
     assert behaviour_score(states["L1"].components["test"], smaller, states["L1"].last_event_at) == 0
+
+
+_SHARED_MODEL = load_model()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.fixed_dictionaries({}, optional={
+    "job_title": st.one_of(st.sampled_from(["CTO", "Working Student", "Head of IT", "cto", "Intern"]),
+                           st.lists(st.just("CTO"), max_size=1)),  # a list: unhashable, not kept
+    "company_size": st.one_of(st.integers(1, 20_000), st.floats(0, 1e5)),
+    "industry": st.sampled_from(["software", "retail", "energy"]),
+    "country": st.sampled_from(["DE", "AT", "US"]),
+    "email_domain": st.sampled_from(["gmail.com", "acme.example"]),
+}))
+def test_remembered_fit_points_are_the_rule_sum(profile) -> None:  # type: ignore[no-untyped-def]
+    model = _SHARED_MODEL  # one memo across all examples, as in a worker
+    expected = sum(rule.points for rule in model.fit.rules if rule.matches(profile))
+    assert model.fit.points(profile) == expected
+    assert model.fit.points(dict(profile)) == expected  # a second time: from the memo
