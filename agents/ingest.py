@@ -30,14 +30,16 @@ def register_ingest(pipeline: Pipeline) -> None:
         hygiene.check(envelope)
         return routed_touchpoint(envelope)
 
-    def on_outcome(outcome: str, raw: bytes) -> None:
-        metrics.ingest_records.labels(outcome=outcome).inc()
-        if outcome == "rejected":
-            metrics.touchpoints.labels(type=type_label(_declared_type(raw)), outcome="dlq").inc()
+    accepted = metrics.ingest_records.labels(outcome="accepted")
+    rejected = metrics.ingest_records.labels(outcome="rejected")
+
+    def on_rejected(raw: bytes) -> None:
+        rejected.inc()
+        metrics.touchpoints.labels(type=type_label(_declared_type(raw)), outcome="dlq").inc()
 
     register_keying(
         pipeline, pipeline.touchpoints, stage="ingest",
-        to_core=to_core, on_outcome=on_outcome,
+        to_core=to_core, on_rejected=on_rejected, on_accepted=accepted.inc,
     )
 
 

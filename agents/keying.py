@@ -30,37 +30,43 @@ def register_keying(
     *,
     stage: str,
     to_core: Callable[[bytes], Message],
-    on_outcome: Callable[[str, bytes], None] = lambda outcome, raw: None,
+    on_rejected: Callable[[bytes], None] = lambda raw: None,
+    on_accepted: Callable[[int], None] = lambda count: None,
 ) -> None:
     """Forward ``to_core(value)`` of every record of ``source`` to the lead-messages topic keyed
     by lead id, in input order per partition.
 
     ``to_core`` raises :class:`RejectedMessage` for bad input (→ DLQ with its kind and reason);
     any other exception is a poison record (→ DLQ as ``internal_error``); the batch goes on.
+    ``on_rejected`` hears of each rejected record, ``on_accepted`` of the count per batch (once:
+    a metric update per record showed in profiles).
     """
     out = pipeline.lead_messages.get_topic_name()
     metrics = pipeline.metrics
 
     async def keying(tp: Any, records: list[Any]) -> list[asyncio.Future[Any]]:
         outbox = Outbox(pipeline.app.producer)
+        accepted = 0
         for record in records:
             raw: bytes = record.value or b""
             try:
                 message = to_core(raw)
             except RejectedMessage as rejected:
-                on_outcome("rejected", raw)
+                on_rejected(raw)
                 reject(pipeline, outbox, record, stage=stage, kind=rejected.kind,
                        reason=rejected.reason)
                 continue
             except Exception as exc:
                 log_unexpected(log, stage, record, exc)
                 metrics.errors.labels(kind="validate").inc()
-                on_outcome("rejected", raw)
+                on_rejected(raw)
                 reject(pipeline, outbox, record, stage=stage, kind="internal_error",
                        reason=f"unexpected {type(exc).__name__} while validating")
                 continue
             outbox.add(out, message.lead_id.encode(), encode_message(message))
-            on_outcome("accepted", b"")
+            accepted += 1
+        if accepted:
+            on_accepted(accepted)
         return await outbox.send()
 
     pipeline.lane.subscribe(pipeline.app, source, keying)

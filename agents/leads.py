@@ -63,14 +63,16 @@ def register_leads(pipeline: Pipeline) -> None:
     handover = pipeline.handover.get_topic_name()
     lead_messages = pipeline.lead_messages.get_topic_name()
     cache = StateCache(pipeline.settings.state.cache_leads)
+    since_event = metrics.handover_latency.labels(since="event_time")
+    since_ingest = metrics.handover_latency.labels(since="ingest")
 
     def _observe_latency(message: Any, ingested_ms: int | None) -> None:
         if isinstance(message, Tick):
             return
         now = time.time()
-        metrics.handover_latency.labels(since="event_time").observe(max(0.0, now - message.occurred_at))
+        since_event.observe(max(0.0, now - message.occurred_at))
         if ingested_ms:
-            metrics.handover_latency.labels(since="ingest").observe(max(0.0, now - ingested_ms / 1000))
+            since_ingest.observe(max(0.0, now - ingested_ms / 1000))
 
     async def leads(tp: Any, records: list[Any]) -> list[asyncio.Future[Any]]:
         partition: int = tp.partition
@@ -82,6 +84,9 @@ def register_leads(pipeline: Pipeline) -> None:
         before: dict[bytes, Any] = {}  # key → funnel bucket before this batch
         after_tick: dict[bytes, bool] = {}  # key → its deadline entry must be made exact
         counted: Counter[tuple[str, str]] = Counter()
+        # metric updates, once per batch (a labels() call per message showed in profiles)
+        moved: Counter[tuple[str, str]] = Counter()
+        notes: Counter[str] = Counter()
         applied: dict[bytes, list[Message]] = {}  # key → messages applied in this batch
         scored_at: dict[bytes, float] = {}  # key → time of its last scored touchpoint
 
@@ -112,8 +117,7 @@ def register_leads(pipeline: Pipeline) -> None:
             for item in emitted:
                 if isinstance(item, Transition):
                     rest.add(handover, key, transition_to_handover(item).model_dump_json().encode())
-                    metrics.transitions.labels(from_stage=item.from_stage,
-                                               to_stage=item.to_stage).inc()
+                    moved[(item.from_stage, item.to_stage)] += 1
                     source = message.then if isinstance(message, Absorb) else message
                     if item.trigger_event_id == getattr(source, "event_id", None) or \
                             item.trigger_event_id == getattr(source, "feedback_id", None):
@@ -128,7 +132,7 @@ def register_leads(pipeline: Pipeline) -> None:
                     target = item.message.lead_id.encode()
                     (first if item.before_state else rest).add(
                         lead_messages, target, encode_message(item.message))
-                    metrics.identity_messages.labels(note=item.note).inc()
+                    notes[item.note] += 1
                 elif isinstance(item, Erased):
                     first.add(handover, item.lead_id.encode(),
                               erased_to_handover(item).model_dump_json().encode())
@@ -158,6 +162,10 @@ def register_leads(pipeline: Pipeline) -> None:
                     behaviour_score(state.components.get(primary.name, {}), primary, at))
         for (type_, outcome), n in counted.items():
             metrics.touchpoints.labels(type=type_, outcome=outcome).inc(n)
+        for (from_stage, to_stage), n in moved.items():
+            metrics.transitions.labels(from_stage=from_stage, to_stage=to_stage).inc(n)
+        for note, n in notes.items():
+            metrics.identity_messages.labels(note=note).inc(n)
         if len(first):
             await asyncio.gather(*await first.send())  # durable before the states that follow
         stats = TableBuffer(pipeline.stats)

@@ -396,7 +396,7 @@ class ModelSet:
     model, and handover events show them all.
     """
 
-    __slots__ = ("primary", "others")
+    __slots__ = ("primary", "others", "_ref")
 
     def __init__(self, primary: ScoringModel, others: tuple[ScoringModel, ...] = ()) -> None:
         names = [primary.name, *(m.name for m in others)]
@@ -404,6 +404,7 @@ class ModelSet:
             raise ValueError(f"model names must be unique, got {names}")
         self.primary = primary
         self.others = others
+        self._ref = ",".join(m.ref for m in (primary, *others))  # models are frozen
 
     @classmethod
     def of(cls, model: ScoringModel | ModelSet) -> ModelSet:
@@ -416,4 +417,4 @@ class ModelSet:
     @property
     def ref(self) -> str:
         """Changes whenever any model's name or version changes."""
-        return ",".join(m.ref for m in self.all)
+        return self._ref

@@ -234,7 +234,7 @@ def _summary(worker: WorkerProcess, seen: _Seen, workdir: Path, complete: bool, 
              "of a linked cookie")
     if not complete:
         _say("  WARNING: the worker had not accounted for every record when the drain timed out")
-    _say(f"leads per stage          " + ", ".join(f"{k} {v}" for k, v in sorted(stages.items()))
+    _say("leads per stage          " + ", ".join(f"{k} {v}" for k, v in sorted(stages.items()))
          + f"   ({len(latest)} leads handed over; anonymous visitors are not leads yet)")
     _say(f"CRM verdicts sent        {sum(seen.verdicts.values()):7d}   "
          + ", ".join(f"{k} {v}" for k, v in sorted(seen.verdicts.items())))
