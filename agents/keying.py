@@ -44,8 +44,7 @@ def register_keying(
     out = pipeline.lead_messages.get_topic_name()
     metrics = pipeline.metrics
 
-    async def keying(tp: Any, records: list[Any]) -> list[asyncio.Future[Any]]:
-        outbox = Outbox(pipeline.app.producer)
+    async def keying(tp: Any, records: list[Any], outbox: Outbox) -> list[asyncio.Future[Any]]:
         accepted = 0
         for record in records:
             raw: bytes = record.value or b""
@@ -67,6 +66,6 @@ def register_keying(
             accepted += 1
         if accepted:
             on_accepted(accepted)
-        return await outbox.send()
+        return []  # everything is on the lane's outbox
 
     pipeline.lane.subscribe(pipeline.app, source, keying)

@@ -74,12 +74,11 @@ def register_leads(pipeline: Pipeline) -> None:
         if ingested_ms:
             since_ingest.observe(max(0.0, now - ingested_ms / 1000))
 
-    async def leads(tp: Any, records: list[Any]) -> list[asyncio.Future[Any]]:
+    async def leads(tp: Any, records: list[Any], rest: Outbox) -> list[asyncio.Future[Any]]:
         partition: int = tp.partition
         table = TableBuffer(pipeline.leads)
         deadlines = TableBuffer(pipeline.deadlines)
         first = Outbox(pipeline.app.producer)  # sent and awaited before the states are written
-        rest = Outbox(pipeline.app.producer)
         states: dict[bytes, Any] = {}  # key → LeadState | None (never stored) | _GONE
         before: dict[bytes, Any] = {}  # key → funnel bucket before this batch
         after_tick: dict[bytes, bool] = {}  # key → its deadline entry must be made exact
@@ -180,7 +179,7 @@ def register_leads(pipeline: Pipeline) -> None:
                 cache.discard(key)
             else:
                 cache.put(key, state)
-        return await rest.send()
+        return []  # everything else is on the lane's outbox, ``rest``
 
     def _stored(table: TableBuffer, partition: int, key: bytes) -> Any:
         stored = table.get(partition, key)

@@ -28,11 +28,10 @@ def main() -> int:
     lane = BatchLane()
     app.batch_lane = lane
 
-    async def forward(tp: Any, records: list[Any]) -> list[asyncio.Future[Any]]:
-        out = Outbox(app.producer)
+    async def forward(tp: Any, records: list[Any], out: Outbox) -> list[asyncio.Future[Any]]:
         for r in records:
             out.add(sink, r.key, r.value)
-        return await out.send()
+        return []
 
     lane.subscribe(app, source, forward)
     faust.Worker(app, loglevel=settings.log.level, quiet=True, redirect_stdouts=False).execute_from_commandline()

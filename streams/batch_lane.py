@@ -10,10 +10,13 @@ below the ``Stream`` (``Stream.take`` still runs each record through it).
 So the consumer here keeps everything Faust does around the records — group membership, the
 assignor, table recovery (partitions under recovery are not fetched), rebalances, offset commits,
 the producer flush before each commit — and changes only what happens to a fetched batch of a
-registered topic: the batch goes to that topic's handler, which returns the futures of everything
-it produced. The records' offsets are acknowledged to Faust's commit bookkeeping only when all those
-futures have succeeded, so a committed offset always means "its outputs are in Kafka"; a failed
-send stops the worker (its input is then processed again after restart: at-least-once).
+registered topic: the batch goes to that topic's handler, which queues what it produces on an
+:class:`~leadstream.streams.outbox.Outbox` that every lane batch of the same fetch shares. The lane
+sends that outbox once per fetch: paced traffic arrives as many small batches, and one Kafka batch
+per output partition and input batch cost more than the handling (benchmarks/README.md). The
+records' offsets are acknowledged to Faust's commit bookkeeping only when everything the fetch's
+batches produced is written, so a committed offset always means "its outputs are in Kafka"; a
+failed send stops the worker (its input is then processed again after restart: at-least-once).
 
 While a batch is in flight, a marker sits in Faust's set of unacknowledged messages, so a
 rebalance waits for it (``Consumer.wait_empty``) exactly as it waits for a Faust agent's events.
@@ -42,15 +45,23 @@ from typing import Any
 from faust.utils.functional import consecutive_numbers
 from mode.utils.futures import notify
 
+from leadstream.streams.outbox import Outbox
+
 __all__ = ["BatchLane", "BatchHandler", "BatchLaneConsumerMixin", "InFlight"]
 
 log = logging.getLogger(__name__)
 
 _FINAL_COMMIT_TIMEOUT_S = 10.0
+#: a fetch's outbox is sent early once it holds this many records: a burst fetch can hold many MB
+#: per partition, and keeping all of it until the fetch is done raised peak RSS by ~40 %
+_OUTBOX_SEND_AT = 2_000
 
-BatchHandler = Callable[[Any, list[Any]], Awaitable[Sequence["asyncio.Future[Any]"]]]
-"""``handler(tp, records)`` → futures of what it produced. ``records`` are aiokafka
-``ConsumerRecord``s of one partition, in offset order."""
+BatchHandler = Callable[[Any, list[Any], Outbox], Awaitable[Sequence["asyncio.Future[Any]"]]]
+"""``handler(tp, records, outbox)`` → futures of anything it sent itself. ``records`` are aiokafka
+``ConsumerRecord``s of one partition, in offset order. The handler queues its outputs on
+``outbox``, which all lane batches of one fetch share: the lane sends it once, after the last of
+them, so a fetch of many small batches (paced traffic) makes one Kafka batch per output partition
+rather than one per output partition and input batch."""
 
 
 class BatchLane:
@@ -137,8 +148,14 @@ class BatchLaneConsumerMixin:
                     await service.perform_seek()
                     continue
                 generation = self.app.consumer_generation_id
+
+                def current(generation: int = generation) -> bool:
+                    return bool(service.flow_active) and \
+                        self.app.consumer_generation_id == generation
+
+                fetched: list[tuple[Any, list[Any], BatchHandler]] = []
                 for tp, batch in records.items():
-                    if not service.flow_active or self.app.consumer_generation_id != generation:
+                    if not current():
                         break
                     if active is not None and tp not in active and \
                             tp not in self._buffered_partitions:
@@ -161,9 +178,11 @@ class BatchLaneConsumerMixin:
                                 service.suspend_flow.wait())
                             self._read_offset[tp] = record.offset
                         continue
-                    # shielded: stopping the fetcher (shutdown) must not cut a batch in half;
-                    # Faust then waits for its marker (wait_empty) and commits what it produced
-                    await asyncio.shield(self._handle(tp, batch, handler))
+                    fetched.append((tp, batch, handler))
+                if fetched:
+                    # shielded: stopping the fetcher (shutdown) must not cut a fetch in half;
+                    # Faust then waits for its markers (wait_empty) and commits what it produced
+                    await asyncio.shield(self._handle(fetched, current))
                     if self._commit_every is not None and self._n_acked >= self._commit_every:
                         self._n_acked = 0
                         # shielded too: cancelled between the broker's answer and Faust's
@@ -231,26 +250,52 @@ class BatchLaneConsumerMixin:
             return batch
         return [record for record in batch if record.offset >= read]
 
-    async def _handle(self, tp: Any, batch: list[Any], handler: BatchHandler) -> None:
+    async def _handle(self, fetched: list[tuple[Any, list[Any], BatchHandler]],
+                      current: Callable[[], bool]) -> None:
+        """Hand each batch of one fetch to its handler, send their shared outbox, and acknowledge
+        every batch when all of it is written. ``current()`` turns false when a rebalance begins:
+        the batches not handled yet are dropped (read again from the committed offsets)."""
         service: Any = self
-        marker = InFlight(tp)
-        self._unacked_messages.add(marker)
-        offsets = [record.offset for record in batch]
-        self._note_gaps(tp, offsets)
-        self._read_offset[tp] = offsets[-1]
-        self._lane_last[tp] = offsets[-1]
+        outbox = Outbox(self.app.producer)
+        handled: list[tuple[Any, list[int], InFlight, Sequence[asyncio.Future[Any]]]] = []
+        sent: list[asyncio.Future[Any]] = []
+        step = "handler"
         try:
-            futures = await handler(tp, batch)
+            for tp, batch, handler in fetched:
+                if len(outbox) >= _OUTBOX_SEND_AT:
+                    step = "outbox"
+                    sent.extend(await outbox.send())
+                    outbox = Outbox(self.app.producer)
+                    step = "handler"
+                if not current():
+                    break
+                marker = InFlight(tp)
+                self._unacked_messages.add(marker)
+                offsets = [record.offset for record in batch]
+                handled.append((tp, offsets, marker, ()))
+                self._note_gaps(tp, offsets)
+                self._read_offset[tp] = offsets[-1]
+                self._lane_last[tp] = offsets[-1]
+                handled[-1] = (tp, offsets, marker, await handler(tp, batch, outbox))
+            step = "outbox"
+            sent.extend(await outbox.send())
         except Exception as exc:
-            self._settle(marker)
-            log.exception("batch handler for %s failed; stopping the worker", tp.topic)
+            for _, _, marker, _ in handled:
+                self._settle(marker)
+            log.exception("batch %s for %s failed; stopping the worker", step,
+                          ", ".join(sorted({tp.topic for tp, *_ in handled})))
             await service.crash(exc)
             raise
-        if not futures:
-            self._ack(tp, offsets, marker)
-            return
-        done = asyncio.gather(*futures)
-        done.add_done_callback(lambda fut: self._on_outputs(fut, tp, offsets, marker))
+        shared = [asyncio.gather(*sent)] if sent else []  # one wait for the fetch, not one per batch
+        for tp, offsets, marker, futures in handled:
+            outputs = [*futures, *shared]
+            if not outputs:
+                self._ack(tp, offsets, marker)
+                continue
+            done = asyncio.gather(*outputs)
+            done.add_done_callback(
+                lambda fut, tp=tp, offsets=offsets, marker=marker:
+                self._on_outputs(fut, tp, offsets, marker))
 
     def _note_gaps(self, tp: Any, offsets: list[int]) -> None:
         """Offsets the broker skipped (compacted away, transaction markers) count as processed.

@@ -56,6 +56,8 @@ class Outbox:
 
     async def send(self) -> list[asyncio.Future[Any]]:
         """Hand everything queued to aiokafka; return the futures of its partition batches."""
+        if not self._keyed and not self._pending:
+            return []
         producer = self._faust_producer._ensure_producer()
         for topic in {t for t, *_ in self._keyed} | {t for t, _ in self._pending}:
             if topic not in self._known_topics:

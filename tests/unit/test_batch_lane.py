@@ -36,7 +36,7 @@ class _FaustConsumerState:
         self.broker_committed: dict[Any, int] = {}
         lane = BatchLane()
         lane.register(TP.topic, _no_outputs)
-        self.app = SimpleNamespace(crash=self._crash, batch_lane=lane)
+        self.app = SimpleNamespace(crash=self._crash, batch_lane=lane, producer=None)
 
     def assignment(self) -> set[Any]:
         return {TP}
@@ -65,8 +65,12 @@ class _Consumer(BatchLaneConsumerMixin, _FaustConsumerState):
         return sorted((i.begin, i.end - 1) for i in self._gap[tp])
 
 
-async def _no_outputs(tp: Any, records: list[Any]) -> list[asyncio.Future[Any]]:
+async def _no_outputs(tp: Any, records: list[Any], outbox: Any) -> list[asyncio.Future[Any]]:
     return []
+
+
+def _current() -> bool:
+    return True
 
 
 def _records(*offsets: int) -> list[Any]:
@@ -78,10 +82,10 @@ def test_a_batch_is_acknowledged_only_when_its_outputs_are_written() -> None:
         consumer = _Consumer()
         written: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
-        async def handler(tp: Any, records: list[Any]) -> list[asyncio.Future[Any]]:
+        async def handler(tp: Any, records: list[Any], outbox: Any) -> list[asyncio.Future[Any]]:
             return [written]
 
-        await consumer._handle(TP, _records(10, 11, 12), handler)
+        await consumer._handle([(TP, _records(10, 11, 12), handler)], _current)
         assert consumer._acked[TP] == []
         assert len(consumer._unacked_messages) == 1  # a rebalance would wait for it
         written.set_result(None)
@@ -100,10 +104,10 @@ def test_a_failed_output_never_acknowledges_and_stops_the_worker() -> None:
         consumer = _Consumer()
         failed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
-        async def handler(tp: Any, records: list[Any]) -> list[asyncio.Future[Any]]:
+        async def handler(tp: Any, records: list[Any], outbox: Any) -> list[asyncio.Future[Any]]:
             return [failed]
 
-        await consumer._handle(TP, _records(5, 6), handler)
+        await consumer._handle([(TP, _records(5, 6), handler)], _current)
         failed.set_exception(RuntimeError("broker said no"))
         for _ in range(3):
             await asyncio.sleep(0)
@@ -118,11 +122,11 @@ def test_a_handler_that_raises_stops_the_worker_without_acknowledging() -> None:
     async def scenario() -> None:
         consumer = _Consumer()
 
-        async def handler(tp: Any, records: list[Any]) -> list[asyncio.Future[Any]]:
+        async def handler(tp: Any, records: list[Any], outbox: Any) -> list[asyncio.Future[Any]]:
             raise OSError("disk full")
 
         with pytest.raises(OSError):
-            await consumer._handle(TP, _records(1), handler)
+            await consumer._handle([(TP, _records(1), handler)], _current)
         assert consumer._acked[TP] == []
         assert [type(e) for e in consumer.crashed] == [OSError]
 
@@ -133,10 +137,10 @@ def test_offsets_the_broker_skipped_count_as_processed() -> None:
     async def scenario() -> None:
         consumer = _Consumer()
         consumer._committed_offset[TP] = 18
-        await consumer._handle(TP, _records(20, 21, 24), _no_outputs)
+        await consumer._handle([(TP, _records(20, 21, 24), _no_outputs)], _current)
         # before the first batch (from the committed offset) and inside it; nothing else
         assert consumer.gaps(TP) == [(18, 19), (22, 23)]
-        await consumer._handle(TP, _records(27), _no_outputs)
+        await consumer._handle([(TP, _records(27), _no_outputs)], _current)
         assert consumer.gaps(TP) == [(18, 19), (22, 23), (25, 26)]
         assert consumer._new_offset(TP) == 28
 
@@ -147,7 +151,7 @@ def test_offsets_below_the_committed_one_are_not_acknowledged() -> None:
     async def scenario() -> None:
         consumer = _Consumer()
         consumer._committed_offset[TP] = 21
-        await consumer._handle(TP, _records(20, 21, 22), _no_outputs)
+        await consumer._handle([(TP, _records(20, 21, 22), _no_outputs)], _current)
         assert consumer._acked[TP] == [21, 22]
         assert consumer._new_offset(TP) == 23
 
@@ -162,9 +166,9 @@ def test_a_seek_to_the_committed_offset_while_a_batch_is_handled_makes_no_gap() 
     async def scenario() -> None:
         consumer = _Consumer()
         consumer._committed_offset[TP] = 4
-        await consumer._handle(TP, _records(*range(4, 151)), _no_outputs)
+        await consumer._handle([(TP, _records(*range(4, 151)), _no_outputs)], _current)
         consumer._read_offset[TP] = 4  # Faust's perform_seek
-        await consumer._handle(TP, _records(*range(151, 377)), _no_outputs)
+        await consumer._handle([(TP, _records(*range(151, 377)), _no_outputs)], _current)
         assert consumer.gaps(TP) == []
         assert consumer._new_offset(TP) == 377
         assert consumer._acked[TP] == [] and not consumer._acked_index[TP]
@@ -178,11 +182,11 @@ def test_the_commit_waits_for_a_batch_still_in_flight_before_later_ones() -> Non
         consumer._committed_offset[TP] = 10
         slow: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
-        async def handler(tp: Any, records: list[Any]) -> list[asyncio.Future[Any]]:
+        async def handler(tp: Any, records: list[Any], outbox: Any) -> list[asyncio.Future[Any]]:
             return [slow] if records[0].offset == 10 else []
 
-        await consumer._handle(TP, _records(10), handler)
-        await consumer._handle(TP, _records(11, 12), handler)
+        await consumer._handle([(TP, _records(10), handler)], _current)
+        await consumer._handle([(TP, _records(11, 12), handler)], _current)
         assert consumer._new_offset(TP) is None  # 10's outputs are not written yet
         slow.set_result(None)
         for _ in range(2):
@@ -198,7 +202,7 @@ def test_a_commit_that_lands_during_the_seek_to_committed_offsets_is_not_undone(
     async def scenario() -> None:
         consumer = _Consumer()
         consumer.broker_committed[TP] = 108
-        await consumer._handle(TP, _records(*range(108, 136)), _no_outputs)
+        await consumer._handle([(TP, _records(*range(108, 136)), _no_outputs)], _current)
         seek = asyncio.ensure_future(consumer.perform_seek())
         await asyncio.sleep(0)  # the seek has read 108
         offset = consumer._new_offset(TP)
@@ -206,7 +210,7 @@ def test_a_commit_that_lands_during_the_seek_to_committed_offsets_is_not_undone(
         assert await consumer._commit_offsets({TP: offset})
         await seek
         assert consumer._committed_offset[TP] == 136
-        await consumer._handle(TP, _records(*range(136, 642)), _no_outputs)
+        await consumer._handle([(TP, _records(*range(136, 642)), _no_outputs)], _current)
         assert consumer._new_offset(TP) == 642
 
     asyncio.run(scenario())
@@ -224,7 +228,7 @@ def test_duplicate_acknowledgements_do_not_hold_the_commit_back() -> None:
 def test_a_topic_has_one_handler() -> None:
     lane = BatchLane()
 
-    async def handler(tp: Any, records: list[Any]) -> list[asyncio.Future[Any]]:
+    async def handler(tp: Any, records: list[Any], outbox: Any) -> list[asyncio.Future[Any]]:
         return []
 
     lane.register("in", handler)
@@ -248,3 +252,127 @@ def test_the_state_cache_is_bounded_and_emptied_on_a_new_generation() -> None:
     off = StateCache(limit=0)
     off.put(b"a", "A")
     assert off.get(b"a") is None
+
+
+class _KafkaProducer:
+    """What the outbox uses of aiokafka's producer; every batch's future is left to the test."""
+
+    def __init__(self) -> None:
+        self.batches: list[tuple[str, int, list[bytes]]] = []
+        self.futures: list[asyncio.Future[Any]] = []
+        self.client = SimpleNamespace(_wait_on_metadata=self._metadata)
+        self.fail: Exception | None = None
+
+    async def _metadata(self, topic: str) -> None:
+        return None
+
+    def create_batch(self) -> Any:
+        values: list[bytes] = []
+        return SimpleNamespace(values=values, close=lambda: None,
+                               append=lambda key, value, timestamp: values.append(value) or True)
+
+    async def send_batch(self, batch: Any, topic: str, partition: int) -> asyncio.Future[Any]:
+        if self.fail is not None:
+            raise self.fail
+        self.batches.append((topic, partition, batch.values))
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self.futures.append(future)
+        return future
+
+
+def _consumer_with_producer() -> tuple[_Consumer, _KafkaProducer]:
+    consumer = _Consumer()
+    kafka = _KafkaProducer()
+    consumer.app.producer = SimpleNamespace(_ensure_producer=lambda: kafka)
+    return consumer, kafka
+
+
+TP2 = TopicPartition("in", 5)
+
+
+async def _spin() -> None:
+    """Let done-callbacks run (futures → gathers → acknowledgements)."""
+    for _ in range(5):
+        await asyncio.sleep(0)
+
+
+async def _to_out(tp: Any, records: list[Any], outbox: Any) -> list[asyncio.Future[Any]]:
+    for record in records:  # every input partition writes to output partitions 0 and 1
+        outbox.add("out", record.key, b"%d" % record.offset, partition=record.offset % 2)
+    return []
+
+
+def test_the_batches_of_one_fetch_share_one_outbox_and_wait_for_all_of_it() -> None:
+    async def scenario() -> None:
+        consumer, kafka = _consumer_with_producer()
+        await consumer._handle([(TP, _records(10, 11), _to_out), (TP2, _records(7, 8), _to_out)],
+                               _current)
+        # one Kafka batch per output partition for both input batches, in the order added
+        assert kafka.batches == [("out", 0, [b"10", b"8"]), ("out", 1, [b"11", b"7"])]
+        assert consumer._acked[TP] == [] and consumer._acked[TP2] == []
+        kafka.futures[0].set_result(None)
+        await _spin()
+        assert consumer._acked[TP] == [] and consumer._acked[TP2] == []  # partition 1 not written
+        kafka.futures[1].set_result(None)
+        await _spin()
+        assert consumer._acked[TP] == [10, 11] and consumer._acked[TP2] == [7, 8]
+        assert len(consumer._unacked_messages) == 0
+
+    asyncio.run(scenario())
+
+
+def test_a_rebalance_during_a_fetch_drops_the_batches_not_handled_yet() -> None:
+    async def scenario() -> None:
+        consumer, kafka = _consumer_with_producer()
+        handled: list[Any] = []
+
+        async def handler(tp: Any, records: list[Any], outbox: Any) -> list[asyncio.Future[Any]]:
+            handled.append(tp)
+            return await _to_out(tp, records, outbox)
+
+        await consumer._handle([(TP, _records(10, 11), handler), (TP2, _records(7), handler)],
+                               lambda: not handled)
+        assert handled == [TP]
+        assert consumer._read_offset[TP2] is None  # read again after the rebalance
+        for future in kafka.futures:
+            future.set_result(None)
+        await _spin()
+        assert consumer._acked[TP] == [10, 11] and consumer._acked[TP2] == []
+
+    asyncio.run(scenario())
+
+
+def test_an_outbox_that_cannot_be_sent_stops_the_worker_without_acknowledging() -> None:
+    async def scenario() -> None:
+        consumer, kafka = _consumer_with_producer()
+        kafka.fail = RuntimeError("accumulator closed")
+        with pytest.raises(RuntimeError):
+            await consumer._handle([(TP, _records(1), _to_out), (TP2, _records(2), _to_out)],
+                                   _current)
+        assert consumer._acked[TP] == [] and consumer._acked[TP2] == []
+        assert [type(e) for e in consumer.crashed] == [RuntimeError]
+        assert len(consumer._unacked_messages) == 0
+
+    asyncio.run(scenario())
+
+
+def test_a_large_fetch_sends_its_outbox_early_and_still_waits_for_all_of_it(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("leadstream.streams.batch_lane._OUTBOX_SEND_AT", 2)
+
+    async def scenario() -> None:
+        consumer, kafka = _consumer_with_producer()
+        await consumer._handle([(TP, _records(10, 11), _to_out), (TP2, _records(7, 8), _to_out)],
+                               _current)
+        # sent after the first batch (2 records queued), then the rest at the end of the fetch
+        assert kafka.batches == [("out", 0, [b"10"]), ("out", 1, [b"11"]),
+                                 ("out", 1, [b"7"]), ("out", 0, [b"8"])]
+        for future in kafka.futures[:3]:
+            future.set_result(None)
+        await _spin()
+        assert consumer._acked[TP] == [] and consumer._acked[TP2] == []
+        kafka.futures[3].set_result(None)
+        await _spin()
+        assert consumer._acked[TP] == [10, 11] and consumer._acked[TP2] == [7, 8]
+
+    asyncio.run(scenario())
