@@ -17,12 +17,14 @@ import statistics
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from leadstream.broker import EmbeddedBroker
+from leadstream.demo.observe import counter_total, scrape
 from leadstream.demo.traffic import Record, TrafficGenerator
 from leadstream.demo.worker_process import WorkerProcess
 
@@ -30,6 +32,28 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from throughput import _env, _produce, handled  # noqa: E402  (sibling benchmark script)
 
 APP = "latency"
+
+
+def _ticks_sent(worker: WorkerProcess) -> int:
+    try:
+        return int(counter_total(scrape(worker.metrics_url), "leadstream_ticks_sent_total"))
+    except OSError:
+        return 0
+
+
+def _settle(worker: WorkerProcess, quiet_s: float, timeout: float = 180.0) -> tuple[int, float]:
+    """Wait until the worker sends no more ticks for ``quiet_s``: the burst's touchpoints span 30
+    days of event time, so many of its leads are past a deadline (going cold, SLA) and are ticked,
+    in rounds, right after it. Returns (ticks sent meanwhile, seconds waited)."""
+    start = time.monotonic()
+    first = last = _ticks_sent(worker)
+    quiet_since = time.monotonic()
+    while time.monotonic() - quiet_since < quiet_s and time.monotonic() - start < timeout:
+        time.sleep(0.5)
+        now = _ticks_sent(worker)
+        if now != last:
+            last, quiet_since = now, time.monotonic()
+    return last - first, time.monotonic() - start
 
 
 def _wait_handled(worker: WorkerProcess, total: int, timeout: float = 300.0) -> None:
@@ -207,6 +231,9 @@ def main() -> int:
     parser.add_argument("--env", action="append", default=[], metavar="LEADSTREAM__X=Y",
                         help="extra worker setting (repeatable), e.g. to try another fetch wait")
     parser.add_argument("--fraction", type=float, default=0.5, help="of the peak rate")
+    parser.add_argument("--settle", type=float, default=6.0, metavar="SECONDS",
+                        help="before pacing, wait until no tick was sent for this long (the "
+                        "tick interval is 5 s); 0: pace right after the burst")
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="leadstream-latency-"))
@@ -225,12 +252,19 @@ def main() -> int:
         _wait_handled(worker, len(burst))
         peak = len(burst) / (time.monotonic() - start)
         rate = peak * args.fraction
+        if args.settle:
+            ticked, waited = _settle(worker, quiet_s=args.settle)
+            print(f"settled: {ticked} ticks for the burst's past deadlines in {waited:.0f} s")
+        # live traffic: the same people go on, with event times of now
+        traffic.retime(datetime.now(tz=UTC), timedelta(seconds=1 / rate))
         paced = [next(traffic) for _ in range(int(rate * args.seconds))]
         print(f"peak (burst of {len(burst)} drained): {peak:.0f} touchpoints/s; "
-              f"pacing {len(paced)} touchpoints at {rate:.0f}/s for {args.seconds:.0f} s")
+              f"pacing {len(paced)} live touchpoints at {rate:.0f}/s for {args.seconds:.0f} s")
+        ticks_before = _ticks_sent(worker)
         arrivals: dict[str, tuple[float, float]] = {}
         latencies = asyncio.run(_measure(bs, paced, rate, tail=3.0, arrivals=arrivals))
         _wait_handled(worker, len(burst) + len(paced))
+        print(f"ticks sent while pacing: {_ticks_sent(worker) - ticks_before}")
         worker.stop()
         hop = asyncio.run(_raw_hop(bs, rate, count=int(rate * min(args.seconds, 10))))
         print("\nwhere it goes (ms, from record timestamps):")

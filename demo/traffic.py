@@ -104,6 +104,12 @@ class TrafficGenerator:
     def __iter__(self) -> Iterator[Record]:
         return self
 
+    def retime(self, start: datetime, step: timedelta) -> None:
+        """Continue the same people's journeys from ``start``, one record every ``step`` of event
+        time (e.g. live traffic after a replay of history)."""
+        self._clock = start - step
+        self._step = step
+
     def __next__(self) -> Record:
         rng = self._rng
         self._clock += self._step
