@@ -1,12 +1,14 @@
 """Latency: touchpoint produced → its handover visible to a consumer, at half the peak rate.
 
-    .venv/bin/python benchmarks/latency.py [--seconds 30] [--leads 10000]
+    .venv/bin/python benchmarks/latency.py [--seconds 30] [--leads 10000] [--fraction 0.5]
 
 One embedded broker, one pipeline worker. First the peak is measured in the same run: a burst of
-``--burst`` touchpoints is drained as fast as the worker can. Then touchpoints are produced at half
-that rate for ``--seconds`` while a consumer reads the handover topic; every handover whose trigger
-is one of those touchpoints gives one latency sample (first copy only; transitions caused by ticks
-have no producer timestamp and are left out). Prints p50, p90, p99 and max.
+``--burst`` touchpoints (30 days of event time) is drained as fast as the worker can. Then the
+worker settles: many of the burst's leads are past a deadline and are ticked in rounds, so the run
+waits until no tick was sent for ``--settle`` seconds. Then the same people go on live (event
+times of now) at ``--fraction`` of the peak for ``--seconds`` while a consumer reads the handover
+topic; every handover whose trigger is one of those touchpoints gives one latency sample (first
+copy only). Prints p50, p90, p99 and max, a breakdown per hop, and a raw aiokafka hop as baseline.
 """
 
 from __future__ import annotations
