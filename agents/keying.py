@@ -3,7 +3,6 @@ reject them — a batch at a time on the batch lane."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -44,7 +43,7 @@ def register_keying(
     out = pipeline.lead_messages.get_topic_name()
     metrics = pipeline.metrics
 
-    async def keying(tp: Any, records: list[Any], outbox: Outbox) -> list[asyncio.Future[Any]]:
+    async def keying(tp: Any, records: list[Any], outbox: Outbox) -> None:
         accepted = 0
         for record in records:
             raw: bytes = record.value or b""
@@ -66,6 +65,5 @@ def register_keying(
             accepted += 1
         if accepted:
             on_accepted(accepted)
-        return []  # everything is on the lane's outbox
 
     pipeline.lane.subscribe(pipeline.app, source, keying)

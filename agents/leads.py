@@ -16,7 +16,6 @@ Order of effects per batch, for crash safety:
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections import Counter
@@ -74,7 +73,7 @@ def register_leads(pipeline: Pipeline) -> None:
         if ingested_ms:
             since_ingest.observe(max(0.0, now - ingested_ms / 1000))
 
-    async def leads(tp: Any, records: list[Any], rest: Outbox) -> list[asyncio.Future[Any]]:
+    async def leads(tp: Any, records: list[Any], rest: Outbox) -> None:
         partition: int = tp.partition
         table = TableBuffer(pipeline.leads)
         deadlines = TableBuffer(pipeline.deadlines)
@@ -166,7 +165,7 @@ def register_leads(pipeline: Pipeline) -> None:
         for note, n in notes.items():
             metrics.identity_messages.labels(note=note).inc(n)
         if len(first):
-            await asyncio.gather(*await first.send())  # durable before the states that follow
+            await first.flush()  # durable before the states that follow
         stats = TableBuffer(pipeline.stats)
         pushes = _write_states(partition, states, before, after_tick, table, deadlines, stats)
         for buffer in (table, deadlines, stats):
@@ -179,7 +178,6 @@ def register_leads(pipeline: Pipeline) -> None:
                 cache.discard(key)
             else:
                 cache.put(key, state)
-        return []  # everything else is on the lane's outbox, ``rest``
 
     def _stored(table: TableBuffer, partition: int, key: bytes) -> Any:
         stored = table.get(partition, key)

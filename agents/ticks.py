@@ -65,18 +65,14 @@ def register_ticks(pipeline: Pipeline) -> None:
             _add_tick(pipeline, outbox, key, Tick(f"due:{due!r}", key.decode(), due))
         sent = len(outbox)
         if sent:
-            await _send(outbox)
+            # one Kafka batch per partition (Faust's ``topic.send`` per tick was 5 % of a busy
+            # worker's CPU); a tick lost in a crash is sent again: its deadline stays stored
+            await outbox.flush()
             pipeline.metrics.ticks.labels(cause="deadline").inc(sent)
 
 
 def _add_tick(pipeline: Pipeline, outbox: Outbox, key: bytes, tick: Tick) -> None:
     outbox.add(pipeline.lead_messages.get_topic_name(), key, encode_message(tick))
-
-
-async def _send(outbox: Outbox) -> None:
-    """One Kafka batch per partition (Faust's ``topic.send`` per tick showed as 5 % of a busy
-    worker's CPU); a tick lost in a crash is sent again, because its deadline stays stored."""
-    await asyncio.gather(*await outbox.send())
 
 
 def _assigned_partitions(pipeline: Pipeline) -> set[int]:
@@ -100,14 +96,12 @@ async def _sweep_if_model_changed(pipeline: Pipeline) -> None:
     for i, (key, raw) in enumerate(pipeline.leads.items()):
         if i % _SWEEP_CHUNK == 0:
             await asyncio.sleep(0)  # never block the event loop for a whole partition
-            if len(outbox):
-                sent += len(outbox)
-                await _send(outbox)
-                outbox = Outbox(pipeline.app.producer)
+            sent += len(outbox)
+            await outbox.flush()
         if decode_state(raw).models_ref != ref:
             _add_tick(pipeline, outbox, key, Tick(f"model:{ref}", key.decode(), now))
     sent += len(outbox)
-    await _send(outbox)
+    await outbox.flush()  # durable before the marker says the model was swept
     swept.update({str(p): ref for p in partitions})
     marker.write_text(json.dumps(swept, sort_keys=True))
     pipeline.metrics.ticks.labels(cause="model_change").inc(sent)

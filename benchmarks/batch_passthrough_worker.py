@@ -28,10 +28,9 @@ def main() -> int:
     lane = BatchLane()
     app.batch_lane = lane
 
-    async def forward(tp: Any, records: list[Any], out: Outbox) -> list[asyncio.Future[Any]]:
+    async def forward(tp: Any, records: list[Any], out: Outbox) -> None:
         for r in records:
             out.add(sink, r.key, r.value)
-        return []
 
     lane.subscribe(app, source, forward)
     faust.Worker(app, loglevel=settings.log.level, quiet=True, redirect_stdouts=False).execute_from_commandline()

@@ -111,17 +111,14 @@ class LeadState:
     @classmethod
     def from_primitive(cls, data: dict[str, Any]) -> LeadState:
         version = data.get("v")
-        if version == STATE_VERSION:  # the hot path: the stored dict is the seen window as is
-            values = {name: data[name] for name in _FIELD_NAMES if name in data}
-            return cls(**values)
-        if version == 3:  # seen was a list of [key, occurred_at, counted]
-            seen = {entry[0]: [entry[1], entry[2]] for entry in data.get("seen", ())}
-        elif version == 2:  # seen was a plain list of keys: what each event counted is unknown
-            seen = {key: [None, None] for key in data.get("seen", ())}
-        else:
+        if version not in (STATE_VERSION, 3, 2):
             raise ValueError(f"lead state version {version!r} is not {STATE_VERSION} (or 3 or 2)")
         values = {name: data[name] for name in _FIELD_NAMES if name in data}
-        values["seen"] = seen
+        # version 4 stores the seen window as the dict it is; older ones as lists
+        if version == 3:  # [key, occurred_at, counted]
+            values["seen"] = {entry[0]: [entry[1], entry[2]] for entry in data.get("seen", ())}
+        elif version == 2:  # plain keys: what each event counted is unknown
+            values["seen"] = {key: [None, None] for key in data.get("seen", ())}
         return cls(**values)
 
 

@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from faust.utils.functional import consecutive_numbers
@@ -56,12 +56,12 @@ _FINAL_COMMIT_TIMEOUT_S = 10.0
 #: per partition, and keeping all of it until the fetch is done raised peak RSS by ~40 %
 _OUTBOX_SEND_AT = 2_000
 
-BatchHandler = Callable[[Any, list[Any], Outbox], Awaitable[Sequence["asyncio.Future[Any]"]]]
-"""``handler(tp, records, outbox)`` → futures of anything it sent itself. ``records`` are aiokafka
-``ConsumerRecord``s of one partition, in offset order. The handler queues its outputs on
-``outbox``, which all lane batches of one fetch share: the lane sends it once, after the last of
-them, so a fetch of many small batches (paced traffic) makes one Kafka batch per output partition
-rather than one per output partition and input batch."""
+BatchHandler = Callable[[Any, list[Any], Outbox], Awaitable[None]]
+"""``handler(tp, records, outbox)``: ``records`` are aiokafka ``ConsumerRecord``s of one partition,
+in offset order. The handler queues its outputs on ``outbox``, which all lane batches of one fetch
+share: the lane sends it once, after the last of them, so a fetch of many small batches (paced
+traffic) makes one Kafka batch per output partition rather than one per output partition and
+input batch. Whatever a handler sends and awaits itself is written before it returns."""
 
 
 class BatchLane:
@@ -257,42 +257,36 @@ class BatchLaneConsumerMixin:
         the batches not handled yet are dropped (read again from the committed offsets)."""
         service: Any = self
         outbox = Outbox(self.app.producer)
-        handled: list[tuple[Any, list[int], InFlight, Sequence[asyncio.Future[Any]]]] = []
+        handled: list[tuple[Any, list[int], InFlight]] = []
         sent: list[asyncio.Future[Any]] = []
-        step = "handler"
         try:
             for tp, batch, handler in fetched:
                 if len(outbox) >= _OUTBOX_SEND_AT:
-                    step = "outbox"
                     sent.extend(await outbox.send())
-                    outbox = Outbox(self.app.producer)
-                    step = "handler"
                 if not current():
                     break
                 marker = InFlight(tp)
                 self._unacked_messages.add(marker)
                 offsets = [record.offset for record in batch]
-                handled.append((tp, offsets, marker, ()))
+                handled.append((tp, offsets, marker))
                 self._note_gaps(tp, offsets)
                 self._read_offset[tp] = offsets[-1]
                 self._lane_last[tp] = offsets[-1]
-                handled[-1] = (tp, offsets, marker, await handler(tp, batch, outbox))
-            step = "outbox"
+                await handler(tp, batch, outbox)
             sent.extend(await outbox.send())
         except Exception as exc:
-            for _, _, marker, _ in handled:
+            for _, _, marker in handled:
                 self._settle(marker)
-            log.exception("batch %s for %s failed; stopping the worker", step,
-                          ", ".join(sorted({tp.topic for tp, *_ in handled})))
+            log.exception("handling a fetch of %s failed; stopping the worker",
+                          ", ".join(sorted({tp.topic for tp, _, _ in handled})))
             await service.crash(exc)
             raise
-        shared = [asyncio.gather(*sent)] if sent else []  # one wait for the fetch, not one per batch
-        for tp, offsets, marker, futures in handled:
-            outputs = [*futures, *shared]
-            if not outputs:
+        if not sent:
+            for tp, offsets, marker in handled:
                 self._ack(tp, offsets, marker)
-                continue
-            done = asyncio.gather(*outputs)
+            return
+        done = asyncio.gather(*sent)  # one wait for the whole fetch
+        for tp, offsets, marker in handled:
             done.add_done_callback(
                 lambda fut, tp=tp, offsets=offsets, marker=marker:
                 self._on_outputs(fut, tp, offsets, marker))

@@ -28,7 +28,8 @@ Sent = Callable[[int, int], None]
 
 
 class Outbox:
-    """Collects records for one flush; not shared between concurrent handlers."""
+    """Collects records until they are sent; empty again after each :meth:`send`. Not shared
+    between concurrent handlers."""
 
     def __init__(self, producer: Any) -> None:
         self._faust_producer = producer
@@ -93,6 +94,10 @@ class Outbox:
             futures.extend(await self._send_partition(producer, topic, partition, records))
         self._pending = {}
         return futures
+
+    async def flush(self) -> None:
+        """Send everything queued and wait until the broker has all of it."""
+        await asyncio.gather(*await self.send())
 
     # BatchBuilder.append documents its timestamp in seconds, but the record builder takes integer
     # milliseconds (as ``send(timestamp_ms=...)`` passes them); seconds give 1970 timestamps.

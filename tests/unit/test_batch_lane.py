@@ -65,8 +65,8 @@ class _Consumer(BatchLaneConsumerMixin, _FaustConsumerState):
         return sorted((i.begin, i.end - 1) for i in self._gap[tp])
 
 
-async def _no_outputs(tp: Any, records: list[Any], outbox: Any) -> list[asyncio.Future[Any]]:
-    return []
+async def _no_outputs(tp: Any, records: list[Any], outbox: Any) -> None:
+    return None
 
 
 def _current() -> bool:
@@ -77,20 +77,62 @@ def _records(*offsets: int) -> list[Any]:
     return [SimpleNamespace(offset=o, key=b"k", value=b"v") for o in offsets]
 
 
+class _KafkaProducer:
+    """What the outbox uses of aiokafka's producer; every batch's future is left to the test."""
+
+    def __init__(self) -> None:
+        self.batches: list[tuple[str, int, list[bytes]]] = []
+        self.futures: list[asyncio.Future[Any]] = []
+        self.client = SimpleNamespace(_wait_on_metadata=self._metadata)
+        self.fail: Exception | None = None
+
+    async def _metadata(self, topic: str) -> None:
+        return None
+
+    def create_batch(self) -> Any:
+        values: list[bytes] = []
+        return SimpleNamespace(values=values, close=lambda: None,
+                               append=lambda key, value, timestamp: values.append(value) or True)
+
+    async def send_batch(self, batch: Any, topic: str, partition: int) -> asyncio.Future[Any]:
+        if self.fail is not None:
+            raise self.fail
+        self.batches.append((topic, partition, batch.values))
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self.futures.append(future)
+        return future
+
+
+def _consumer_with_producer() -> tuple[_Consumer, _KafkaProducer]:
+    consumer = _Consumer()
+    kafka = _KafkaProducer()
+    consumer.app.producer = SimpleNamespace(_ensure_producer=lambda: kafka)
+    return consumer, kafka
+
+
+TP2 = TopicPartition("in", 5)
+
+
+async def _spin() -> None:
+    """Let done-callbacks run (futures → gathers → acknowledgements)."""
+    for _ in range(5):
+        await asyncio.sleep(0)
+
+
+async def _to_out(tp: Any, records: list[Any], outbox: Any) -> None:
+    for record in records:  # every input partition writes to output partitions 0 and 1
+        outbox.add("out", record.key, b"%d" % record.offset, partition=record.offset % 2)
+
+
 def test_a_batch_is_acknowledged_only_when_its_outputs_are_written() -> None:
     async def scenario() -> None:
-        consumer = _Consumer()
-        written: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-
-        async def handler(tp: Any, records: list[Any], outbox: Any) -> list[asyncio.Future[Any]]:
-            return [written]
-
-        await consumer._handle([(TP, _records(10, 11, 12), handler)], _current)
+        consumer, kafka = _consumer_with_producer()
+        await consumer._handle([(TP, _records(10, 11, 12), _to_out)], _current)
         assert consumer._acked[TP] == []
         assert len(consumer._unacked_messages) == 1  # a rebalance would wait for it
-        written.set_result(None)
-        await asyncio.sleep(0)
-        await asyncio.sleep(0)
+        for future in kafka.futures:
+            future.set_result(None)
+        await _spin()
         assert consumer._acked[TP] == [10, 11, 12]
         assert consumer._n_acked == 3
         assert len(consumer._unacked_messages) == 0
@@ -101,16 +143,11 @@ def test_a_batch_is_acknowledged_only_when_its_outputs_are_written() -> None:
 
 def test_a_failed_output_never_acknowledges_and_stops_the_worker() -> None:
     async def scenario() -> None:
-        consumer = _Consumer()
-        failed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-
-        async def handler(tp: Any, records: list[Any], outbox: Any) -> list[asyncio.Future[Any]]:
-            return [failed]
-
-        await consumer._handle([(TP, _records(5, 6), handler)], _current)
-        failed.set_exception(RuntimeError("broker said no"))
-        for _ in range(3):
-            await asyncio.sleep(0)
+        consumer, kafka = _consumer_with_producer()
+        await consumer._handle([(TP, _records(5, 6), _to_out)], _current)
+        kafka.futures[0].set_result(None)
+        kafka.futures[1].set_exception(RuntimeError("broker said no"))
+        await _spin()
         assert consumer._acked[TP] == []
         assert [type(e) for e in consumer.crashed] == [RuntimeError]
         assert len(consumer._unacked_messages) == 0  # not left for a rebalance to wait on
@@ -122,7 +159,7 @@ def test_a_handler_that_raises_stops_the_worker_without_acknowledging() -> None:
     async def scenario() -> None:
         consumer = _Consumer()
 
-        async def handler(tp: Any, records: list[Any], outbox: Any) -> list[asyncio.Future[Any]]:
+        async def handler(tp: Any, records: list[Any], outbox: Any) -> None:
             raise OSError("disk full")
 
         with pytest.raises(OSError):
@@ -178,19 +215,14 @@ def test_a_seek_to_the_committed_offset_while_a_batch_is_handled_makes_no_gap() 
 
 def test_the_commit_waits_for_a_batch_still_in_flight_before_later_ones() -> None:
     async def scenario() -> None:
-        consumer = _Consumer()
+        consumer, kafka = _consumer_with_producer()
         consumer._committed_offset[TP] = 10
-        slow: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-
-        async def handler(tp: Any, records: list[Any], outbox: Any) -> list[asyncio.Future[Any]]:
-            return [slow] if records[0].offset == 10 else []
-
-        await consumer._handle([(TP, _records(10), handler)], _current)
-        await consumer._handle([(TP, _records(11, 12), handler)], _current)
+        await consumer._handle([(TP, _records(10), _to_out)], _current)
+        await consumer._handle([(TP, _records(11, 12), _no_outputs)], _current)
         assert consumer._new_offset(TP) is None  # 10's outputs are not written yet
+        (slow,) = kafka.futures
         slow.set_result(None)
-        for _ in range(2):
-            await asyncio.sleep(0)
+        await _spin()
         assert consumer._new_offset(TP) == 13
 
     asyncio.run(scenario())
@@ -228,8 +260,8 @@ def test_duplicate_acknowledgements_do_not_hold_the_commit_back() -> None:
 def test_a_topic_has_one_handler() -> None:
     lane = BatchLane()
 
-    async def handler(tp: Any, records: list[Any], outbox: Any) -> list[asyncio.Future[Any]]:
-        return []
+    async def handler(tp: Any, records: list[Any], outbox: Any) -> None:
+        return None
 
     lane.register("in", handler)
     with pytest.raises(ValueError, match="already has a batch handler"):
@@ -252,54 +284,6 @@ def test_the_state_cache_is_bounded_and_emptied_on_a_new_generation() -> None:
     off = StateCache(limit=0)
     off.put(b"a", "A")
     assert off.get(b"a") is None
-
-
-class _KafkaProducer:
-    """What the outbox uses of aiokafka's producer; every batch's future is left to the test."""
-
-    def __init__(self) -> None:
-        self.batches: list[tuple[str, int, list[bytes]]] = []
-        self.futures: list[asyncio.Future[Any]] = []
-        self.client = SimpleNamespace(_wait_on_metadata=self._metadata)
-        self.fail: Exception | None = None
-
-    async def _metadata(self, topic: str) -> None:
-        return None
-
-    def create_batch(self) -> Any:
-        values: list[bytes] = []
-        return SimpleNamespace(values=values, close=lambda: None,
-                               append=lambda key, value, timestamp: values.append(value) or True)
-
-    async def send_batch(self, batch: Any, topic: str, partition: int) -> asyncio.Future[Any]:
-        if self.fail is not None:
-            raise self.fail
-        self.batches.append((topic, partition, batch.values))
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self.futures.append(future)
-        return future
-
-
-def _consumer_with_producer() -> tuple[_Consumer, _KafkaProducer]:
-    consumer = _Consumer()
-    kafka = _KafkaProducer()
-    consumer.app.producer = SimpleNamespace(_ensure_producer=lambda: kafka)
-    return consumer, kafka
-
-
-TP2 = TopicPartition("in", 5)
-
-
-async def _spin() -> None:
-    """Let done-callbacks run (futures → gathers → acknowledgements)."""
-    for _ in range(5):
-        await asyncio.sleep(0)
-
-
-async def _to_out(tp: Any, records: list[Any], outbox: Any) -> list[asyncio.Future[Any]]:
-    for record in records:  # every input partition writes to output partitions 0 and 1
-        outbox.add("out", record.key, b"%d" % record.offset, partition=record.offset % 2)
-    return []
 
 
 def test_the_batches_of_one_fetch_share_one_outbox_and_wait_for_all_of_it() -> None:
@@ -326,9 +310,9 @@ def test_a_rebalance_during_a_fetch_drops_the_batches_not_handled_yet() -> None:
         consumer, kafka = _consumer_with_producer()
         handled: list[Any] = []
 
-        async def handler(tp: Any, records: list[Any], outbox: Any) -> list[asyncio.Future[Any]]:
+        async def handler(tp: Any, records: list[Any], outbox: Any) -> None:
             handled.append(tp)
-            return await _to_out(tp, records, outbox)
+            await _to_out(tp, records, outbox)
 
         await consumer._handle([(TP, _records(10, 11), handler), (TP2, _records(7), handler)],
                                lambda: not handled)
