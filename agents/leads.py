@@ -64,6 +64,8 @@ def register_leads(pipeline: Pipeline) -> None:
     cache = StateCache(pipeline.settings.state.cache_leads)
     since_event = metrics.handover_latency.labels(since="event_time")
     since_ingest = metrics.handover_latency.labels(since="ingest")
+    cache_hits = metrics.state_cache.labels(outcome="hit")
+    cache_misses = metrics.state_cache.labels(outcome="miss")
 
     def _observe_latency(message: Any, ingested_ms: int | None) -> None:
         if isinstance(message, Tick):
@@ -88,12 +90,14 @@ def register_leads(pipeline: Pipeline) -> None:
         applied: dict[bytes, list[Message]] = {}  # key → messages applied in this batch
         scored_at: dict[bytes, float] = {}  # key → time of its last scored touchpoint
 
+        misses = 0
         cache.valid_for(pipeline.app.consumer_generation_id)
         for record in records:
             key: bytes = record.key
             if key not in states:
                 previous = cache.get(key)
                 if previous is None:
+                    misses += 1
                     previous = _stored(table, partition, key)
                 states[key] = previous
                 before[key] = bucket_of(previous, models) if previous is not None else None
@@ -158,6 +162,8 @@ def register_leads(pipeline: Pipeline) -> None:
             if state is not _GONE and state is not None:
                 metrics.behaviour_score.observe(
                     behaviour_score(state.components.get(primary.name, {}), primary, at))
+        cache_hits.inc(len(states) - misses)
+        cache_misses.inc(misses)
         for (type_, outcome), n in counted.items():
             metrics.touchpoints.labels(type=type_, outcome=outcome).inc(n)
         for (from_stage, to_stage), n in moved.items():

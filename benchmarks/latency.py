@@ -43,6 +43,17 @@ def _ticks_sent(worker: WorkerProcess) -> int:
         return 0
 
 
+def _cache_lookups(worker: WorkerProcess) -> tuple[int, int]:
+    """(hits, misses) of the lead handler's state cache so far."""
+    try:
+        samples = scrape(worker.metrics_url)
+    except OSError:
+        return 0, 0
+    name = "leadstream_state_cache_lookups_total"
+    return (int(counter_total(samples, name, outcome="hit")),
+            int(counter_total(samples, name, outcome="miss")))
+
+
 def _settle(worker: WorkerProcess, quiet_s: float, timeout: float = 180.0) -> tuple[int, float]:
     """Wait until the worker sends no more ticks for ``quiet_s``: the burst's touchpoints span 30
     days of event time, so many of its leads are past a deadline (going cold, SLA) and are ticked,
@@ -263,10 +274,15 @@ def main() -> int:
         print(f"peak (burst of {len(burst)} drained): {peak:.0f} touchpoints/s; "
               f"pacing {len(paced)} live touchpoints at {rate:.0f}/s for {args.seconds:.0f} s")
         ticks_before = _ticks_sent(worker)
+        hits_before, misses_before = _cache_lookups(worker)
         arrivals: dict[str, tuple[float, float]] = {}
         latencies = asyncio.run(_measure(bs, paced, rate, tail=3.0, arrivals=arrivals))
         _wait_handled(worker, len(burst) + len(paced))
         print(f"ticks sent while pacing: {_ticks_sent(worker) - ticks_before}")
+        hits, misses = _cache_lookups(worker)
+        hits, misses = hits - hits_before, misses - misses_before
+        print(f"state cache while pacing: {hits} hits, {misses} misses "
+              f"({hits / max(1, hits + misses):.0%} hit rate)")
         worker.stop()
         hop = asyncio.run(_raw_hop(bs, rate, count=int(rate * min(args.seconds, 10))))
         print("\nwhere it goes (ms, from record timestamps):")

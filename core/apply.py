@@ -53,9 +53,7 @@ def apply(
 
 def _replay(state: LeadState, message_id: str, kind: str) -> list[Emitted]:
     out: list[Emitted] = [Duplicate(message_id, kind)]
-    out.extend(
-        Transition.from_primitive(t) for t in state.outbox if t["trigger_event_id"] == message_id
-    )
+    out.extend(Transition.from_json(text) for text in state.kept_for(message_id))
     return out
 
 

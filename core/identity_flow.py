@@ -118,8 +118,7 @@ def _absorb(
     if state is not None and state.has_seen(message.absorb_id):
         # a replayed hand-over: nothing changes; re-publish what it caused the first time (not a
         # Duplicate: that counts touchpoints, and the linking touchpoint reports itself below)
-        emitted.extend(Transition.from_primitive(t) for t in state.outbox
-                       if t["trigger_event_id"] == message.absorb_id)
+        emitted.extend(Transition.from_json(text) for text in state.kept_for(message.absorb_id))
         if merged is not None:
             emitted.append(merged)
     else:

@@ -159,7 +159,7 @@ def move(
          "reason": reason, "at": at, "event_id": trigger_id}
     )
     del state.history[:-HISTORY_LENGTH]
-    state.outbox.append(transition.to_primitive())
+    state.outbox.append([transition.trigger_event_id, transition.to_json()])
     del state.outbox[:-OUTBOX_LENGTH]
     return transition
 

@@ -11,6 +11,8 @@ import hashlib
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+import orjson
+
 from leadstream.core.stages import Stage
 
 __all__ = [
@@ -35,7 +37,7 @@ HISTORY_LENGTH = 64
 #: UTC days of daily-cap bookkeeping kept per rule (older late events are rejected upstream).
 CAP_DAYS_KEPT = 62
 
-STATE_VERSION = 4
+STATE_VERSION = 5
 
 
 def event_key(event_id: str) -> str:
@@ -63,7 +65,9 @@ class LeadState:
     seen: dict[str, list[Any]] = field(default_factory=dict)
     stage_entries: dict[str, int] = field(default_factory=dict)
     history: list[dict[str, Any]] = field(default_factory=list)
-    outbox: list[dict[str, Any]] = field(default_factory=list)
+    # the last emitted transitions, [trigger id, Transition.to_json()], oldest first: a replayed
+    # trigger re-publishes exactly these
+    outbox: list[list[str]] = field(default_factory=list)
     trail: list[list[Any]] = field(default_factory=list)  # [event_id, type, occurred_at]
     touchpoints: int = 0
     first_event_at: float | None = None
@@ -91,6 +95,10 @@ class LeadState:
         while len(self.seen) > DEDUPE_WINDOW:
             del self.seen[next(iter(self.seen))]
 
+    def kept_for(self, trigger_id: str) -> list[str]:
+        """The kept transitions (JSON text) that ``trigger_id`` caused, oldest first."""
+        return [text for trigger, text in self.outbox if trigger == trigger_id]
+
     def uncount(self, event_id: str, model: str, rule: str) -> None:
         """The event no longer counts for ``rule`` (a daily cap let an earlier one take its place)."""
         record = self.seen.get(event_key(event_id))
@@ -111,9 +119,15 @@ class LeadState:
     @classmethod
     def from_primitive(cls, data: dict[str, Any]) -> LeadState:
         version = data.get("v")
-        if version not in (STATE_VERSION, 3, 2):
-            raise ValueError(f"lead state version {version!r} is not {STATE_VERSION} (or 3 or 2)")
+        if version not in (STATE_VERSION, 4, 3, 2):
+            raise ValueError(
+                f"lead state version {version!r} is not {STATE_VERSION} (or 4, 3 or 2)")
         values = {name: data[name] for name in _FIELD_NAMES if name in data}
+        if version != STATE_VERSION:  # up to 4, kept transitions were dicts
+            values["outbox"] = [
+                [kept["trigger_event_id"], orjson.dumps(kept).decode()]
+                for kept in data.get("outbox", ())
+            ]
         # version 4 stores the seen window as the dict it is; older ones as lists
         if version == 3:  # [key, occurred_at, counted]
             values["seen"] = {entry[0]: [entry[1], entry[2]] for entry in data.get("seen", ())}

@@ -73,6 +73,11 @@ class Metrics:
             "leadstream_identity_events",
             "Identity events published on the handover topic (leads_merged, erased).",
             ["kind"], registry=r)
+        self.state_cache = Counter(
+            "leadstream_state_cache_lookups",
+            "Lead states the lead handler looked up in its cache of decoded states, by outcome "
+            "(hit; miss: read from RocksDB and decoded). Size the cache with state.cache_leads.",
+            ["outcome"], registry=r)
         self.errors = Counter(
             "leadstream_errors",
             "Unexpected errors by kind (the record involved went to the DLQ where there was one).",

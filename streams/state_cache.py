@@ -3,11 +3,16 @@
 RocksDB (and its changelog) stays the truth: the cache holds exactly what the lead handler wrote
 at the end of its last batch for that key, and it is emptied whenever the consumer group
 rebalances (a partition may come back recovered from the changelog, or move away). Bounded: the
-oldest-inserted entries go first (a dict keeps insertion order; re-inserting a key moves it last).
+least recently written entries go first.
+
+An ``OrderedDict``, not a plain dict: evicting a plain dict's first key (``next(iter(d))``) scans
+past every slot deleted since the dict was last resized, which showed as 2 % of a busy worker's
+CPU; ``popitem(last=False)`` is O(1).
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import Any
 
 __all__ = ["StateCache"]
@@ -16,7 +21,7 @@ __all__ = ["StateCache"]
 class StateCache:
     def __init__(self, limit: int) -> None:
         self._limit = limit
-        self._states: dict[bytes, Any] = {}
+        self._states: OrderedDict[bytes, Any] = OrderedDict()
         self._generation: int | None = None
 
     def valid_for(self, generation: int) -> None:
@@ -32,10 +37,10 @@ class StateCache:
         if self._limit <= 0:
             return
         states = self._states
-        states.pop(key, None)
         states[key] = state
+        states.move_to_end(key)
         while len(states) > self._limit:
-            del states[next(iter(states))]
+            states.popitem(last=False)
 
     def discard(self, key: bytes) -> None:
         self._states.pop(key, None)

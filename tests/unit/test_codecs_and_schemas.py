@@ -43,10 +43,27 @@ def test_states_stored_by_version_3_still_decode() -> None:
     states, _ = run([tp("web_visit", at=10.0), tp("form_submit", at=20.0, payload={"form_id": "f"})],
                     make_model())
     state = states["L1"]
-    v3 = {**state.to_primitive(), "v": 3,
+    assert state.outbox, "the form makes a transition, so the state keeps one"
+    kept_as_dicts = [json.loads(text) for _, text in state.outbox]  # up to version 4
+    v3 = {**state.to_primitive(), "v": 3, "outbox": kept_as_dicts,
           "seen": [[key, *record] for key, record in state.seen.items()]}
     assert decode_state(json.dumps(v3).encode()) == state
     assert list(decode_state(json.dumps(v3).encode()).seen) == list(state.seen)  # order kept
+
+
+def test_states_stored_by_version_4_still_decode() -> None:
+    """Version 4 kept each emitted transition as a dict; version 5 keeps its JSON text. A replayed
+    trigger must re-publish byte-identical handovers from either."""
+    states, emitted = run([tp("web_visit", at=10.0),
+                           tp("form_submit", at=20.0, payload={"form_id": "f"})], make_model())
+    state = states["L1"]
+    v4 = {**state.to_primitive(), "v": 4,
+          "outbox": [json.loads(text) for _, text in state.outbox]}
+    decoded = decode_state(json.dumps(v4).encode())
+    assert decoded == state
+    first = [e for e in emitted if isinstance(e, Transition)]
+    again = [Transition.from_json(text) for text in decoded.kept_for(first[-1].trigger_event_id)]
+    assert again == first[-1:]
 
 
 def test_touchpoint_round_trips_through_the_internal_codec() -> None:
@@ -63,7 +80,10 @@ def test_transition_maps_to_a_valid_handover_event() -> None:
     assert (event.from_stage, event.to_stage, event.reason, event.sequence) == ("mgl", "mql", "hand_raiser", 2)
     assert event.trigger.type == "demo_request"
     assert [c.rule for c in event.top_contributors] == ["demo", "form"]
-    assert Transition.from_primitive(transitions[-1].to_primitive()) == transitions[-1]
+    # kept in the lead state as JSON text; a replayed trigger re-publishes it unchanged
+    assert Transition.from_json(transitions[-1].to_json()) == transitions[-1]
+    assert transition_to_handover(Transition.from_json(transitions[-1].to_json())) \
+        .model_dump_json() == event.model_dump_json()
 
 
 def test_dlq_record_keeps_original_bytes_and_is_deterministic() -> None:
