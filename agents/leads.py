@@ -91,6 +91,7 @@ def register_leads(pipeline: Pipeline) -> None:
         scored_at: dict[bytes, float] = {}  # key → time of its last scored touchpoint
 
         misses = 0
+        cached: set[bytes] = set()  # keys whose state this batch took from the cache
         cache.valid_for(pipeline.app.consumer_generation_id)
         for record in records:
             key: bytes = record.key
@@ -99,6 +100,8 @@ def register_leads(pipeline: Pipeline) -> None:
                 if previous is None:
                     misses += 1
                     previous = _stored(table, partition, key)
+                else:
+                    cached.add(key)
                 states[key] = previous
                 before[key] = bucket_of(previous, models) if previous is not None else None
             previous = states[key]
@@ -151,6 +154,12 @@ def register_leads(pipeline: Pipeline) -> None:
             if gone:
                 states[key] = _GONE
                 after_tick[key] = True
+            elif state is previous and state.merged_into is not None and key in cached:
+                # A retired id forwarding input, from the cache: its state is unchanged, and this
+                # process wrote it (the changelog record is written, or its failed send stops the
+                # worker, which takes the cache with it). Unlike a state read from RocksDB, there
+                # is no unsent changelog record to send again, so nothing to write.
+                pass
             elif state is not None:
                 # Kept (and rewritten) on duplicates too: after a crash the local store may hold
                 # an update whose changelog record was never sent; rewriting sends it.

@@ -31,7 +31,7 @@ from leadstream.demo.traffic import Record, TrafficGenerator
 from leadstream.demo.worker_process import WorkerProcess
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from throughput import _env, _produce, handled  # noqa: E402  (sibling benchmark script)
+from throughput import _cpu_seconds, _env, _produce, handled  # noqa: E402  (sibling script)
 
 APP = "latency"
 
@@ -244,6 +244,9 @@ def main() -> int:
     parser.add_argument("--env", action="append", default=[], metavar="LEADSTREAM__X=Y",
                         help="extra worker setting (repeatable), e.g. to try another fetch wait")
     parser.add_argument("--fraction", type=float, default=0.5, help="of the peak rate")
+    parser.add_argument("--rate", type=float, default=None, metavar="PER_SECOND",
+                        help="pace at this fixed rate instead of a fraction of the measured peak "
+                        "(the peak varies from run to run; a fixed rate compares two builds)")
     parser.add_argument("--settle", type=float, default=6.0, metavar="SECONDS",
                         help="before pacing, wait until no tick was sent for this long (the "
                         "tick interval is 5 s); 0: pace right after the burst")
@@ -264,7 +267,7 @@ def main() -> int:
         start = time.monotonic()
         _wait_handled(worker, len(burst))
         peak = len(burst) / (time.monotonic() - start)
-        rate = peak * args.fraction
+        rate = args.rate or peak * args.fraction
         if args.settle:
             ticked, waited = _settle(worker, quiet_s=args.settle)
             print(f"settled: {ticked} ticks for the burst's past deadlines in {waited:.0f} s")
@@ -275,9 +278,13 @@ def main() -> int:
               f"pacing {len(paced)} live touchpoints at {rate:.0f}/s for {args.seconds:.0f} s")
         ticks_before = _ticks_sent(worker)
         hits_before, misses_before = _cache_lookups(worker)
+        cpu_before = _cpu_seconds(worker.pid or 0)
         arrivals: dict[str, tuple[float, float]] = {}
         latencies = asyncio.run(_measure(bs, paced, rate, tail=3.0, arrivals=arrivals))
         _wait_handled(worker, len(burst) + len(paced))
+        cpu = _cpu_seconds(worker.pid or 0) - cpu_before
+        print(f"worker CPU while pacing: {cpu:.1f} s, {1e6 * cpu / len(paced):.0f} µs per "
+              f"touchpoint ({cpu / args.seconds:.0%} of a core)")
         print(f"ticks sent while pacing: {_ticks_sent(worker) - ticks_before}")
         hits, misses = _cache_lookups(worker)
         hits, misses = hits - hits_before, misses - misses_before

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, IPvAnyNetwork, SecretStr, model_validator
@@ -26,6 +26,7 @@ __all__ = [
     "RocksDBSettings",
     "WebSettings",
     "LogSettings",
+    "GcSettings",
     "HygieneSettings",
     "load_settings",
     "ENV_PREFIX",
@@ -166,6 +167,19 @@ class HygieneSettings(_Section):
     )
 
 
+class GcSettings(_Section):
+    """CPython's garbage collector (leadstream/gc_tuning.py: why a worker changes it)."""
+
+    freeze_at_start: bool = Field(
+        default=True, description="exclude everything built at start from later collections")
+    thresholds: tuple[Annotated[int, Field(ge=1)], Annotated[int, Field(ge=1)],
+                      Annotated[int, Field(ge=1)]] = Field(
+        default=(700, 10, 1000),
+        description="gc.set_threshold: CPython's defaults are (700, 10, 10); the third makes full "
+        "collections, which scan every cached lead state, rare",
+    )
+
+
 class LogSettings(_Section):
     level: Literal["debug", "info", "warning", "error"] = "info"
     format: Literal["text", "json"] = Field(default="text", description="json: one object per line")
@@ -180,6 +194,7 @@ class Settings(_Section):
     ticks: TickSettings = Field(default_factory=TickSettings)
     hygiene: HygieneSettings = Field(default_factory=HygieneSettings)
     log: LogSettings = Field(default_factory=LogSettings)
+    gc: GcSettings = Field(default_factory=GcSettings)
     model_path: Path = Field(default=DEFAULT_MODEL_PATH, description="the primary scoring model")
     extra_model_paths: list[Path] = Field(
         default_factory=list, description="more models that only score (e.g. per product line)"
@@ -187,7 +202,9 @@ class Settings(_Section):
     max_message_bytes: int = Field(default=65536, ge=256, le=16 * 1024 * 1024)
 
 
-def _env_overlay(data: dict[str, Any], environ: Mapping[str, str]) -> None:
+def _env_overlay(data: dict[str, Any], environ: Mapping[str, str]) -> dict[str, str]:
+    """Overlay the ``LEADSTREAM__…`` variables; return field path (dotted) → variable name."""
+    names: dict[str, str] = {}
     for name, raw in sorted(environ.items()):
         if not name.startswith(ENV_PREFIX):
             continue
@@ -207,6 +224,16 @@ def _env_overlay(data: dict[str, Any], environ: Mapping[str, str]) -> None:
                 raise ConfigError("environment", name, f"'{part}' is not a section")
             node = child
         node[path[-1]] = value
+        names[".".join(path)] = name
+    return names
+
+
+def _variable_for(field: str, names: Mapping[str, str]) -> str | None:
+    """The variable that set ``field`` or a section or list that holds it."""
+    for path, name in names.items():
+        if field == path or field.startswith(path + "."):
+            return name
+    return None
 
 
 def load_settings(
@@ -221,7 +248,7 @@ def load_settings(
     if not isinstance(source.data, dict):
         raise ConfigError(source.file, "(document)", "the top level must be a mapping of fields")
     overlaid = dict(source.data)
-    _env_overlay(overlaid, environ)
+    from_environment = _env_overlay(overlaid, environ)
     # relative paths in a settings file are relative to that file, not to the working directory
     base = Path(path).parent if path is not None else Path.cwd()
     if isinstance(overlaid.get("model_path"), str) and not Path(overlaid["model_path"]).is_absolute():
@@ -235,4 +262,10 @@ def load_settings(
     if isinstance(state, dict) and isinstance(state.get("dir"), str):
         if not Path(state["dir"]).is_absolute():
             overlaid["state"] = {**state, "dir": str(base / state["dir"])}
-    return validate(Settings, LinedYaml(overlaid, source.lines, source.file))
+    try:
+        return validate(Settings, LinedYaml(overlaid, source.lines, source.file))
+    except ConfigError as exc:
+        variable = _variable_for(exc.field, from_environment)
+        if variable is None:
+            raise
+        raise ConfigError("environment", f"{variable} ({exc.field})", exc.why) from None

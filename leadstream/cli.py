@@ -35,6 +35,7 @@ def run_worker(settings: object, model: object) -> int:
     from leadstream.streams.app import create_pipeline
     from leadstream.streams.prepare import prepare
 
+    from leadstream.gc_tuning import tune_gc
     from leadstream.logs import JsonFormatter, logging_config
 
     level, fmt = settings.log.level, settings.log.format  # type: ignore[attr-defined]
@@ -45,6 +46,8 @@ def run_worker(settings: object, model: object) -> int:
     asyncio.run(prepare(settings))  # type: ignore[arg-type]
     asyncio.set_event_loop(asyncio.new_event_loop())
     pipeline = create_pipeline(settings, model)  # type: ignore[arg-type]
+    gc_settings = settings.gc  # type: ignore[attr-defined]
+    tune_gc(thresholds=gc_settings.thresholds, freeze=gc_settings.freeze_at_start)
     worker = faust.Worker(
         pipeline.app,
         loglevel=level,

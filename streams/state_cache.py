@@ -3,7 +3,7 @@
 RocksDB (and its changelog) stays the truth: the cache holds exactly what the lead handler wrote
 at the end of its last batch for that key, and it is emptied whenever the consumer group
 rebalances (a partition may come back recovered from the changelog, or move away). Bounded: the
-least recently written entries go first.
+least recently used entries go first.
 
 An ``OrderedDict``, not a plain dict: evicting a plain dict's first key (``next(iter(d))``) scans
 past every slot deleted since the dict was last resized, which showed as 2 % of a busy worker's
@@ -31,7 +31,10 @@ class StateCache:
             self._generation = generation
 
     def get(self, key: bytes) -> Any | None:
-        return self._states.get(key)
+        state = self._states.get(key)
+        if state is not None:
+            self._states.move_to_end(key)  # least recently used goes first
+        return state
 
     def put(self, key: bytes, state: Any) -> None:
         if self._limit <= 0:

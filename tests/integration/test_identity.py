@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -77,6 +78,20 @@ def test_a_visitor_becomes_a_lead_with_its_history(deployment: Deployment) -> No
     assert merged["score"] > visitor["score"]
     assert http_get(f"{worker.base_url}/leads/anon-ck-9") == (
         200, {"lead_id": "anon-ck-9", "merged_into": lead})
+
+    # a retired visitor held in the worker's state cache forwards without rewriting itself: its
+    # changelog gets no new record (one read from RocksDB would be rewritten, see agents/leads.py)
+    leads_changelog = changelog_topic(deployment.settings(), LEADS_TABLE)
+
+    def visitor_records() -> list[Any]:
+        return [r for r in deployment.consume(leads_changelog, count=1, timeout=20)
+                if r.key == b"anon-ck-9"]
+    before = visitor_records()
+    assert json.loads(before[-1].value)["merged_into"] == lead
+    _send(deployment, "touchpoints",
+          wire("web_visit", event_id="later-2", at=2 * H, anonymous_id="ck-9", payload={"url": "/"}))
+    _lead(deployment, worker.base_url, lead, touchpoints=6)
+    assert len(visitor_records()) == len(before)
 
     dlq = [json.loads(m.value) for m in deployment.consume("dlq", count=4)]
     kinds = {json.loads(base64.b64decode(r["value_b64"]))["event_id"]: r["kind"] for r in dlq}

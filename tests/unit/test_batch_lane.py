@@ -275,8 +275,11 @@ def test_the_state_cache_is_bounded_and_emptied_on_a_new_generation() -> None:
     cache.put(b"a", "A")
     cache.put(b"b", "B")
     cache.put(b"a", "A2")  # re-inserted: now the newest
-    cache.put(b"c", "C")  # evicts the oldest, b
+    cache.put(b"c", "C")  # evicts the least recently used, b
     assert (cache.get(b"a"), cache.get(b"b"), cache.get(b"c")) == ("A2", None, "C")
+    assert cache.get(b"a") == "A2"  # a read counts as a use: c is now the least recent
+    cache.put(b"d", "D")
+    assert (cache.get(b"a"), cache.get(b"c"), cache.get(b"d")) == ("A2", None, "D")
     cache.valid_for(1)
     assert len(cache) == 2
     cache.valid_for(2)  # a rebalance: partitions may have moved or been recovered

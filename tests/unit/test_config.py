@@ -55,6 +55,23 @@ def test_bad_setting_names_file_line_and_field(tmp_path: Path) -> None:
     assert str(err).startswith(f"{file}:4: kafka.session_timeout_s: ")
 
 
+def test_bad_environment_value_names_the_variable(tmp_path: Path) -> None:
+    file = tmp_path / "s.yaml"
+    file.write_text("gc:\n  freeze_at_start: false\n")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(file, environ={"LEADSTREAM__GC__THRESHOLDS": "[700, 0, 1000]"})
+    err = caught.value
+    assert (err.file, err.field) == ("environment", "LEADSTREAM__GC__THRESHOLDS (gc.thresholds.1)")
+    assert "greater than or equal to 1" in err.why
+    # a bad value from the file still names the file and line
+    file.write_text("gc:\n  thresholds: [700, 10]\n")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(file, environ={"LEADSTREAM__GC__FREEZE_AT_START": "false"})
+    assert (caught.value.file, caught.value.line) == (str(file), 2)
+    settings = load_settings(environ={"LEADSTREAM__GC__THRESHOLDS": "[1000, 20, 500]"}).gc
+    assert settings.thresholds == (1000, 20, 500) and settings.freeze_at_start
+
+
 def test_unknown_setting_is_an_error_not_ignored(tmp_path: Path) -> None:
     file = tmp_path / "s.yaml"
     file.write_text("kafka:\n  bootstrap_server: typo:1\n")
