@@ -154,7 +154,8 @@ def register_leads(pipeline: Pipeline) -> None:
             if gone:
                 states[key] = _GONE
                 after_tick[key] = True
-            elif state is previous and state.merged_into is not None and key in cached:
+            elif state is not None and state is previous and state.merged_into is not None \
+                    and key in cached:
                 # A retired id forwarding input, from the cache: its state is unchanged, and this
                 # process wrote it (the changelog record is written, or its failed send stops the
                 # worker, which takes the cache with it). Unlike a state read from RocksDB, there
