@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import time
+from collections import Counter
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from leadstream.streams.mappers import dlq_record
@@ -11,9 +14,43 @@ from leadstream.streams.outbox import Outbox
 if TYPE_CHECKING:
     from leadstream.streams.app import Pipeline
 
-__all__ = ["reject", "log_unexpected"]
+__all__ = ["reject", "log_unexpected", "DlqLog"]
 
 log = logging.getLogger(__name__)
+
+
+class DlqLog:
+    """At most one log line per stage and DLQ kind every ``interval_s``, naming how many records
+    of that kind it left out since the previous line.
+
+    A producer that sends garbage must not flood the log (one line per record was 1.4 % of a
+    worker's CPU with ~3 % malformed input); every record's position and reason is in its DLQ
+    record, and the counts are in ``leadstream_dlq_records_total``. Keys are bounded codes.
+    """
+
+    def __init__(self, interval_s: float = 10.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._interval = interval_s
+        self._clock = clock
+        self._last: dict[tuple[str, str], float] = {}
+        self._left_out: Counter[tuple[str, str]] = Counter()
+
+    def record(self, record: Any, *, stage: str, kind: str, reason: str) -> None:
+        key = (stage, kind)
+        now = self._clock()
+        last = self._last.get(key)
+        if last is not None and now - last < self._interval:
+            self._left_out[key] += 1
+            return
+        self._last[key] = now
+        left_out = self._left_out.pop(key, 0)
+        more = f" (+{left_out} more {kind} in {stage} since the last line)" if left_out else ""
+        # topic/partition/offset identify the record; its content may hold PII and is not logged
+        log.info("DLQ %s %s[%s]@%s: %s%s", kind, record.topic, record.partition, record.offset,
+                 reason, more)
+
+
+_dlq_log = DlqLog()
 
 
 def _headers(record: Any) -> list[tuple[str, bytes | None]]:
@@ -40,8 +77,7 @@ def reject(pipeline: Pipeline, outbox: Outbox, record: Any, *, stage: str, kind:
     )
     outbox.add(pipeline.dlq.get_topic_name(), record.key, entry.model_dump_json().encode())
     pipeline.metrics.dlq_records.labels(stage=stage, reason=kind).inc()
-    # topic/partition/offset identify the record; its content may hold PII and is not logged
-    log.info("DLQ %s %s[%s]@%s: %s", kind, record.topic, record.partition, record.offset, reason)
+    _dlq_log.record(record, stage=stage, kind=kind, reason=reason)
 
 
 def log_unexpected(logger: logging.Logger, where: str, record: Any, exc: BaseException) -> None:
