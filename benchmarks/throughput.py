@@ -8,7 +8,9 @@ consume → produce (the ceiling), a Faust pass-through agent, and the leadstrea
 timed from the worker's "ready" (partitions assigned, recovery done) until every record is
 accounted for: pass-throughs = records on their output topic; pipeline = scored + duplicates + DLQ
 records in its /metrics. It reports records/s, CPU seconds and peak RSS per worker, and the
-pipeline's ratio to each baseline.
+pipeline's ratio to each baseline. The pipeline's output is checked: DLQ records = malformed and
+bot records in the log, and every lead id's touchpoint count, counts per rule and merge target in
+its leads changelog equal the pure core's over the same log.
 """
 
 from __future__ import annotations
@@ -22,15 +24,26 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import TopicPartition
 
 from leadstream.broker import EmbeddedBroker
 from leadstream.broker.high_watermarks import high_watermarks
+from leadstream.config import load_model
+from leadstream.config.settings import HygieneSettings
+from leadstream.core import apply
+from leadstream.core.emitted import Send
+from leadstream.core.model import ModelSet
 from leadstream.demo.observe import counter_total, scrape
 from leadstream.demo.traffic import Record, TrafficGenerator
 from leadstream.demo.worker_process import WorkerProcess
+from leadstream.exceptions import RejectedMessage
+from leadstream.schemas.touchpoints import parse_touchpoint
+from leadstream.streams.codecs import decode_state
+from leadstream.streams.hygiene import TrafficFilter
+from leadstream.streams.mappers import routed_touchpoint
 
 PARTITIONS = 8
 HERE = Path(__file__).resolve().parent
@@ -83,6 +96,59 @@ async def _output_count(bootstrap: str, topic: str) -> int:
         return sum((await high_watermarks(consumer._client, tps)).values())
     finally:
         await consumer.stop()
+
+
+Counts = dict[str, tuple[int, dict[str, dict[str, int]], str | None]]
+
+
+def reference_counts(records: list[Record]) -> Counts:
+    """Per lead id, from the pure core over the log in input order: touchpoints counted, counts
+    per rule, and the lead a retired id was merged into. Ticks (which run on the worker's clock)
+    move stages but never change these, so the pipeline must match them exactly."""
+    models = ModelSet.of(load_model())
+    hygiene = TrafficFilter(HygieneSettings())
+    states: dict[str, Any] = {}
+    for record in records:
+        try:
+            envelope = parse_touchpoint(record.value, max_bytes=65536)
+            hygiene.check(envelope)
+            queue = [routed_touchpoint(envelope)]
+        except RejectedMessage:
+            continue
+        while queue:  # a visitor's link hands over to its lead at once, as a caught-up worker does
+            message = queue.pop(0)
+            state, emitted = apply(states.get(message.lead_id), message, models)
+            if state is not None:
+                states[message.lead_id] = state
+            queue.extend(item.message for item in emitted if isinstance(item, Send))
+    return {lead: _counts(state) for lead, state in states.items()}
+
+
+def _counts(state: Any) -> tuple[int, dict[str, dict[str, int]], str | None]:
+    return (state.touchpoints, state.rule_counts, state.merged_into)
+
+
+async def stored_counts(bootstrap: str, topic: str) -> Counts:
+    """The same per lead id from the last record of each key in a pipeline's leads changelog."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        tps = [TopicPartition(topic, p) for p in range(PARTITIONS)]
+        ends = await high_watermarks(consumer._client, tps)
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        latest: dict[bytes, bytes | None] = {}
+        pending = {tp for tp in tps if ends[tp] > 0}
+        while pending:
+            for tp, messages in (await consumer.getmany(timeout_ms=500)).items():
+                for message in messages:
+                    latest[message.key] = message.value
+                if messages and messages[-1].offset + 1 >= ends[tp]:
+                    pending.discard(tp)
+    finally:
+        await consumer.stop()
+    return {key.decode(): _counts(decode_state(value)) for key, value in latest.items()
+            if value is not None}
 
 
 def _env(app_id: str) -> dict[str, str]:
@@ -172,6 +238,10 @@ def main() -> int:
         full = _timed("leadstream pipeline", pipeline, len(records), lambda: handled(pipeline))
         handovers = asyncio.run(_output_count(bs, "pipeline-out"))
         dlq = asyncio.run(_output_count(bs, "pipeline-dlq"))
+        stored = asyncio.run(stored_counts(bs, "pipeline-leads-changelog"))
+    expected = reference_counts(records)
+    differing = sorted(lead for lead in set(expected) | set(stored)
+                       if expected.get(lead) != stored.get(lead))
 
     malformed = len(records) - kinds.get("valid", 0) - kinds.get("duplicate", 0)
     print()
@@ -184,7 +254,10 @@ def main() -> int:
     print(f"faust batch lane / raw aiokafka:      {lane.rate / ceiling.rate:.3f}")
     print(f"pipeline output: {handovers} handover records, {dlq} DLQ records "
           f"({malformed} malformed in the log)")
-    ok = dlq == malformed and handovers > 0
+    print(f"per lead (touchpoints, rule counts, merged into) against the pure core: "
+          f"{len(expected) - len(set(differing) & set(expected))} of {len(expected)} ids equal"
+          + (f"; differing: {differing[:5]}" if differing else ""))
+    ok = dlq == malformed and handovers > 0 and not differing
     print("correctness:", "OK" if ok else "MISMATCH")
     return 0 if ok else 1
 
