@@ -181,8 +181,9 @@ async def _breakdown(bootstrap: str, arrivals: dict[str, tuple[float, float]]) -
     """Where the time goes, from record timestamps (each set when its record was produced):
     touchpoint → first lead message (ingest) → last lead message (e.g. a visitor's forward) →
     handover written → handover seen by the consumer."""
-    first: dict[str, float] = {}
-    last: dict[str, float] = {}
+    # a re-sent touchpoint (the traffic has ~2 % duplicates) is produced and keyed again later:
+    # keep the first produce time, and only lead messages written before its handover
+    lead_messages: dict[str, list[float]] = {}
     produced: dict[str, float] = {}
     for topic in (f"{APP}-in", f"{APP}-lead-messages"):
         consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None,
@@ -204,13 +205,12 @@ async def _breakdown(bootstrap: str, arrivals: dict[str, tuple[float, float]]) -
                         at = m.timestamp / 1000
                         if topic.endswith("-in"):
                             if isinstance(data.get("event_id"), str):
-                                produced[data["event_id"]] = at
+                                produced.setdefault(data["event_id"], at)
                             continue
                         inner = data.get("tp") if data.get("k") in ("L", "A") else data
                         event_id = inner.get("e") if isinstance(inner, dict) else None
                         if event_id in arrivals:
-                            first.setdefault(event_id, at)
-                            last[event_id] = max(at, last.get(event_id, at))
+                            lead_messages.setdefault(event_id, []).append(at)
         finally:
             await consumer.stop()
     rows: dict[str, list[float]] = {"ingest: touchpoint → lead message": [],
@@ -218,12 +218,14 @@ async def _breakdown(bootstrap: str, arrivals: dict[str, tuple[float, float]]) -
                                     "lead handler: last lead message → handover": [],
                                     "consumer: handover written → seen": []}
     for event_id, (written, seen) in arrivals.items():
-        if event_id not in produced or event_id not in first:
+        before = [at for at in lead_messages.get(event_id, ()) if at <= written]
+        if event_id not in produced or not before:
             continue
+        first, last = min(before), max(before)
         parts = list(rows.values())
-        parts[0].append(first[event_id] - produced[event_id])
-        parts[1].append(last[event_id] - first[event_id])
-        parts[2].append(written - last[event_id])
+        parts[0].append(first - produced[event_id])
+        parts[1].append(last - first)
+        parts[2].append(written - last)
         parts[3].append(seen - written)
     for name, values in rows.items():
         if values:
