@@ -36,6 +36,7 @@ from leadstream.core.emitted import (
 )
 from leadstream.core.messages import Absorb, Message, Tick, Touchpoint
 from leadstream.core.scoring import behaviour_score
+from leadstream.exceptions import StateVersionError
 from leadstream.streams.codecs import decode_message, decode_state, encode_message, encode_state
 from leadstream.streams.deadlines import decode_deadline, encode_deadline, index_update
 from leadstream.streams.funnel import bucket_of, decode_counts, encode_counts, shift, stats_key
@@ -108,6 +109,8 @@ def register_leads(pipeline: Pipeline) -> None:
             try:
                 message: Message = decode_message(record.value)
                 state, emitted = apply(None if previous is _GONE else previous, message, models)
+            except StateVersionError:
+                raise  # a newer build's state (e.g. in a visitor's hand-over): stop, lose nothing
             except Exception as exc:  # a poison record must never stop the stream
                 log_unexpected(log, "lead handler", record, exc)
                 metrics.errors.labels(kind="apply").inc()

@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 
 from leadstream.core.stages import Stage
+from leadstream.exceptions import StateVersionError
 
 __all__ = [
     "LeadState",
@@ -120,7 +121,7 @@ class LeadState:
     def from_primitive(cls, data: dict[str, Any]) -> LeadState:
         version = data.get("v")
         if version not in (STATE_VERSION, 4, 3, 2):
-            raise ValueError(
+            raise StateVersionError(
                 f"lead state version {version!r} is not {STATE_VERSION} (or 4, 3 or 2)")
         values = {name: data[name] for name in _FIELD_NAMES if name in data}
         if version != STATE_VERSION:  # up to 4, kept transitions were dicts

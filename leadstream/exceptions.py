@@ -7,12 +7,15 @@
     │   └── ModelError ......... the scoring model is invalid
     ├── BrokerError ............ the Kafka side failed in a way the app cannot absorb
     │   └── EmbeddedBrokerError  the embedded Tansu broker could not be found, started or reached
+    ├── StateVersionError ...... a lead state written by a newer build; the worker stops
     └── RejectedMessage ........ an input record cannot be processed; it goes to the DLQ
         ├── InvalidTouchpoint .. bad JSON, wrong types, unknown type, missing identity, oversize
         ├── InvalidFeedback .... a CRM verdict that is malformed or impossible for the lead's stage
         └── InvalidCommand ..... an operator command (merge, erase) that is malformed
 
-``RejectedMessage`` is never fatal: agents catch it and publish a DLQ record carrying ``kind`` (a
+``StateVersionError`` is always fatal, also inside a message (a visitor's hand-over carries its
+state): dead-lettering it would lose that history, so the worker stops and the input is processed
+again by a build that can read it. ``RejectedMessage`` is never fatal: agents catch it and publish a DLQ record carrying ``kind`` (a
 short, bounded code safe for metric labels) and ``reason`` (a sentence for a human).
 """
 
@@ -24,6 +27,7 @@ __all__ = [
     "ModelError",
     "BrokerError",
     "EmbeddedBrokerError",
+    "StateVersionError",
     "RejectedMessage",
     "InvalidTouchpoint",
     "InvalidFeedback",
@@ -53,6 +57,10 @@ class ConfigError(LeadstreamError):
 
 class ModelError(ConfigError):
     """The scoring model file is invalid."""
+
+
+class StateVersionError(LeadstreamError, ValueError):
+    """A lead state in a format this build does not know (written by a newer one)."""
 
 
 class BrokerError(LeadstreamError):

@@ -183,3 +183,23 @@ def test_a_cookie_first_seen_with_its_contact_is_still_an_alias_and_erased_with_
     assert states["anon-fresh"].merged_into == "L1" and states["L1"].aliases == ["anon-fresh"]
     states, _ = run([erase], MODEL, states=states)
     assert states == {}
+
+
+def test_a_hand_over_from_a_newer_build_stops_the_worker_instead_of_going_to_the_dlq() -> None:
+    """In a group that mixes builds, an older worker meets a visitor's state it cannot read. A
+    Rejected (DLQ) would lose the visitor's history; StateVersionError stops the worker (the lead
+    handler re-raises it), and the input is applied again once every worker is upgraded."""
+    from leadstream.core.messages import Absorb
+    from leadstream.core.state import STATE_VERSION
+    from leadstream.exceptions import StateVersionError
+    from leadstream.streams.codecs import decode_state
+
+    states, _ = run([core_touchpoint("web_visit", lead_id=None, anonymous_id="ck-1")], make_model())
+    (visitor,) = states.values()
+    newer = {**visitor.to_primitive(), "v": STATE_VERSION + 1}
+    absorb = Absorb(absorb_id="link-1", lead_id="L1", absorbed_id=visitor.lead_id, absorbed=newer,
+                    rule="identified_visitor", at=T0.timestamp())
+    with pytest.raises(StateVersionError, match=f"version {STATE_VERSION + 1} is not"):
+        apply(None, absorb, make_model())
+    with pytest.raises(StateVersionError):
+        decode_state(b'{"v": %d, "lead_id": "L1"}' % (STATE_VERSION + 1))
