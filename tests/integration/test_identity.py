@@ -156,3 +156,27 @@ def test_merge_command_then_erase_leaves_no_key_behind(deployment: Deployment) -
                                           payload={"url": "/"}))
     fresh = _lead(deployment, worker.base_url, "anon-ck-7", touchpoints=1)
     assert fresh["stage"] == "visitor" and fresh["aliases"] == []
+
+
+def test_a_hand_over_this_build_cannot_read_stops_the_worker_and_reaches_no_dlq(
+        deployment: Deployment) -> None:
+    """A mixed group across a state-version change: a newer worker's visitor hand-over reaches
+    this one. Dead-lettering it would lose the visitor's history; the worker stops instead, with
+    the hand-over unacknowledged, so an upgraded worker applies it."""
+    from leadstream.core.messages import Absorb
+    from leadstream.core.state import STATE_VERSION, LeadState
+    from leadstream.streams.app import lead_messages_topic
+    from leadstream.streams.codecs import encode_message
+
+    worker = deployment.start_worker()
+    newer = {**LeadState(lead_id="anon-ck-5").to_primitive(), "v": STATE_VERSION + 1}
+    absorb = Absorb(absorb_id="link-5", lead_id="em-000000000000000000000005",
+                    absorbed_id="anon-ck-5", absorbed=newer, rule="identified_visitor",
+                    at=T0.timestamp())
+    deployment.produce([(absorb.lead_id.encode(), encode_message(absorb))],
+                       topic=lead_messages_topic(deployment.settings()))
+    deployment.wait_for(lambda: not worker.alive, timeout=60, what="the worker to stop")
+    assert worker.returncode != 0
+    log = worker.log_path.read_text()
+    assert "StateVersionError" in log and f"version {STATE_VERSION + 1} is not" in log
+    assert deployment.consume("dlq", count=1, timeout=5) == []
