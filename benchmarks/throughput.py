@@ -32,21 +32,17 @@ from aiokafka.structs import TopicPartition
 from leadstream.broker import EmbeddedBroker
 from leadstream.broker.high_watermarks import high_watermarks
 from leadstream.config import load_model
-from leadstream.config.settings import HygieneSettings
-from leadstream.core import apply
-from leadstream.core.emitted import Send
 from leadstream.core.model import ModelSet
 from leadstream.demo.observe import counter_total, scrape
 from leadstream.demo.traffic import Record, TrafficGenerator
 from leadstream.demo.worker_process import WorkerProcess
-from leadstream.exceptions import RejectedMessage
-from leadstream.schemas.touchpoints import parse_touchpoint
 from leadstream.streams.codecs import decode_state
-from leadstream.streams.hygiene import TrafficFilter
-from leadstream.streams.mappers import routed_touchpoint
 
 PARTITIONS = 8
 HERE = Path(__file__).resolve().parent
+
+sys.path.insert(0, str(HERE.parent))  # the repository root, for the torture's pure-core reference
+from tests.torture import Phase, Reference  # noqa: E402
 
 
 @dataclass
@@ -102,26 +98,13 @@ Counts = dict[str, tuple[int, dict[str, dict[str, int]], str | None]]
 
 
 def reference_counts(records: list[Record]) -> Counts:
-    """Per lead id, from the pure core over the log in input order: touchpoints counted, counts
-    per rule, and the lead a retired id was merged into. Ticks (which run on the worker's clock)
-    move stages but never change these, so the pipeline must match them exactly."""
-    models = ModelSet.of(load_model())
-    hygiene = TrafficFilter(HygieneSettings())
-    states: dict[str, Any] = {}
-    for record in records:
-        try:
-            envelope = parse_touchpoint(record.value, max_bytes=65536)
-            hygiene.check(envelope)
-            queue = [routed_touchpoint(envelope)]
-        except RejectedMessage:
-            continue
-        while queue:  # a visitor's link hands over to its lead at once, as a caught-up worker does
-            message = queue.pop(0)
-            state, emitted = apply(states.get(message.lead_id), message, models)
-            if state is not None:
-                states[message.lead_id] = state
-            queue.extend(item.message for item in emitted if isinstance(item, Send))
-    return {lead: _counts(state) for lead, state in states.items()}
+    """Per lead id, from the pure core over the log in input order (the crash torture's
+    reference): touchpoints counted, counts per rule, and the lead a retired id was merged into.
+    Ticks (which run on the worker's clock) move stages but never change these, so the pipeline
+    must match them exactly."""
+    reference = Reference(ModelSet.of(load_model()))
+    reference.feed(Phase("touchpoints", [(record.key, record.value) for record in records]))
+    return {lead: _counts(state) for lead, state in reference.states.items()}
 
 
 def _counts(state: Any) -> tuple[int, dict[str, dict[str, int]], str | None]:
