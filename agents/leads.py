@@ -91,7 +91,6 @@ def register_leads(pipeline: Pipeline) -> None:
         applied: dict[bytes, list[Message]] = {}  # key → messages applied in this batch
         scored_at: dict[bytes, float] = {}  # key → time of its last scored touchpoint
 
-        misses = 0
         cached: set[bytes] = set()  # keys whose state this batch took from the cache
         cache.valid_for(pipeline.app.consumer_generation_id)
         for record in records:
@@ -99,7 +98,6 @@ def register_leads(pipeline: Pipeline) -> None:
             if key not in states:
                 previous = cache.get(key)
                 if previous is None:
-                    misses += 1
                     previous = _stored(table, partition, key)
                 else:
                     cached.add(key)
@@ -175,8 +173,8 @@ def register_leads(pipeline: Pipeline) -> None:
             if state is not _GONE and state is not None:
                 metrics.behaviour_score.observe(
                     behaviour_score(state.components.get(primary.name, {}), primary, at))
-        cache_hits.inc(len(states) - misses)
-        cache_misses.inc(misses)
+        cache_hits.inc(len(cached))
+        cache_misses.inc(len(states) - len(cached))
         for (type_, outcome), n in counted.items():
             metrics.touchpoints.labels(type=type_, outcome=outcome).inc(n)
         for (from_stage, to_stage), n in moved.items():

@@ -15,8 +15,9 @@
 
 ``StateVersionError`` is always fatal, also inside a message (a visitor's hand-over carries its
 state): dead-lettering it would lose that history, so the worker stops and the input is processed
-again by a build that can read it. ``RejectedMessage`` is never fatal: agents catch it and publish a DLQ record carrying ``kind`` (a
-short, bounded code safe for metric labels) and ``reason`` (a sentence for a human).
+again by a build that can read it. ``RejectedMessage`` is never fatal: agents catch it and publish
+a DLQ record carrying ``kind`` (a short, bounded code safe for metric labels) and ``reason`` (a
+sentence for a human).
 """
 
 from __future__ import annotations
