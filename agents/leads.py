@@ -7,7 +7,8 @@ written once at the end with one changelog record (streams/table_buffer.py).
 
 Order of effects per batch, for crash safety:
 1. messages to other ids that this state must not outrun (a visitor's hand-over to its lead) and
-   erasure events are sent and *awaited*; only then
+   erasure events go first: when the lane sends the fetch's outputs, it sends these and waits until
+   the broker has them (``Outbox.after``: one wait per fetch, not per batch); only then
 2. the states are written (RocksDB + changelog), and
 3. everything else (handovers, DLQ) is queued; the batch lane commits the input offsets only when
    all of it is written. A crash anywhere replays the batch; the per-lead dedupe window and the
@@ -181,20 +182,27 @@ def register_leads(pipeline: Pipeline) -> None:
             metrics.transitions.labels(from_stage=from_stage, to_stage=to_stage).inc(n)
         for note, n in notes.items():
             metrics.identity_messages.labels(note=note).inc(n)
+
+        def write() -> None:
+            stats = TableBuffer(pipeline.stats)
+            pushes = _write_states(partition, states, before, after_tick, table, deadlines, stats)
+            for buffer in (table, deadlines, stats):
+                buffer.flush(rest)
+            for key, due in pushes:  # after the deadlines are in RocksDB (the timer reads them)
+                index.push(key, due)
+            for key in after_tick:
+                state = states[key]
+                if state is _GONE:
+                    cache.discard(key)
+                else:
+                    cache.put(key, state)
+
         if len(first):
-            await first.flush()  # durable before the states that follow
-        stats = TableBuffer(pipeline.stats)
-        pushes = _write_states(partition, states, before, after_tick, table, deadlines, stats)
-        for buffer in (table, deadlines, stats):
-            buffer.flush(rest)
-        for key, due in pushes:  # after the deadlines are in RocksDB (the timer reads them)
-            index.push(key, due)
-        for key in after_tick:
-            state = states[key]
-            if state is _GONE:
-                cache.discard(key)
-            else:
-                cache.put(key, state)
+            # the states wait until `first` is durable; the lane sends `rest` once per fetch, so
+            # this partition's next batch (next fetch) sees them written
+            rest.after(first, write)
+        else:
+            write()
 
     def _stored(table: TableBuffer, partition: int, key: bytes) -> Any:
         stored = table.get(partition, key)

@@ -8,7 +8,8 @@ worker settles: many of the burst's leads are past a deadline and are ticked in 
 waits until no tick was sent for ``--settle`` seconds. Then the same people go on live (event
 times of now) at ``--fraction`` of the peak for ``--seconds`` while a consumer reads the handover
 topic; every handover whose trigger is one of those touchpoints gives one latency sample (first
-copy only). Prints p50, p90, p99 and max, a breakdown per hop, and a raw aiokafka hop as baseline.
+copy only). Prints p50, p90, p99 and max, the median per 5 s of sending (rising: the worker falls
+behind), a breakdown per hop, and a raw aiokafka hop as baseline.
 """
 
 from __future__ import annotations
@@ -97,12 +98,12 @@ async def _paced(bootstrap: str, topic: str, records: list[Record], rate: float,
 
 
 async def _measure(bootstrap: str, records: list[Record], rate: float, tail: float,
-                   arrivals: dict[str, tuple[float, float]]) -> list[float]:
-    """Latencies of handovers triggered by ``records``; ``arrivals`` gets, per trigger event id,
-    (handover record timestamp, time the consumer saw it)."""
+                   arrivals: dict[str, tuple[float, float]]) -> list[tuple[float, float]]:
+    """(time sent, latency) of each handover triggered by ``records``; ``arrivals`` gets, per
+    trigger event id, (handover record timestamp, time the consumer saw it)."""
     sent_at: dict[str, float] = {}
     seen: set[str] = set()
-    latencies: list[float] = []
+    samples: list[tuple[float, float]] = []
     consumer = AIOKafkaConsumer(f"{APP}-out", bootstrap_servers=bootstrap, group_id=None,
                                 auto_offset_reset="latest", fetch_max_wait_ms=5)
     await consumer.start()
@@ -123,7 +124,7 @@ async def _measure(bootstrap: str, records: list[Record], rate: float, tail: flo
                     transition = event["transition_id"]
                     if trigger in sent_at and transition not in seen:
                         seen.add(transition)
-                        latencies.append(now - sent_at[trigger])
+                        samples.append((sent_at[trigger], now - sent_at[trigger]))
                         arrivals[trigger] = (message.timestamp / 1000, now)
 
     reader = asyncio.create_task(read())
@@ -134,7 +135,7 @@ async def _measure(bootstrap: str, records: list[Record], rate: float, tail: flo
         stop.set()
         await reader
         await consumer.stop()
-    return latencies
+    return samples
 
 
 async def _raw_hop(bootstrap: str, rate: float, count: int) -> list[float]:
@@ -232,6 +233,17 @@ async def _breakdown(bootstrap: str, arrivals: dict[str, tuple[float, float]]) -
             print(_summary(name, [max(0.0, v) for v in values]))
 
 
+def _over_time(samples: list[tuple[float, float]], window: float = 5.0) -> str:
+    """Median latency per window of send time: a worker that keeps up shows a flat line, one
+    that falls behind a rising one (the backlog grows), which percentiles alone do not tell."""
+    start = min(sent for sent, _ in samples)
+    windows: dict[int, list[float]] = {}
+    for sent, latency in samples:
+        windows.setdefault(int((sent - start) // window), []).append(1000 * latency)
+    medians = (f"{_percentile(windows[w], 0.5):.0f}" for w in sorted(windows))
+    return f"p50 ms per {window:.0f} s of sending: " + ", ".join(medians)
+
+
 def _percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
@@ -282,7 +294,7 @@ def main() -> int:
         hits_before, misses_before = _cache_lookups(worker)
         cpu_before = _cpu_seconds(worker.pid or 0)
         arrivals: dict[str, tuple[float, float]] = {}
-        latencies = asyncio.run(_measure(bs, paced, rate, tail=3.0, arrivals=arrivals))
+        samples = asyncio.run(_measure(bs, paced, rate, tail=3.0, arrivals=arrivals))
         _wait_handled(worker, len(burst) + len(paced))
         cpu = _cpu_seconds(worker.pid or 0) - cpu_before
         print(f"worker CPU while pacing: {cpu:.1f} s, {1e6 * cpu / len(paced):.0f} µs per "
@@ -297,11 +309,13 @@ def main() -> int:
         print("\nwhere it goes (ms, from record timestamps):")
         asyncio.run(_breakdown(bs, arrivals))
 
-    if not latencies:
+    if not samples:
         print("no handovers observed")
         return 1
+    latencies = [latency for _, latency in samples]
     print("\nlatency in ms, produced → visible to a consumer:")
     print(_summary("pipeline: touchpoint → handover", latencies))
+    print(_over_time(samples))
     print(_summary("raw aiokafka: one hop (baseline)", hop))
     print(f"pipeline mean {1000 * statistics.fmean(latencies):.0f} ms; "
           f"p99 <= 250 ms: {'yes' if _percentile(latencies, 0.99) <= 0.25 else 'NO'}")
