@@ -263,6 +263,10 @@ class BatchLaneConsumerMixin:
             for tp, batch, handler in fetched:
                 if len(outbox) >= _OUTBOX_SEND_AT:
                     sent.extend(await outbox.send())
+                # let the loop run between batches: sending rarely waits (streams/outbox.py), and
+                # a burst fetch of many MB then ran for seconds with the producer's sender, the
+                # web server (/metrics, /ready) and Faust's timers all waiting for it
+                await asyncio.sleep(0)
                 if not current():
                     break
                 marker = InFlight(tp)
