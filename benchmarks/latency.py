@@ -79,8 +79,8 @@ def _wait_handled(worker: WorkerProcess, total: int, timeout: float = 300.0) -> 
 
 
 async def _paced(bootstrap: str, topic: str, records: list[Record], rate: float,
-                 sent_at: dict[str, float]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=1)
+                 sent_at: dict[str, float], linger_ms: float) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=linger_ms)
     await producer.start()
     try:
         start = time.monotonic()
@@ -98,7 +98,8 @@ async def _paced(bootstrap: str, topic: str, records: list[Record], rate: float,
 
 
 async def _measure(bootstrap: str, records: list[Record], rate: float, tail: float,
-                   arrivals: dict[str, tuple[float, float]]) -> list[tuple[float, float]]:
+                   arrivals: dict[str, tuple[float, float]],
+                   linger_ms: float) -> list[tuple[float, float]]:
     """(time sent, latency) of each handover triggered by ``records``; ``arrivals`` gets, per
     trigger event id, (handover record timestamp, time the consumer saw it)."""
     sent_at: dict[str, float] = {}
@@ -129,7 +130,7 @@ async def _measure(bootstrap: str, records: list[Record], rate: float, tail: flo
 
     reader = asyncio.create_task(read())
     try:
-        await _paced(bootstrap, f"{APP}-in", records, rate, sent_at)
+        await _paced(bootstrap, f"{APP}-in", records, rate, sent_at, linger_ms)
         await asyncio.sleep(tail)
     finally:
         stop.set()
@@ -138,9 +139,9 @@ async def _measure(bootstrap: str, records: list[Record], rate: float, tail: flo
     return samples
 
 
-async def _raw_hop(bootstrap: str, rate: float, count: int) -> list[float]:
+async def _raw_hop(bootstrap: str, rate: float, count: int, linger_ms: float) -> list[float]:
     """The broker's own share: one raw aiokafka produce → consume hop at the same rate."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=1)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=linger_ms)
     consumer = AIOKafkaConsumer("latency-hop", bootstrap_servers=bootstrap, group_id=None,
                                 auto_offset_reset="latest", fetch_max_wait_ms=5)
     await producer.start()
@@ -264,6 +265,9 @@ def main() -> int:
     parser.add_argument("--settle", type=float, default=6.0, metavar="SECONDS",
                         help="before pacing, wait until no tick was sent for this long (the "
                         "tick interval is 5 s); 0: pace right after the burst")
+    parser.add_argument("--linger-ms", type=float, default=1.0,
+                        help="linger of the producer of the paced touchpoints (and of the raw "
+                        "hop); the Java client's default is 5 ms since Kafka 4.0")
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="leadstream-latency-"))
@@ -294,7 +298,8 @@ def main() -> int:
         hits_before, misses_before = _cache_lookups(worker)
         cpu_before = _cpu_seconds(worker.pid or 0)
         arrivals: dict[str, tuple[float, float]] = {}
-        samples = asyncio.run(_measure(bs, paced, rate, tail=3.0, arrivals=arrivals))
+        samples = asyncio.run(_measure(bs, paced, rate, tail=3.0, arrivals=arrivals,
+                                       linger_ms=args.linger_ms))
         _wait_handled(worker, len(burst) + len(paced))
         cpu = _cpu_seconds(worker.pid or 0) - cpu_before
         print(f"worker CPU while pacing: {cpu:.1f} s, {1e6 * cpu / len(paced):.0f} µs per "
@@ -305,7 +310,8 @@ def main() -> int:
         print(f"state cache while pacing: {hits} hits, {misses} misses "
               f"({hits / max(1, hits + misses):.0%} hit rate)")
         worker.stop()
-        hop = asyncio.run(_raw_hop(bs, rate, count=int(rate * min(args.seconds, 10))))
+        hop = asyncio.run(_raw_hop(bs, rate, count=int(rate * min(args.seconds, 10)),
+                                   linger_ms=args.linger_ms))
         print("\nwhere it goes (ms, from record timestamps):")
         asyncio.run(_breakdown(bs, arrivals))
 
