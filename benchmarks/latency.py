@@ -9,7 +9,8 @@ waits until no tick was sent for ``--settle`` seconds. Then the same people go o
 times of now) at ``--fraction`` of the peak for ``--seconds`` while a consumer reads the handover
 topic; every handover whose trigger is one of those touchpoints gives one latency sample (first
 copy only). Prints p50, p90, p99 and max, the median per 5 s of sending (rising: the worker falls
-behind), a breakdown per hop, and a raw aiokafka hop as baseline.
+behind), a breakdown per hop and, as baseline, one raw aiokafka hop at the same rate, producer
+linger and duration on a topic with as many partitions (``broker_hop.py``).
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ from leadstream.demo.traffic import Record, TrafficGenerator
 from leadstream.demo.worker_process import WorkerProcess
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from throughput import _cpu_seconds, _env, _produce, handled  # noqa: E402  (sibling script)
+from broker_hop import over_time, percentile, raw_hop  # noqa: E402  (sibling script)
+from throughput import PARTITIONS, _cpu_seconds, _env, _produce, handled  # noqa: E402  (sibling script)
 
 APP = "latency"
 
@@ -139,44 +141,10 @@ async def _measure(bootstrap: str, records: list[Record], rate: float, tail: flo
     return samples
 
 
-async def _raw_hop(bootstrap: str, rate: float, count: int, linger_ms: float) -> list[float]:
-    """The broker's own share: one raw aiokafka produce → consume hop at the same rate."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=linger_ms)
-    consumer = AIOKafkaConsumer("latency-hop", bootstrap_servers=bootstrap, group_id=None,
-                                auto_offset_reset="latest", fetch_max_wait_ms=5)
-    await producer.start()
-    await producer.send_and_wait("latency-hop", b"0", key=b"warm-up")
-    await consumer.start()
-    await consumer.seek_to_end()
-    for tp in consumer.assignment():
-        await consumer.position(tp)
-    latencies: list[float] = []
-
-    async def read() -> None:
-        while len(latencies) < count:
-            for messages in (await consumer.getmany(timeout_ms=20)).values():
-                now = time.time()
-                latencies.extend(now - float(m.value) for m in messages)
-
-    reader = asyncio.create_task(read())
-    try:
-        start = time.monotonic()
-        for i in range(count):
-            delay = start + i / rate - time.monotonic()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            await producer.send("latency-hop", str(time.time()).encode(), key=b"%d" % i)
-        await asyncio.wait_for(reader, timeout=30)
-    finally:
-        await producer.stop()
-        await consumer.stop()
-    return latencies
-
-
 def _summary(name: str, seconds: list[float]) -> str:
     ms = [1000 * x for x in seconds]
-    return (f"{name:<34} p50 {_percentile(ms, 0.50):6.0f}  p90 {_percentile(ms, 0.90):6.0f}  "
-            f"p99 {_percentile(ms, 0.99):6.0f}  max {max(ms):6.0f}  (n={len(ms)})")
+    return (f"{name:<34} p50 {percentile(ms, 0.50):6.0f}  p90 {percentile(ms, 0.90):6.0f}  "
+            f"p99 {percentile(ms, 0.99):6.0f}  max {max(ms):6.0f}  (n={len(ms)})")
 
 
 async def _breakdown(bootstrap: str, arrivals: dict[str, tuple[float, float]]) -> None:
@@ -232,22 +200,6 @@ async def _breakdown(bootstrap: str, arrivals: dict[str, tuple[float, float]]) -
     for name, values in rows.items():
         if values:
             print(_summary(name, [max(0.0, v) for v in values]))
-
-
-def _over_time(samples: list[tuple[float, float]], window: float = 5.0) -> str:
-    """Median latency per window of send time: a worker that keeps up shows a flat line, one
-    that falls behind a rising one (the backlog grows), which percentiles alone do not tell."""
-    start = min(sent for sent, _ in samples)
-    windows: dict[int, list[float]] = {}
-    for sent, latency in samples:
-        windows.setdefault(int((sent - start) // window), []).append(1000 * latency)
-    medians = (f"{_percentile(windows[w], 0.5):.0f}" for w in sorted(windows))
-    return f"p50 ms per {window:.0f} s of sending: " + ", ".join(medians)
-
-
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 def main() -> int:
@@ -310,8 +262,8 @@ def main() -> int:
         print(f"state cache while pacing: {hits} hits, {misses} misses "
               f"({hits / max(1, hits + misses):.0%} hit rate)")
         worker.stop()
-        hop = asyncio.run(_raw_hop(bs, rate, count=int(rate * min(args.seconds, 10)),
-                                   linger_ms=args.linger_ms))
+        hop = asyncio.run(raw_hop(bs, rate, count=len(paced), linger_ms=args.linger_ms,
+                                  partitions=PARTITIONS))
         print("\nwhere it goes (ms, from record timestamps):")
         asyncio.run(_breakdown(bs, arrivals))
 
@@ -321,10 +273,14 @@ def main() -> int:
     latencies = [latency for _, latency in samples]
     print("\nlatency in ms, produced → visible to a consumer:")
     print(_summary("pipeline: touchpoint → handover", latencies))
-    print(_over_time(samples))
-    print(_summary("raw aiokafka: one hop (baseline)", hop))
+    print(over_time(samples))
+    hop_latencies = [latency for _, latency in hop]
+    print(_summary("raw aiokafka: one hop (baseline)", hop_latencies))
+    print(over_time(hop))
+    print("pipeline / raw hop, same run: p50 {:.1f}×, p99 {:.1f}×".format(
+        *(percentile(latencies, q) / max(1e-6, percentile(hop_latencies, q)) for q in (0.5, 0.99))))
     print(f"pipeline mean {1000 * statistics.fmean(latencies):.0f} ms; "
-          f"p99 <= 250 ms: {'yes' if _percentile(latencies, 0.99) <= 0.25 else 'NO'}")
+          f"p99 <= 250 ms: {'yes' if percentile(latencies, 0.99) <= 0.25 else 'NO'}")
     return 0
 
 

@@ -23,12 +23,16 @@ from leadstream.demo.traffic import TrafficGenerator
 from leadstream.demo.worker_process import WorkerProcess
 from leadstream.exceptions import LeadstreamError
 
-__all__ = ["DemoOptions", "run_demo"]
+__all__ = ["DemoOptions", "long_run_note", "run_demo"]
 
 _TOUCHPOINTS = "touchpoints"
 _HANDOVER = "lead-handover"
 _DLQ = "touchpoints-dlq"
 _FEEDBACK = "lead-feedback"
+# Tansu answers a fetch empty once finding its offset takes longer than the fetch wait (100 ms):
+# ~150,000 batches ahead of it in the partition (benchmarks/README.md, broker_hop.py --scan)
+_TANSU_READABLE_BATCHES = 150_000
+_PARTITIONS = 8
 
 
 @dataclass
@@ -53,10 +57,23 @@ def _say(text: str = "") -> None:
     print(text, flush=True)
 
 
+def long_run_note(options: DemoOptions) -> str | None:
+    """A warning when the run would write enough batches to approach what the embedded broker can
+    still read; at the demo's rates and 5 ms linger, each touchpoint is about one batch."""
+    per_partition = options.duration * options.rate / _PARTITIONS
+    if per_partition < _TANSU_READABLE_BATCHES / 2:
+        return None
+    return (f"  note: this run puts ~{per_partition:,.0f} batches in each input partition; the "
+            f"embedded broker returns nothing from a partition past ~{_TANSU_READABLE_BATCHES:,} "
+            "batches (README, \"The embedded broker\"): use a real Kafka for long runs")
+
+
 def run_demo(options: DemoOptions) -> int:
     workdir = options.workdir or Path(tempfile.mkdtemp(prefix="leadstream-run-"))
     workdir.mkdir(parents=True, exist_ok=True)
     _say(f"leadstream run — work dir {workdir}")
+    if note := long_run_note(options):
+        _say(note)
     broker = EmbeddedBroker(log_path=workdir / "broker.log")
     worker: WorkerProcess | None = None
     try:
