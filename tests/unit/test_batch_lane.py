@@ -5,6 +5,7 @@ the worker; a rebalance waits for batches in flight."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import defaultdict
 from types import SimpleNamespace
 from typing import Any
@@ -361,5 +362,33 @@ def test_a_large_fetch_sends_its_outbox_early_and_still_waits_for_all_of_it(
         kafka.futures[3].set_result(None)
         await _spin()
         assert consumer._acked[TP] == [10, 11] and consumer._acked[TP2] == [7, 8]
+
+    asyncio.run(scenario())
+
+
+def test_a_long_fetch_gives_the_loop_back_between_batches() -> None:
+    async def scenario() -> None:
+        consumer, _ = _consumer_with_producer()
+        turns = 0
+
+        async def other_task() -> None:  # e.g. the web server answering /metrics
+            nonlocal turns
+            while True:
+                turns += 1
+                await asyncio.sleep(0)
+
+        async def slow(tp: Any, records: list[Any], outbox: Any) -> None:
+            time.sleep(0.008)  # CPU-bound handling that never awaits
+
+        other = asyncio.create_task(other_task())
+        await asyncio.sleep(0)
+        before = turns
+        fetched = [(TopicPartition("in", p), _records(1), slow) for p in range(8)]
+        await consumer._handle(fetched, _current)
+        during = turns - before
+        other.cancel()
+        # 8 ms per batch, the loop given back once 10 ms have passed: before batches 3, 5 and 7;
+        # without it the other task gets no turn until the fetch is done
+        assert during >= 3
 
     asyncio.run(scenario())
