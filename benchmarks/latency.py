@@ -10,7 +10,7 @@ times of now) at ``--fraction`` of the peak for ``--seconds`` while a consumer r
 topic; every handover whose trigger is one of those touchpoints gives one latency sample (first
 copy only). Prints p50, p90, p99 and max, the median per 5 s of sending (rising: the worker falls
 behind), a breakdown per hop and, as baseline, one raw aiokafka hop at the same rate, producer
-linger and duration on a topic with as many partitions (``broker_hop.py``).
+linger, consumer fetch wait and duration on a topic with as many partitions (``broker_hop.py``).
 """
 
 from __future__ import annotations
@@ -101,14 +101,15 @@ async def _paced(bootstrap: str, topic: str, records: list[Record], rate: float,
 
 async def _measure(bootstrap: str, records: list[Record], rate: float, tail: float,
                    arrivals: dict[str, tuple[float, float]],
-                   linger_ms: float) -> list[tuple[float, float]]:
+                   linger_ms: float, fetch_max_wait_ms: int) -> list[tuple[float, float]]:
     """(time sent, latency) of each handover triggered by ``records``; ``arrivals`` gets, per
     trigger event id, (handover record timestamp, time the consumer saw it)."""
     sent_at: dict[str, float] = {}
     seen: set[str] = set()
     samples: list[tuple[float, float]] = []
     consumer = AIOKafkaConsumer(f"{APP}-out", bootstrap_servers=bootstrap, group_id=None,
-                                auto_offset_reset="latest", fetch_max_wait_ms=5)
+                                auto_offset_reset="latest",
+                                fetch_max_wait_ms=fetch_max_wait_ms)
     await consumer.start()
     await consumer.seek_to_end()
     for tp in consumer.assignment():
@@ -220,6 +221,12 @@ def main() -> int:
     parser.add_argument("--linger-ms", type=float, default=1.0,
                         help="linger of the producer of the paced touchpoints (and of the raw "
                         "hop); the Java client's default is 5 ms since Kafka 4.0")
+    parser.add_argument("--consumer-fetch-wait-ms", type=int, default=100,
+                        help="fetch wait of the handover consumer and of the raw hop's consumer "
+                        "(the worker's on the embedded broker is 100 ms). Tansu re-reads a "
+                        "partition's storage every half of it while a fetch waits, at a cost "
+                        "that grows with the partition's batches: a 5 ms wait on the handover "
+                        "topic took broker CPU the worker needs on a 2-core machine")
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="leadstream-latency-"))
@@ -251,7 +258,8 @@ def main() -> int:
         cpu_before = _cpu_seconds(worker.pid or 0)
         arrivals: dict[str, tuple[float, float]] = {}
         samples = asyncio.run(_measure(bs, paced, rate, tail=3.0, arrivals=arrivals,
-                                       linger_ms=args.linger_ms))
+                                       linger_ms=args.linger_ms,
+                                       fetch_max_wait_ms=args.consumer_fetch_wait_ms))
         _wait_handled(worker, len(burst) + len(paced))
         cpu = _cpu_seconds(worker.pid or 0) - cpu_before
         print(f"worker CPU while pacing: {cpu:.1f} s, {1e6 * cpu / len(paced):.0f} µs per "
@@ -263,7 +271,8 @@ def main() -> int:
               f"({hits / max(1, hits + misses):.0%} hit rate)")
         worker.stop()
         hop = asyncio.run(raw_hop(bs, rate, count=len(paced), linger_ms=args.linger_ms,
-                                  partitions=PARTITIONS))
+                                  partitions=PARTITIONS,
+                                  fetch_max_wait_ms=args.consumer_fetch_wait_ms))
         print("\nwhere it goes (ms, from record timestamps):")
         asyncio.run(_breakdown(bs, arrivals))
 
