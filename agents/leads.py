@@ -63,7 +63,8 @@ def register_leads(pipeline: Pipeline) -> None:
     index = pipeline.deadline_index
     handover = pipeline.handover.get_topic_name()
     lead_messages = pipeline.lead_messages.get_topic_name()
-    cache = StateCache(pipeline.settings.state.cache_leads)
+    cache = StateCache(pipeline.settings.state.cache_leads,
+                       pipeline.settings.state.cache_retired_ids)
     since_event = metrics.handover_latency.labels(since="event_time")
     since_ingest = metrics.handover_latency.labels(since="ingest")
     cache_hits = metrics.state_cache.labels(outcome="hit")

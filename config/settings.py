@@ -117,6 +117,11 @@ class StateSettings(_Section):
         description="decoded lead states kept in memory per worker between batches (0: none); "
         "RocksDB stays the truth, this saves decoding hot leads again",
     )
+    cache_retired_ids: int = Field(
+        default=100_000, ge=0, le=100_000_000,
+        description="retired ids (linked visitors, merged-away leads) kept in memory per worker "
+        "as the lead they forward to, ~250 bytes each (0: they share cache_leads)",
+    )
     rocksdb: RocksDBSettings = Field(default_factory=RocksDBSettings)
 
 

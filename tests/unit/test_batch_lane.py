@@ -15,6 +15,7 @@ import pytest
 from aiokafka.structs import TopicPartition
 from intervaltree import IntervalTree
 
+from leadstream.core.state import LeadState
 from leadstream.streams.batch_lane import BatchLane, BatchLaneConsumerMixin
 from leadstream.streams.state_cache import StateCache
 
@@ -288,6 +289,36 @@ def test_the_state_cache_is_bounded_and_emptied_on_a_new_generation() -> None:
     off = StateCache(limit=0)
     off.put(b"a", "A")
     assert off.get(b"a") is None
+
+
+def test_retired_ids_are_cached_apart_as_where_they_forward() -> None:
+    cache = StateCache(limit=1, retired_limit=2)
+    cache.valid_for(1)
+    lead = LeadState(lead_id="em-1", touchpoints=3)
+    cache.put(b"em-1", lead)
+    for n in (1, 2, 3):  # the third evicts the first retired id, never the lead
+        cache.put(f"anon-{n}".encode(), LeadState(lead_id=f"anon-{n}", merged_into="em-1"))
+    assert cache.get(b"em-1") is lead
+    assert cache.get(b"anon-1") is None
+    assert cache.get(b"anon-3") == LeadState(lead_id="anon-3", merged_into="em-1")
+    # a retired state that still holds something is not rebuilt from its target: kept whole
+    holding = LeadState(lead_id="em-2", merged_into="em-1", aliases=["anon-9"])
+    cache.put(b"em-2", holding)
+    assert cache.get(b"em-2") is holding and cache.get(b"em-1") is None  # limit 1: lead evicted
+    # a key moves between the two as its state changes, and discard forgets both
+    cache.put(b"anon-3", LeadState(lead_id="anon-3", touchpoints=1))
+    assert cache.get(b"anon-3") == LeadState(lead_id="anon-3", touchpoints=1)
+    cache.put(b"anon-2", LeadState(lead_id="anon-2", merged_into="em-1"))
+    cache.discard(b"anon-2")
+    assert cache.get(b"anon-2") is None
+    assert len(cache) == 1
+    cache.put(b"anon-4", LeadState(lead_id="anon-4", merged_into="em-1"))
+    cache.valid_for(2)
+    assert len(cache) == 0 and cache.get(b"anon-4") is None
+    shared = StateCache(limit=1, retired_limit=0)  # 0: retired ids share the lead cache
+    shared.put(b"anon-5", LeadState(lead_id="anon-5", merged_into="em-1"))
+    shared.put(b"em-1", lead)
+    assert shared.get(b"anon-5") is None and shared.get(b"em-1") is lead
 
 
 def test_the_batches_of_one_fetch_share_one_outbox_and_wait_for_all_of_it() -> None:
