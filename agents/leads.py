@@ -41,7 +41,11 @@ from leadstream.exceptions import StateVersionError
 from leadstream.streams.codecs import decode_message, decode_state, encode_message, encode_state
 from leadstream.streams.deadlines import decode_deadline, encode_deadline, index_update
 from leadstream.streams.funnel import bucket_of, decode_counts, encode_counts, shift, stats_key
-from leadstream.streams.mappers import erased_to_handover, merged_to_handover, transition_to_handover
+from leadstream.streams.mappers import (
+    erased_to_handover,
+    merged_to_handover,
+    transition_to_handover_json,
+)
 from leadstream.streams.outbox import Outbox
 from leadstream.streams.state_cache import StateCache
 from leadstream.streams.table_buffer import TableBuffer
@@ -124,7 +128,7 @@ def register_leads(pipeline: Pipeline) -> None:
             gone = False
             for item in emitted:
                 if isinstance(item, Transition):
-                    rest.add(handover, key, transition_to_handover(item).model_dump_json().encode())
+                    rest.add(handover, key, transition_to_handover_json(item))
                     moved[(item.from_stage, item.to_stage)] += 1
                     source = message.then if isinstance(message, Absorb) else message
                     if item.trigger_event_id == getattr(source, "event_id", None) or \
