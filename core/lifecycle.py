@@ -185,7 +185,7 @@ def _promote(
     primary = models.primary
     score_at = max(at, state.last_event_at or at)
     # only what the guards read: this runs on every touchpoint of an MGL or recycled lead
-    view = {
+    view: dict[str, Any] = {
         "score": round(behaviour_score(state.components.get(primary.name, {}), primary, score_at), 2),
         "grade": primary.fit.grade(fit_points(state.profile, primary)),
     }

@@ -151,10 +151,13 @@ class FitRule(_Strict):
         return any(p.match(text) for p in self.value_patterns)
 
 
+_DEFAULT_GRADES: dict[Grade, float] = {"A": 40.0, "B": 25.0, "C": 10.0}
+
+
 class Fit(_Strict):
     rules: tuple[FitRule, ...] = ()
     grades: dict[Grade, float] = Field(
-        default_factory=lambda: {"A": 40.0, "B": 25.0, "C": 10.0},
+        default_factory=lambda: _DEFAULT_GRADES.copy(),
         description="minimum fit points per grade A, B, C; anything below C is D",
     )
 
