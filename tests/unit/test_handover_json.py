@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from collections import deque
 from typing import Any
 
 import pytest
@@ -12,8 +11,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from leadstream.config import load_model
-from leadstream.core.apply import apply
-from leadstream.core.emitted import Send, Transition
+from leadstream.core.emitted import Transition
 from leadstream.core.model import ModelSet
 from leadstream.demo.traffic import TrafficGenerator
 from leadstream.exceptions import RejectedMessage
@@ -24,6 +22,7 @@ from leadstream.streams.mappers import (
     transition_to_handover,
     transition_to_handover_json,
 )
+from tests.harness import run
 
 
 def _contract_bytes(transition: Transition) -> bytes:
@@ -32,24 +31,15 @@ def _contract_bytes(transition: Transition) -> bytes:
 
 def _demo_transitions(touchpoints: int) -> list[Transition]:
     """What the core emits for the demo traffic with the default model."""
-    models = ModelSet.of(load_model())
     traffic = TrafficGenerator(people=300, total=touchpoints, seed=7)
-    states: dict[str, Any] = {}
-    out: list[Transition] = []
+    messages: list[Any] = []
     for _ in range(touchpoints):
         try:
-            first = routed_touchpoint(parse_touchpoint(next(traffic).value, max_bytes=1_000_000))
+            messages.append(routed_touchpoint(parse_touchpoint(next(traffic).value, max_bytes=1_000_000)))
         except RejectedMessage:
             continue
-        queue: deque[Any] = deque([first])
-        while queue:
-            message = queue.popleft()
-            state, emitted = apply(states.get(message.lead_id), message, models)
-            if state is not None:
-                states[message.lead_id] = state
-            out.extend(item for item in emitted if isinstance(item, Transition))
-            queue.extend(item.message for item in emitted if isinstance(item, Send))
-    return out
+    _, emitted = run(messages, ModelSet.of(load_model()))
+    return [item for item in emitted if isinstance(item, Transition)]
 
 
 def test_demo_transitions_encode_to_the_contract_bytes_without_pydantic(
