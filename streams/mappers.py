@@ -31,9 +31,18 @@ from leadstream.schemas.handover import (
     Trigger,
 )
 
-__all__ = ["touchpoint_to_core", "routed_touchpoint", "feedback_to_core", "command_to_core", "transition_to_handover",
-           "transition_to_handover_json",
-           "merged_to_handover", "erased_to_handover", "dlq_record", "lead_to_api"]
+__all__ = [
+    "touchpoint_to_core",
+    "routed_touchpoint",
+    "feedback_to_core",
+    "command_to_core",
+    "transition_to_handover",
+    "transition_to_handover_json",
+    "merged_to_handover",
+    "erased_to_handover",
+    "dlq_record",
+    "lead_to_api",
+]
 
 
 def feedback_to_core(verdict: Any) -> Feedback:
