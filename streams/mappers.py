@@ -6,7 +6,7 @@ import base64
 import hashlib
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, get_args
 
 import orjson
 
@@ -144,10 +144,12 @@ def transition_to_handover(transition: Transition) -> HandoverEvent:
     )
 
 
-_KINDS = frozenset({"stage_transition", "sla_breach"})
-_GRADES = frozenset({"A", "B", "C", "D"})
-_TEMPERATURES = frozenset({"cold", "warm", "hot"})
-_ROUTING_KEYS = ("team", "owner", "rule", "previous_owner")
+# the closed sets the contract checks, read off the model so the two cannot drift apart
+_KINDS = frozenset(get_args(HandoverEvent.model_fields["kind"].annotation))
+_GRADES = frozenset(get_args(HandoverEvent.model_fields["grade"].annotation))
+_TEMPERATURES = frozenset(get_args(HandoverEvent.model_fields["temperature"].annotation))
+_ROUTING_KEYS = tuple(Routing.model_fields)
+_ROUTING_KEY_SET = frozenset(_ROUTING_KEYS)
 
 
 def transition_to_handover_json(transition: Transition) -> bytes:
@@ -163,7 +165,7 @@ def transition_to_handover_json(transition: Transition) -> bytes:
     routing = transition.routing
     if (transition.kind not in _KINDS or transition.grade not in _GRADES or transition.sequence < 1
             or transition.temperature not in _TEMPERATURES
-            or not routing.keys() <= frozenset(_ROUTING_KEYS)):
+            or not routing.keys() <= _ROUTING_KEY_SET):
         return _validated(transition)
     at = _utc(transition.occurred_at)
     try:
