@@ -66,6 +66,13 @@ class KafkaSettings(_Section):
         "goes out in batches of this size (keep it under the broker's message.max.bytes)",
     )
 
+    max_partition_fetch_bytes: int = Field(
+        default=4 * 1024 * 1024, ge=64 * 1024, le=64 * 1024 * 1024,
+        description="most data one fetch returns per partition; larger fetches let a lead's "
+        "messages share one state write while a backlog is worked off (memory: up to this much "
+        "per assigned partition in flight)",
+    )
+
     @model_validator(mode="after")
     def _sasl_complete(self) -> KafkaSettings:
         if self.security_protocol.startswith("SASL") and not (

@@ -25,6 +25,21 @@ def test_tansu_flavour_gets_the_short_timeouts() -> None:
             kafka.effective_rebalance_timeout(), kafka.effective_fetch_max_wait_ms()) == (6, 1, 10, 100)
 
 
+def test_fetch_size_reaches_the_faust_consumer() -> None:
+    """Faust's consumer fetches at most ``consumer_max_fetch_size`` per partition (1 MiB unless
+    told); the setting must get there, and a nonsense size stops the worker at start."""
+    from leadstream.streams.app import faust_settings
+
+    default = load_settings(environ={})
+    assert faust_settings(default)["consumer_max_fetch_size"] == 4 * 1024 * 1024
+    small = load_settings(environ={"LEADSTREAM__KAFKA__MAX_PARTITION_FETCH_BYTES": "262144"})
+    assert faust_settings(small)["consumer_max_fetch_size"] == 262144
+    with pytest.raises(ConfigError) as caught:
+        load_settings(environ={"LEADSTREAM__KAFKA__MAX_PARTITION_FETCH_BYTES": "1000"})
+    assert "kafka.max_partition_fetch_bytes" in caught.value.field
+    assert "65536" in caught.value.why
+
+
 def test_environment_overrides_the_file(tmp_path: Path) -> None:
     file = tmp_path / "s.yaml"
     file.write_text("kafka:\n  bootstrap_servers: a:1\ntopics:\n  partitions: 4\nstate:\n  dir: st\n")
