@@ -24,7 +24,7 @@ from typing import Any
 from leadstream.core.model import BehaviourRule, ModelSet
 from leadstream.core.profile import merge_latest
 from leadstream.core.scoring import add_units
-from leadstream.core.state import TRAIL_LENGTH, LeadState, drop_counted, event_key
+from leadstream.core.state import TRAIL_LENGTH, LeadState, event_key
 
 __all__ = ["merge_states"]
 
@@ -80,8 +80,8 @@ def _half_life(models: ModelSet, model: str, rule: str) -> float | None:
 def _take_back(state: LeadState, keys: list[str], models: ModelSet) -> None:
     """Remove these events' contributions from ``state`` (the other side counts them already)."""
     for key in keys:
-        at, packed = state.seen[key]
-        for model, rules in (state.counted_for(key) or {}).items():
+        at, counted = state.seen[key]
+        for model, rules in (counted or {}).items():
             components = state.components.get(model, {})
             counts = state.rule_counts.get(model, {})
             for rule in rules:
@@ -92,7 +92,7 @@ def _take_back(state: LeadState, keys: list[str], models: ModelSet) -> None:
                 days = state.capped.get(model, {}).get(rule, {})
                 for day, taken in days.items():
                     days[day] = [entry for entry in taken if event_key(entry[1]) != key]
-        state.seen[key] = [at, None if packed is None else ""]
+        state.seen[key] = [at, None if counted is None else {}]
 
 
 def _add_components(survivor: LeadState, absorbed: LeadState, models: ModelSet) -> None:
@@ -123,8 +123,8 @@ def _merge_caps(survivor: LeadState, absorbed: LeadState, models: ModelSet) -> N
                         components[rule] = add_units(components[rule], -1.0, at, half_life)
                         survivor.rule_counts[model][rule] -= 1
                         record = survivor.seen.get(event_key(event_id)) or absorbed.seen.get(event_key(event_id))
-                        if record is not None:
-                            drop_counted(record, model, rule)
+                        if record is not None and rule in (record[1] or {}).get(model, ()):
+                            record[1][model] = [r for r in record[1][model] if r != rule]
                     union = union[:cap]
                 into_days[day] = union
 

@@ -6,13 +6,11 @@ import json
 import tomllib
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from leadstream.core.emitted import Transition
-from leadstream.core.state import LeadState, pack_counted, unpack_counted
 from leadstream.schemas.export import SCHEMA_DIR, json_schemas, render
 from leadstream.schemas.handover import HandoverEvent
 from leadstream.streams.codecs import decode_state, decode_touchpoint, encode_state, encode_touchpoint
@@ -48,7 +46,7 @@ def test_states_stored_by_version_3_still_decode() -> None:
     assert state.outbox, "the form makes a transition, so the state keeps one"
     kept_as_dicts = [json.loads(text) for _, text in state.outbox]  # up to version 4
     v3 = {**state.to_primitive(), "v": 3, "outbox": kept_as_dicts,
-          "seen": [[key, at, counted] for key, (at, counted) in _seen_up_to_v5(state).items()]}
+          "seen": [[key, *record] for key, record in state.seen.items()]}
     assert decode_state(json.dumps(v3).encode()) == state
     assert list(decode_state(json.dumps(v3).encode()).seen) == list(state.seen)  # order kept
 
@@ -59,49 +57,13 @@ def test_states_stored_by_version_4_still_decode() -> None:
     states, emitted = run([tp("web_visit", at=10.0),
                            tp("form_submit", at=20.0, payload={"form_id": "f"})], make_model())
     state = states["L1"]
-    v4 = {**state.to_primitive(), "v": 4, "seen": _seen_up_to_v5(state),
+    v4 = {**state.to_primitive(), "v": 4,
           "outbox": [json.loads(text) for _, text in state.outbox]}
     decoded = decode_state(json.dumps(v4).encode())
     assert decoded == state
     first = [e for e in emitted if isinstance(e, Transition)]
     again = [Transition.from_json(text) for text in decoded.kept_for(first[-1].trigger_event_id)]
     assert again == first[-1:]
-
-
-def test_states_stored_by_version_5_still_decode() -> None:
-    """Up to version 5 the dedupe window kept what each event counted for as a dict; version 6
-    packs it into a string. A merge after the upgrade must still take back what both sides
-    counted, so the migrated window must say the same."""
-    states, _ = run([tp("web_visit", at=10.0), tp("form_submit", at=20.0, payload={"form_id": "f"}),
-                     tp("web_visit", at=30.0, payload={"url": "/pricing"})], make_model())
-    state = states["L1"]
-    v5 = {**state.to_primitive(), "v": 5, "seen": _seen_up_to_v5(state)}
-    assert any(counted for _, counted in v5["seen"].values()), "something was counted"
-    decoded = decode_state(json.dumps(v5).encode())
-    assert decoded == state
-    assert list(decoded.seen) == list(state.seen)
-
-
-_model_names = st.from_regex(r"\A[A-Za-z0-9_.-]{1,64}\Z")  # core.model's patterns
-_rule_ids = st.from_regex(r"\A[a-z0-9][a-z0-9_.-]{0,63}\Z")
-
-
-@settings(max_examples=200, deadline=None)
-@given(st.none() | st.dictionaries(_model_names, st.lists(_rule_ids, max_size=4), max_size=3))
-def test_what_an_event_counted_for_packs_into_one_string(counted) -> None:  # type: ignore[no-untyped-def]
-    """Any model name and rule id the scoring model accepts survive the packing; models that
-    counted nothing are dropped, and only ``None`` (not a touchpoint) stays ``None``."""
-    packed = pack_counted(counted)
-    if counted is None:
-        assert packed is None
-        return
-    assert isinstance(packed, str)
-    assert unpack_counted(packed) == {model: rules for model, rules in counted.items() if rules}
-
-
-def _seen_up_to_v5(state: LeadState) -> dict[str, list[Any]]:
-    """The dedupe window as versions 3 to 5 kept it: ``key → [at, {model: [rules]} | None]``."""
-    return {key: [at, state.counted_for(key)] for key, (at, _) in state.seen.items()}
 
 
 def test_touchpoint_round_trips_through_the_internal_codec() -> None:
