@@ -18,6 +18,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -157,11 +159,17 @@ def handled(worker: WorkerProcess) -> int:
                - counter_total(samples, "leadstream_dlq_records_total", stage="ingest"))
 
 
-def _timed(name: str, worker: WorkerProcess, total: int, done: Callable[[], int]) -> Result:
+def _timed(name: str, worker: WorkerProcess, total: int, done: Callable[[], int],
+           profile: Path | None = None) -> Result:
     worker.start()
     worker.wait_ready(timeout=120)  # excludes process start and the group join from the timing
     start = time.monotonic()
     cpu0 = _cpu_seconds(worker.pid or 0)
+    spy = None
+    if profile is not None:  # py-spy samples the timed window only (not start-up, not shutdown)
+        spy = subprocess.Popen(["py-spy", "record", "--pid", str(worker.pid), "--rate", "250",
+                                "--format", "raw", "--threads", "-o", str(profile)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     last_change, last = start, -1
     while True:
         count = done()
@@ -174,6 +182,9 @@ def _timed(name: str, worker: WorkerProcess, total: int, done: Callable[[], int]
             raise SystemExit(f"{name}: stuck at {count}/{total}; see {worker.log_path}")
         time.sleep(0.05)
     seconds = time.monotonic() - start
+    if spy is not None:
+        spy.send_signal(signal.SIGINT)
+        spy.wait()
     result = Result(name, total, seconds, _cpu_seconds(worker.pid or 0) - cpu0, _peak_rss_mb(worker.pid or 0))
     worker.stop()
     return result
@@ -186,6 +197,9 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--env", action="append", default=[], metavar="LEADSTREAM__X=Y",
                         help="extra setting for the pipeline worker (repeatable)")
+    parser.add_argument("--py-spy", type=Path, metavar="FILE",
+                        help="record the pipeline worker with py-spy (on PATH) into FILE, raw "
+                        "collapsed stacks")
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="leadstream-bench-"))
@@ -218,9 +232,12 @@ def main() -> int:
             extra_env={**_env("pipeline"), **dict(e.split("=", 1) for e in args.env)},
         )
 
-        full = _timed("leadstream pipeline", pipeline, len(records), lambda: handled(pipeline))
+        full = _timed("leadstream pipeline", pipeline, len(records), lambda: handled(pipeline),
+                      profile=args.py_spy)
         handovers = asyncio.run(_output_count(bs, "pipeline-out"))
         dlq = asyncio.run(_output_count(bs, "pipeline-dlq"))
+        lead_messages = asyncio.run(_output_count(bs, "pipeline-lead-messages"))
+        state_writes = asyncio.run(_output_count(bs, "pipeline-leads-changelog"))
         stored = asyncio.run(stored_counts(bs, "pipeline-leads-changelog"))
     expected = reference_counts(records)
     differing = sorted(lead for lead in set(expected) | set(stored)
@@ -237,6 +254,10 @@ def main() -> int:
     print(f"faust batch lane / raw aiokafka:      {lane.rate / ceiling.rate:.3f}")
     print(f"pipeline output: {handovers} handover records, {dlq} DLQ records "
           f"({malformed} malformed in the log)")
+    # what the work was: lead messages per touchpoint are fixed by the log; state writes (one per
+    # lead and fetched batch) fall when batches are larger, and with them CPU per touchpoint
+    print(f"pipeline work per touchpoint: {lead_messages / len(records):.2f} lead messages, "
+          f"{state_writes / len(records):.2f} lead-state writes")
     print(f"per lead (touchpoints, rule counts, merged into) against the pure core: "
           f"{len(expected) - len(set(differing) & set(expected))} of {len(expected)} ids equal"
           + (f"; differing: {differing[:5]}" if differing else ""))
