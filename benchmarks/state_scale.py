@@ -115,7 +115,8 @@ def _dir_bytes(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
-def run_size(bootstrap: str, workdir: Path, pool: list[LeadState], n: int) -> dict[str, float]:
+def run_size(bootstrap: str, workdir: Path, pool: list[LeadState], n: int,
+             extra_env: dict[str, str] | None = None) -> dict[str, float]:
     app = f"scale{n}"
     if n:
         t0 = time.monotonic()
@@ -124,7 +125,8 @@ def run_size(bootstrap: str, workdir: Path, pool: list[LeadState], n: int) -> di
               flush=True)
     state_dir = workdir / f"{app}-state"
     worker = WorkerProcess(bootstrap_servers=bootstrap, state_dir=state_dir,
-                           log_path=workdir / f"{app}.log", extra_env=_env(app))
+                           log_path=workdir / f"{app}.log",
+                           extra_env={**_env(app), **(extra_env or {})})
     start = time.monotonic()
     worker.start()
     worker.wait_ready(timeout=3600)
@@ -155,7 +157,10 @@ def main() -> int:
     parser.add_argument("--sizes", default="10000,100000,1000000")
     parser.add_argument("--pool", type=int, default=2_000, help="people behind the state pool")
     parser.add_argument("--seed", type=int, default=17)
+    parser.add_argument("--env", action="append", default=[], metavar="LEADSTREAM__X=Y",
+                        help="extra worker setting (repeatable)")
     args = parser.parse_args()
+    extra_env = dict(e.split("=", 1) for e in args.env)
     sizes = [int(s) for s in args.sizes.split(",")]
 
     pool = state_pool(args.pool, args.seed)
@@ -165,11 +170,11 @@ def main() -> int:
     workdir = Path(tempfile.mkdtemp(prefix="leadstream-scale-"))
     results = []
     with EmbeddedBroker(log_path=workdir / "broker.log") as broker:
-        base = run_size(broker.bootstrap_servers, workdir, pool, 0)
+        base = run_size(broker.bootstrap_servers, workdir, pool, 0, extra_env)
         print(f"  empty changelog: ready after {base['ready_s']:.1f} s, RSS {base['rss_ready_mb']:.0f} MB",
               flush=True)
         for n in sizes:
-            r = run_size(broker.bootstrap_servers, workdir, pool, n)
+            r = run_size(broker.bootstrap_servers, workdir, pool, n, extra_env)
             results.append(r)
             print(f"  {n} leads: ready after {r['ready_s']:.1f} s", flush=True)
 
