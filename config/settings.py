@@ -70,7 +70,7 @@ class KafkaSettings(_Section):
         default=4 * 1024 * 1024, ge=64 * 1024, le=64 * 1024 * 1024,
         description="most data one fetch returns per partition; larger fetches let a lead's "
         "messages share one state write while a backlog is worked off (memory: up to this much "
-        "per assigned partition in flight)",
+        "per assigned partition and fetch, at most 50 MB per fetch: aiokafka's fetch_max_bytes)",
     )
 
     @model_validator(mode="after")
