@@ -34,7 +34,15 @@ from leadstream.demo.worker_process import WorkerProcess
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from broker_hop import over_time, percentile, raw_hop  # noqa: E402  (sibling script)
-from throughput import PARTITIONS, _cpu_seconds, _env, _produce, handled  # noqa: E402  (sibling script)
+from throughput import (  # noqa: E402  (sibling script)
+    PARTITIONS,
+    _cpu_seconds,
+    _env,
+    _produce,
+    add_env_option,
+    env_settings,
+    handled,
+)
 
 APP = "latency"
 
@@ -209,8 +217,7 @@ def main() -> int:
     parser.add_argument("--burst", type=int, default=30_000)
     parser.add_argument("--leads", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=13)
-    parser.add_argument("--env", action="append", default=[], metavar="LEADSTREAM__X=Y",
-                        help="extra worker setting (repeatable), e.g. to try another fetch wait")
+    add_env_option(parser, "extra worker setting (repeatable), e.g. to try another fetch wait")
     parser.add_argument("--fraction", type=float, default=0.5, help="of the peak rate")
     parser.add_argument("--rate", type=float, default=None, metavar="PER_SECOND",
                         help="pace at this fixed rate instead of a fraction of the measured peak "
@@ -237,7 +244,7 @@ def main() -> int:
         bs = broker.bootstrap_servers
         worker = WorkerProcess(bootstrap_servers=bs, state_dir=workdir / "state",
                                log_path=workdir / "worker.log",
-                               extra_env={**_env(APP), **dict(e.split("=", 1) for e in args.env)})
+                               extra_env={**_env(APP), **env_settings(args)})
         worker.start()
         worker.wait_ready(timeout=120)
         asyncio.run(_produce(bs, [f"{APP}-in"], burst))

@@ -42,7 +42,7 @@ from leadstream.streams.codecs import encode_state
 from leadstream.streams.mappers import touchpoint_to_core
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from throughput import _cpu_seconds, _env  # noqa: E402  (sibling benchmark script)
+from throughput import _cpu_seconds, _env, add_env_option, env_settings  # noqa: E402  (sibling benchmark script)
 
 TRAFFIC = 20_000
 
@@ -157,10 +157,9 @@ def main() -> int:
     parser.add_argument("--sizes", default="10000,100000,1000000")
     parser.add_argument("--pool", type=int, default=2_000, help="people behind the state pool")
     parser.add_argument("--seed", type=int, default=17)
-    parser.add_argument("--env", action="append", default=[], metavar="LEADSTREAM__X=Y",
-                        help="extra worker setting (repeatable)")
+    add_env_option(parser, "extra worker setting (repeatable)")
     args = parser.parse_args()
-    extra_env = dict(e.split("=", 1) for e in args.env)
+    extra_env = env_settings(args)
     sizes = [int(s) for s in args.sizes.split(",")]
 
     pool = state_pool(args.pool, args.seed)

@@ -146,6 +146,24 @@ def _env(app_id: str) -> dict[str, str]:
     }
 
 
+def add_env_option(parser: argparse.ArgumentParser, help: str) -> None:
+    """``--env LEADSTREAM__X=Y`` (repeatable): extra settings for the benchmark's worker, read
+    back with :func:`env_settings`."""
+    parser.add_argument("--env", action="append", type=_setting, default=[],
+                        metavar="LEADSTREAM__X=Y", help=help)
+
+
+def env_settings(args: argparse.Namespace) -> dict[str, str]:
+    return dict(args.env)
+
+
+def _setting(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"{text!r} is not NAME=VALUE")
+    return name, value
+
+
 def handled(worker: WorkerProcess) -> int:
     """Touchpoints a pipeline worker has accounted for, from its /metrics."""
     try:
@@ -197,8 +215,7 @@ def main() -> int:
     parser.add_argument("--touchpoints", type=int, default=100_000)
     parser.add_argument("--leads", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=11)
-    parser.add_argument("--env", action="append", default=[], metavar="LEADSTREAM__X=Y",
-                        help="extra setting for the pipeline worker (repeatable)")
+    add_env_option(parser, "extra setting for the pipeline worker (repeatable)")
     parser.add_argument("--py-spy", type=Path, metavar="FILE",
                         help="record the pipeline worker with py-spy (on PATH) into FILE, raw "
                         "collapsed stacks")
@@ -231,7 +248,7 @@ def main() -> int:
 
         pipeline = WorkerProcess(
             bootstrap_servers=bs, state_dir=workdir / "pipe-state", log_path=workdir / "pipe.log",
-            extra_env={**_env("pipeline"), **dict(e.split("=", 1) for e in args.env)},
+            extra_env={**_env("pipeline"), **env_settings(args)},
         )
 
         full = _timed("leadstream pipeline", pipeline, len(records), lambda: handled(pipeline),
