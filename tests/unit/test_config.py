@@ -31,9 +31,9 @@ def test_fetch_size_reaches_the_faust_consumer() -> None:
     from leadstream.streams.app import faust_settings
 
     default = load_settings(environ={})
-    assert faust_settings(default)["consumer_max_fetch_size"] == 4 * 1024 * 1024
-    small = load_settings(environ={"LEADSTREAM__KAFKA__MAX_PARTITION_FETCH_BYTES": "262144"})
-    assert faust_settings(small)["consumer_max_fetch_size"] == 262144
+    assert faust_settings(default)["consumer_max_fetch_size"] == 1024 * 1024
+    large = load_settings(environ={"LEADSTREAM__KAFKA__MAX_PARTITION_FETCH_BYTES": "4194304"})
+    assert faust_settings(large)["consumer_max_fetch_size"] == 4194304
     with pytest.raises(ConfigError) as caught:
         load_settings(environ={"LEADSTREAM__KAFKA__MAX_PARTITION_FETCH_BYTES": "1000"})
     assert "kafka.max_partition_fetch_bytes" in caught.value.field
