@@ -88,7 +88,7 @@ def faust_settings(settings: Settings) -> dict[str, Any]:
         broker_commit_interval=kafka.commit_interval_s,
         producer_linger=kafka.producer_linger_ms / 1000.0,
         producer_max_batch_size=kafka.producer_batch_bytes,
-        # Faust's default is 1 MiB; see KafkaSettings.max_partition_fetch_bytes
+        # Faust's default is 1 MiB; ours is 4 MiB, see KafkaSettings.max_partition_fetch_bytes
         consumer_max_fetch_size=kafka.max_partition_fetch_bytes,
         # at-least-once + per-lead dedupe + deterministic ids (DESIGN §8; BROKER.md defect 2)
         processing_guarantee="at_least_once",

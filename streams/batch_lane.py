@@ -185,8 +185,10 @@ class BatchLaneConsumerMixin:
                         continue
                     fetched.append((tp, batch, handler))
                 if fetched:
-                    # shielded: stopping the fetcher (shutdown) must not cut a fetch in half;
-                    # Faust then waits for its markers (wait_empty) and commits what it produced
+                    # shielded: stopping the fetcher (shutdown) must not cut a batch in half;
+                    # once Faust stops the flow, `current()` ends the fetch at the next partition
+                    # batch, and Faust waits for the markers (wait_empty) and commits what it
+                    # produced
                     await asyncio.shield(self._handle(fetched, current))
                     if self._commit_every is not None and self._n_acked >= self._commit_every:
                         self._n_acked = 0

@@ -26,14 +26,15 @@ def test_tansu_flavour_gets_the_short_timeouts() -> None:
 
 
 def test_fetch_size_reaches_the_faust_consumer() -> None:
-    """Faust's consumer fetches at most ``consumer_max_fetch_size`` per partition (1 MiB unless
-    told); the setting must get there, and a nonsense size stops the worker at start."""
+    """Faust's consumer fetches at most ``consumer_max_fetch_size`` per partition (Faust's 1 MiB
+    unless told; ours 4 MiB); the setting must get there, and a nonsense size stops the worker at
+    start."""
     from leadstream.streams.app import faust_settings
 
     default = load_settings(environ={})
-    assert faust_settings(default)["consumer_max_fetch_size"] == 1024 * 1024
-    large = load_settings(environ={"LEADSTREAM__KAFKA__MAX_PARTITION_FETCH_BYTES": "4194304"})
-    assert faust_settings(large)["consumer_max_fetch_size"] == 4194304
+    assert faust_settings(default)["consumer_max_fetch_size"] == 4 * 1024 * 1024
+    small = load_settings(environ={"LEADSTREAM__KAFKA__MAX_PARTITION_FETCH_BYTES": "1048576"})
+    assert faust_settings(small)["consumer_max_fetch_size"] == 1048576
     with pytest.raises(ConfigError) as caught:
         load_settings(environ={"LEADSTREAM__KAFKA__MAX_PARTITION_FETCH_BYTES": "1000"})
     assert "kafka.max_partition_fetch_bytes" in caught.value.field
