@@ -31,6 +31,7 @@ from leadstream.broker import EmbeddedBroker
 from leadstream.demo.observe import counter_total, scrape
 from leadstream.demo.traffic import Record, TrafficGenerator
 from leadstream.demo.worker_process import WorkerProcess
+from leadstream.streams.app import lead_messages_topic
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from broker_hop import over_time, percentile, raw_hop  # noqa: E402  (sibling script)
@@ -42,6 +43,7 @@ from throughput import (  # noqa: E402  (sibling script)
     add_env_option,
     env_settings,
     handled,
+    settings_for,
 )
 
 APP = "latency"
@@ -164,7 +166,7 @@ async def _breakdown(bootstrap: str, arrivals: dict[str, tuple[float, float]]) -
     # keep the first produce time, and only lead messages written before its handover
     lead_messages: dict[str, list[float]] = {}
     produced: dict[str, float] = {}
-    for topic in (f"{APP}-in", f"{APP}-lead-messages"):
+    for topic in (f"{APP}-in", lead_messages_topic(settings_for(APP))):
         consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None,
                                     auto_offset_reset="earliest", fetch_max_wait_ms=10)
         await consumer.start()

@@ -38,11 +38,18 @@ from leadstream.demo.traffic import TrafficGenerator
 from leadstream.demo.worker_process import WorkerProcess
 from leadstream.exceptions import RejectedMessage
 from leadstream.schemas.touchpoints import parse_touchpoint
+from leadstream.streams.app import changelog_topic
 from leadstream.streams.codecs import encode_state
 from leadstream.streams.mappers import touchpoint_to_core
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from throughput import _cpu_seconds, _env, add_env_option, env_settings  # noqa: E402  (sibling benchmark script)
+from throughput import (  # noqa: E402  (sibling benchmark script)
+    _cpu_seconds,
+    _env,
+    add_env_option,
+    env_settings,
+    settings_for,
+)
 
 TRAFFIC = 20_000
 
@@ -120,9 +127,9 @@ def run_size(bootstrap: str, workdir: Path, pool: list[LeadState], n: int,
     app = f"scale{n}"
     if n:
         t0 = time.monotonic()
-        asyncio.run(write_changelog(bootstrap, f"{app}-leads-changelog", pool, n))
-        print(f"  wrote {n} states to {app}-leads-changelog in {time.monotonic() - t0:.1f} s",
-              flush=True)
+        changelog = changelog_topic(settings_for(app))
+        asyncio.run(write_changelog(bootstrap, changelog, pool, n))
+        print(f"  wrote {n} states to {changelog} in {time.monotonic() - t0:.1f} s", flush=True)
     state_dir = workdir / f"{app}-state"
     worker = WorkerProcess(bootstrap_servers=bootstrap, state_dir=state_dir,
                            log_path=workdir / f"{app}.log",

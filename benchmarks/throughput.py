@@ -34,11 +34,12 @@ from aiokafka.structs import TopicPartition
 
 from leadstream.broker import EmbeddedBroker
 from leadstream.broker.high_watermarks import high_watermarks
-from leadstream.config import load_model
+from leadstream.config import Settings, load_model, load_settings
 from leadstream.core.model import ModelSet
 from leadstream.demo.observe import counter_total, scrape
 from leadstream.demo.traffic import Record, TrafficGenerator
 from leadstream.demo.worker_process import WorkerProcess
+from leadstream.streams.app import changelog_topic, lead_messages_topic
 from leadstream.streams.codecs import decode_state
 
 PARTITIONS = 8
@@ -145,6 +146,11 @@ def _env(app_id: str) -> dict[str, str]:
         "LEADSTREAM__TOPICS__DLQ": f"{app_id}-dlq",
         "LEADSTREAM__LOG__LEVEL": "info",  # Faust logs "Worker ready" at info; quiet after it
     }
+
+
+def settings_for(app_id: str) -> Settings:
+    """The settings of a benchmark worker of ``app_id`` (for the names of its internal topics)."""
+    return load_settings(environ=_env(app_id))
 
 
 def add_env_option(parser: argparse.ArgumentParser, help: str) -> None:
@@ -263,9 +269,10 @@ def main() -> int:
                       profile=args.py_spy)
         handovers = asyncio.run(_output_count(bs, "pipeline-out"))
         dlq = asyncio.run(_output_count(bs, "pipeline-dlq"))
-        lead_messages = asyncio.run(_output_count(bs, "pipeline-lead-messages"))
-        state_writes = asyncio.run(_output_count(bs, "pipeline-leads-changelog"))
-        stored = asyncio.run(stored_counts(bs, "pipeline-leads-changelog"))
+        internal = settings_for("pipeline")
+        lead_messages = asyncio.run(_output_count(bs, lead_messages_topic(internal)))
+        state_writes = asyncio.run(_output_count(bs, changelog_topic(internal)))
+        stored = asyncio.run(stored_counts(bs, changelog_topic(internal)))
     expected = reference_counts(records)
     differing = sorted(lead for lead in set(expected) | set(stored)
                        if expected.get(lead) != stored.get(lead))
