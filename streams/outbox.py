@@ -13,11 +13,12 @@ Handing a batch to aiokafka never blocks the caller. aiokafka takes a partition'
 its accumulator only once the previous one has left in a produce request, and it keeps one request
 in flight per broker; ``send_batch`` waits for that. With a batch per output partition and fetch,
 the worker's loop waited there for ~4-14 % of the time at a steady 2,500 touchpoints/s
-(benchmarks/README.md), with nothing else to do. So a batch that would wait is queued behind the
-partition's previous one instead (:class:`_Queue`, per producer and partition, first in first out
-across every outbox), and the caller gets its delivery future at once. At most
-``_QUEUED_PER_PARTITION`` batches wait per partition; past that the caller waits: back-pressure when
-the broker is slower than the worker.
+(benchmarks/README.md), with nothing else to do. So records that would wait are queued behind the
+partition's previous batch instead (:class:`_Queue`, per producer and partition, first in first
+out across every outbox), and the caller gets their delivery future at once. The newest queued
+batch takes the records of later outboxes until it can enter, so a busy partition gets about one
+batch per produce request. At most ``_QUEUED_PER_PARTITION`` batches wait per partition; past that
+the caller waits: back-pressure when the broker is slower than the worker.
 """
 
 from __future__ import annotations
@@ -134,49 +135,65 @@ class Outbox:
         """Send everything queued and wait until the broker has all of it."""
         await asyncio.gather(*await self.send())
 
-    # BatchBuilder.append documents its timestamp in seconds, but the record builder takes integer
-    # milliseconds (as ``send(timestamp_ms=...)`` passes them); seconds give 1970 timestamps.
     async def _send_partition(self, producer: Any, topic: str, partition: int,
                               records: list[tuple[bytes | None, bytes | None, int]],
                               ) -> list[asyncio.Future[Any]]:
-        futures = []
-        batch = producer.create_batch()
-        count = 0
-        for key, value, ts in records:
-            if batch.append(key=key, value=value, timestamp=ts) is None:
-                if count == 0:
-                    raise ValueError(f"a record for {topic} is larger than one producer batch")
-                futures.append(await self._submit(producer, batch, topic, partition, count))
-                batch = producer.create_batch()
-                count = 0
-                if batch.append(key=key, value=value, timestamp=ts) is None:
-                    raise ValueError(f"a record for {topic} is larger than one producer batch")
-            count += 1
-        if count:
-            futures.append(await self._submit(producer, batch, topic, partition, count))
-        return futures
-
-    async def _submit(self, producer: Any, batch: Any, topic: str, partition: int,
-                      count: int) -> asyncio.Future[Any]:
-        batch.close()
-        future = await _Queue.of(producer, topic, partition).submit(batch)
+        placed = await _Queue.of(producer, topic, partition).put(records)
         callback = self._on_sent.get(topic)
         if callback is not None:
-            def written(fut: asyncio.Future[Any]) -> None:
-                if not fut.cancelled() and fut.exception() is None and fut.result() is not None:
-                    callback(partition, fut.result().offset + count - 1)
-            future.add_done_callback(written)
-        return future
+            for future, last in placed:
+                future.add_done_callback(_written(callback, partition, last))
+        return [future for future, _ in placed]
+
+
+def _written(callback: Sent, partition: int, last: int) -> Callable[[asyncio.Future[Any]], None]:
+    """``callback(partition, offset)`` for the record at index ``last`` of a written batch."""
+    def done(fut: asyncio.Future[Any]) -> None:
+        if not fut.cancelled() and fut.exception() is None and fut.result() is not None:
+            callback(partition, fut.result().offset + last)  # a batch's result is its base offset
+    return done
+
+
+# BatchBuilder.append documents its timestamp in seconds, but the record builder takes integer
+# milliseconds (as ``send(timestamp_ms=...)`` passes them); seconds give 1970 timestamps.
+def _fill(batch: Any, records: list[tuple[bytes | None, bytes | None, int]], start: int) -> int:
+    """Append ``records[start:]`` to ``batch`` until it is full; return how many went in."""
+    n = 0
+    for key, value, ts in records[start:] if start else records:
+        if batch.append(key=key, value=value, timestamp=ts) is None:
+            break
+        n += 1
+    return n
+
+
+class _Open:
+    """A queued batch that still takes records: it waits for the partition's batch ahead of it."""
+
+    __slots__ = ("batch", "count", "delivered")
+
+    def __init__(self, batch: Any, delivered: asyncio.Future[Any]) -> None:
+        self.batch = batch
+        self.count = 0
+        self.delivered = delivered
 
 
 class _Queue:
-    """Closed batches of one producer and partition waiting to enter aiokafka's accumulator, in
-    the order they were submitted."""
+    """Batches of one producer and partition waiting to enter aiokafka's accumulator, in the order
+    their records were submitted.
+
+    The newest waiting batch stays open: records submitted while it waits are appended to it
+    rather than queued as batches of their own (as a Kafka producer's records gather in a
+    partition's batch while a request is in flight). With one request in flight per broker
+    connection, every partition's next batch waits for the whole request; appending keeps the
+    batches per partition at about one per request, where there was one per handled fetch. The
+    embedded broker's fetches slow down with every batch stored ahead of the fetch offset
+    (benchmarks/README.md, broker_hop.py), so fewer, fuller batches also keep the worker's own
+    topics fast to read."""
 
     _queues: weakref.WeakKeyDictionary[Any, dict[tuple[str, int], _Queue]] = \
         weakref.WeakKeyDictionary()
 
-    __slots__ = ("_producer", "_topic", "_partition", "_waiting", "_tasks")
+    __slots__ = ("_producer", "_topic", "_partition", "_waiting", "_open", "_tasks")
 
     def __init__(self, producer: Any, topic: str, partition: int) -> None:
         self._producer = producer
@@ -184,6 +201,7 @@ class _Queue:
         self._partition = partition
         # one future per queued batch, oldest first: done when that batch is in the accumulator
         self._waiting: deque[asyncio.Future[None]] = deque()
+        self._open: _Open | None = None  # the newest queued batch, while it takes records
         self._tasks: set[asyncio.Task[None]] = set()
 
     @classmethod
@@ -196,37 +214,80 @@ class _Queue:
             queue = queues[(topic, partition)] = cls(producer, topic, partition)
         return queue
 
-    async def submit(self, batch: Any) -> asyncio.Future[Any]:
-        """The batch's delivery future, as ``send_batch`` returns it; waits only when the queue
-        is full."""
-        if not self._waiting and not self._pending_in_accumulator():
-            # nothing ahead of it: send_batch takes it without waiting
-            delivered: asyncio.Future[Any] = await self._producer.send_batch(
-                batch, self._topic, partition=self._partition)
-            return delivered
-        while len(self._waiting) >= _QUEUED_PER_PARTITION:
-            await asyncio.shield(self._waiting[0])
+    async def put(self, records: list[tuple[bytes | None, bytes | None, int]],
+                  ) -> list[tuple[asyncio.Future[Any], int]]:
+        """Hand ``records`` (key, value, timestamp ms) over in order; return, per batch they went
+        into, its delivery future (as ``send_batch`` returns it) and the index in that batch of
+        the last of them. Waits only when too many batches of the partition are queued."""
+        placed: list[tuple[asyncio.Future[Any], int]] = []
+        start = 0
+        while start < len(records):
+            tail = self._open
+            if tail is None:
+                if not self._waiting and not self._pending_in_accumulator():
+                    # nothing ahead: send_batch takes a new batch without waiting
+                    batch = self._producer.create_batch()
+                    n = self._first(batch, records, start)
+                    batch.close()
+                    delivered: asyncio.Future[Any] = await self._producer.send_batch(
+                        batch, self._topic, partition=self._partition)
+                    placed.append((delivered, n - 1))
+                    start += n
+                    continue
+                if len(self._waiting) >= _QUEUED_PER_PARTITION:
+                    await asyncio.shield(self._waiting[0])
+                    continue  # look again: the partition may be free, or a batch open
+                tail = self._queue_open(records, start)
+                placed.append((tail.delivered, tail.count - 1))
+                start += tail.count
+                continue
+            n = _fill(tail.batch, records, start)
+            if n == 0:
+                self._open = None  # full: the next records open a batch behind it
+                continue
+            tail.count += n
+            placed.append((tail.delivered, tail.count - 1))
+            start += n
+        return placed
+
+    def _first(self, batch: Any, records: list[tuple[bytes | None, bytes | None, int]],
+               start: int) -> int:
+        n = _fill(batch, records, start)
+        if n == 0:
+            raise ValueError(f"a record for {self._topic} is larger than one producer batch")
+        return n
+
+    def _queue_open(self, records: list[tuple[bytes | None, bytes | None, int]],
+                    start: int) -> _Open:
+        """A new open batch behind the queued ones, holding records from ``start`` on."""
         loop = asyncio.get_running_loop()
+        tail = _Open(self._producer.create_batch(), loop.create_future())
+        tail.count = self._first(tail.batch, records, start)
         ahead = self._waiting[-1] if self._waiting else None
         entered: asyncio.Future[None] = loop.create_future()
-        delivered = loop.create_future()
         self._waiting.append(entered)
-        task = loop.create_task(self._enter(batch, ahead, entered, delivered))
+        self._open = tail
+        task = loop.create_task(self._enter(tail, ahead, entered))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-        return delivered
+        return tail
 
     def _pending_in_accumulator(self) -> bool:
         accumulator = getattr(self._producer, "_message_accumulator", None)
         return bool(accumulator is not None and
                     accumulator._batches.get((self._topic, self._partition)))
 
-    async def _enter(self, batch: Any, ahead: asyncio.Future[None] | None,
-                     entered: asyncio.Future[None], delivered: asyncio.Future[Any]) -> None:
+    async def _enter(self, tail: _Open, ahead: asyncio.Future[None] | None,
+                     entered: asyncio.Future[None]) -> None:
+        delivered = tail.delivered
         try:
             if ahead is not None:
                 await asyncio.shield(ahead)  # a cancelled wait must not cancel the one ahead
-            inner = await self._producer.send_batch(batch, self._topic, partition=self._partition)
+            # send_batch waits until the partition's batch ahead has left in a request; the batch
+            # takes more records meanwhile, and none once it is in the accumulator (below, before
+            # the loop runs anything else)
+            inner = await self._producer.send_batch(
+                tail.batch, self._topic, partition=self._partition)
         except BaseException as exc:  # noqa: BLE001 - handed to whoever awaits the delivery
             if isinstance(exc, asyncio.CancelledError):
                 delivered.cancel()
@@ -234,6 +295,9 @@ class _Queue:
                 delivered.set_exception(exc)
             return
         finally:
+            if self._open is tail:
+                self._open = None
+            tail.batch.close()
             self._waiting.remove(entered)  # the oldest, unless cancelled at shutdown
             entered.set_result(None)
         _chain(inner, delivered)

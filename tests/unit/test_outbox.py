@@ -1,6 +1,7 @@
 """The outbox hands batches to aiokafka in order per partition, without making its caller wait for
-the partition's previous batch to leave (aiokafka's ``send_batch`` does), and pushes back only when
-too many batches of one partition are waiting."""
+the partition's previous batch to leave (aiokafka's ``send_batch`` does); records sent while a
+partition is busy share its next batch; it pushes back only when too many batches of one partition
+are waiting."""
 
 from __future__ import annotations
 
@@ -32,14 +33,25 @@ class _KafkaProducer:
         self.deliveries: list[asyncio.Future[Any]] = []
         self._drained: dict[tuple[str, int], list[asyncio.Future[None]]] = {}
         self.fail: Exception | None = None
+        self.capacity: int | None = None  # records per batch (aiokafka: bytes)
 
     async def _metadata(self, topic: str) -> None:
         return None
 
     def create_batch(self) -> Any:
         values: list[bytes] = []
-        return SimpleNamespace(values=values, close=lambda: None,
-                               append=lambda key, value, timestamp: values.append(value) or True)
+        batch = SimpleNamespace(values=values, closed=False)
+
+        def append(key: bytes | None, value: bytes, timestamp: int) -> Any:
+            assert not batch.closed, "appended to a closed batch"
+            if self.capacity is not None and len(values) >= self.capacity:
+                return None  # full, as aiokafka's BatchBuilder answers
+            values.append(value)
+            return True
+
+        batch.append = append
+        batch.close = lambda: setattr(batch, "closed", True)
+        return batch
 
     async def send_batch(self, batch: Any, topic: str, partition: int) -> asyncio.Future[Any]:
         tp = (topic, partition)
@@ -97,16 +109,51 @@ def test_a_batch_behind_an_undrained_one_is_queued_not_awaited() -> None:
     asyncio.run(scenario())
 
 
-def test_batches_enter_in_the_order_they_were_sent_across_outboxes() -> None:
+def test_records_sent_while_the_partition_is_busy_share_its_next_batch_in_order() -> None:
     async def scenario() -> None:
         kafka = _KafkaProducer()
-        sent = 1 + outbox_module._QUEUED_PER_PARTITION  # one in the accumulator, the rest queued
-        for n in range(sent):
-            await _send(kafka, 0, b"%d" % n)
-        for _ in range(sent):
+        await _send(kafka, 0, b"0")  # enters the accumulator at once
+        queued = [await _send(kafka, 0, b"%d" % n, b"%d+" % n) for n in range(1, 4)]
+        assert [values for _, _, values in kafka.entered] == [[b"0"]]
+        kafka.drain("out", 0)
+        await _spin()
+        assert [values for _, _, values in kafka.entered] == \
+            [[b"0"], [b"1", b"1+", b"2", b"2+", b"3", b"3+"]]
+        assert all(futures[0] is queued[0][0] for futures in queued)  # one delivery for all
+        await _send(kafka, 0, b"4")  # the entered batch takes no more records
+        assert kafka.entered[-1][2] == [b"1", b"1+", b"2", b"2+", b"3", b"3+"]
+
+    asyncio.run(scenario())
+
+
+def test_a_full_open_batch_is_followed_by_another_in_order() -> None:
+    async def scenario() -> None:
+        kafka = _KafkaProducer()
+        kafka.capacity = 2
+        await _send(kafka, 0, b"a")
+        await _send(kafka, 0, b"b", b"c", b"d")  # b, c fill one queued batch; d opens the next
+        await _send(kafka, 0, b"e")
+        for _ in range(3):
             kafka.drain("out", 0)
             await _spin()
-        assert [values for _, _, values in kafka.entered] == [[b"%d" % n] for n in range(sent)]
+        assert [values for _, _, values in kafka.entered] == [[b"a"], [b"b", b"c"], [b"d", b"e"]]
+
+    asyncio.run(scenario())
+
+
+def test_a_record_larger_than_a_batch_is_an_error_not_an_empty_batch() -> None:
+    async def scenario() -> None:
+        kafka = _KafkaProducer()
+        kafka.capacity = 0
+        with pytest.raises(ValueError, match="larger than one producer batch"):
+            await _send(kafka, 0, b"huge")  # the partition is free
+        kafka.capacity = None
+        await _send(kafka, 0, b"a")
+        kafka.capacity = 0
+        with pytest.raises(ValueError, match="larger than one producer batch"):
+            await _send(kafka, 0, b"huge")  # behind a busy partition
+        await _spin()
+        assert [values for _, _, values in kafka.entered] == [[b"a"]]
 
     asyncio.run(scenario())
 
@@ -114,8 +161,9 @@ def test_batches_enter_in_the_order_they_were_sent_across_outboxes() -> None:
 def test_a_full_queue_makes_the_caller_wait() -> None:
     async def scenario() -> None:
         kafka = _KafkaProducer()
+        kafka.capacity = 1
         await _send(kafka, 0, b"in")
-        for n in range(outbox_module._QUEUED_PER_PARTITION):
+        for n in range(outbox_module._QUEUED_PER_PARTITION):  # each fills a queued batch
             await _send(kafka, 0, b"%d" % n)
         blocked = asyncio.ensure_future(_send(kafka, 0, b"one too many"))
         await _spin()
@@ -144,22 +192,41 @@ def test_a_batch_that_cannot_enter_fails_its_delivery_future() -> None:
     asyncio.run(scenario())
 
 
-def test_the_written_callback_gets_the_offset_of_a_queued_batch() -> None:
+def test_the_written_callback_gets_the_offset_of_each_outboxs_last_record() -> None:
     async def scenario() -> None:
         kafka = _KafkaProducer()
-        written: list[tuple[int, int]] = []
+        written: list[tuple[str, int, int]] = []
         await _send(kafka, 0, b"a")
-        outbox = _outbox_factory(kafka)
-        outbox.on_sent("out", lambda partition, offset: written.append((partition, offset)))
-        outbox.add("out", b"k", b"b", partition=0)
-        outbox.add("out", b"k", b"c", partition=0)
-        [delivery] = await outbox.send()
+        deliveries = []
+        for name, values in (("first", [b"b", b"c"]), ("second", [b"d"])):
+            outbox = _outbox_factory(kafka)
+            outbox.on_sent("out", lambda p, o, name=name: written.append((name, p, o)))
+            for value in values:
+                outbox.add("out", b"k", value, partition=0)
+            deliveries += await outbox.send()
         kafka.drain("out", 0)
         await _spin()
-        kafka.deliveries[-1].set_result(SimpleNamespace(offset=40))
+        assert kafka.entered[-1][2] == [b"b", b"c", b"d"]  # both outboxes in one batch
+        kafka.deliveries[-1].set_result(SimpleNamespace(offset=40))  # its base offset
         await _spin()
-        assert delivery.done()
-        assert written == [(0, 41)]  # the batch's last record
+        assert all(d.done() for d in deliveries)
+        assert written == [("first", 0, 41), ("second", 0, 42)]
+
+    asyncio.run(scenario())
+
+
+def test_a_batch_that_fails_to_enter_fails_every_outbox_that_shared_it() -> None:
+    async def scenario() -> None:
+        kafka = _KafkaProducer()
+        await _send(kafka, 0, b"a")
+        [one] = await _send(kafka, 0, b"b")
+        [two] = await _send(kafka, 0, b"c")
+        kafka.fail = RuntimeError("producer closed")
+        kafka.drain("out", 0)
+        await _spin()
+        for delivery in (one, two):
+            with pytest.raises(RuntimeError, match="producer closed"):
+                delivery.result()
 
     asyncio.run(scenario())
 
