@@ -284,8 +284,10 @@ class _Queue:
             if ahead is not None:
                 await asyncio.shield(ahead)  # a cancelled wait must not cancel the one ahead
             # send_batch waits until the partition's batch ahead has left in a request; the batch
-            # takes more records meanwhile, and none once it is in the accumulator (below, before
-            # the loop runs anything else)
+            # takes more records meanwhile (aiokafka's BatchBuilder.close documents leaving a
+            # submitted batch open; one built early answers appends with None, "full", and the
+            # next records open a new batch), and none once it is in the accumulator (below,
+            # before the loop runs anything else)
             inner = await self._producer.send_batch(
                 tail.batch, self._topic, partition=self._partition)
         except BaseException as exc:  # noqa: BLE001 - handed to whoever awaits the delivery
