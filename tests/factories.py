@@ -1,17 +1,19 @@
-"""Builders for test inputs: wire touchpoints (dict/bytes), core touchpoints, models."""
+"""Builders for test inputs: wire touchpoints (dict/bytes), core touchpoints, models, and the Faust
+producer an outbox sends through."""
 
 from __future__ import annotations
 
 import itertools
 import json
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 from leadstream.core.identity import canonical_lead_id, visitor_id
 from leadstream.core.messages import Link, Touchpoint
 from leadstream.core.model import ScoringModel
 
-__all__ = ["T0", "wire", "core_touchpoint", "core_link", "make_model"]
+__all__ = ["T0", "wire", "core_touchpoint", "core_link", "make_model", "faust_producer"]
 
 T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 _ids = itertools.count(1)
@@ -118,3 +120,9 @@ def make_model(
             **extra,
         }
     )
+
+
+def faust_producer(kafka: Any) -> Any:
+    """Faust's producer as :class:`~leadstream.streams.outbox.Outbox` uses it: only
+    ``_ensure_producer()``, which hands over the aiokafka producer (``kafka``, real or fake)."""
+    return SimpleNamespace(_ensure_producer=lambda: kafka)

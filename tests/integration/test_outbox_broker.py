@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from types import SimpleNamespace
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import TopicPartition
-
 from leadstream.broker import EmbeddedBroker
 from leadstream.streams.outbox import Outbox
+
+from tests.factories import faust_producer
 
 pytestmark = pytest.mark.integration
 
@@ -30,7 +30,7 @@ def test_outboxes_sent_back_to_back_share_batches_in_order(broker: EmbeddedBroke
         deliveries = []
         try:
             for n in range(_OUTBOXES):  # no wait between them: the partition stays busy
-                outbox = Outbox(SimpleNamespace(_ensure_producer=lambda: producer))
+                outbox = Outbox(faust_producer(producer))
                 outbox.on_sent(topic, lambda _p, offset, n=n: written.__setitem__(n, offset))
                 for i in range(_PER_OUTBOX):
                     outbox.add(topic, b"k", b"%d:%d" % (n, i), partition=0)

@@ -14,10 +14,11 @@ from weakref import WeakSet
 import pytest
 from aiokafka.structs import TopicPartition
 from intervaltree import IntervalTree
-
 from leadstream.core.state import LeadState
 from leadstream.streams.batch_lane import BatchLane, BatchLaneConsumerMixin
 from leadstream.streams.state_cache import StateCache
+
+from tests.factories import faust_producer
 
 TP = TopicPartition("in", 3)
 
@@ -108,7 +109,7 @@ class _KafkaProducer:
 def _consumer_with_producer() -> tuple[_Consumer, _KafkaProducer]:
     consumer = _Consumer()
     kafka = _KafkaProducer()
-    consumer.app.producer = SimpleNamespace(_ensure_producer=lambda: kafka)
+    consumer.app.producer = faust_producer(kafka)
     return consumer, kafka
 
 

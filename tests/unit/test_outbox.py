@@ -10,9 +10,10 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-
 from leadstream.streams import outbox as outbox_module
 from leadstream.streams.outbox import Outbox
+
+from tests.factories import faust_producer
 
 
 class _Accumulator:
@@ -76,7 +77,7 @@ class _KafkaProducer:
 
 
 def _outbox_factory(kafka: _KafkaProducer) -> Outbox:
-    return Outbox(SimpleNamespace(_ensure_producer=lambda: kafka))
+    return Outbox(faust_producer(kafka))
 
 
 async def _spin() -> None:
