@@ -4,6 +4,7 @@ reject them — a batch at a time on the batch lane."""
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +32,7 @@ def register_keying(
     to_core: Callable[[bytes], Message],
     on_rejected: Callable[[bytes], None] = lambda raw: None,
     on_accepted: Callable[[int], None] = lambda count: None,
+    route: Callable[[Message], tuple[Message, str | None]] | None = None,
 ) -> None:
     """Forward ``to_core(value)`` of every record of ``source`` to the lead-messages topic keyed
     by lead id, in input order per partition.
@@ -38,13 +40,15 @@ def register_keying(
     ``to_core`` raises :class:`RejectedMessage` for bad input (→ DLQ with its kind and reason);
     any other exception is a poison record (→ DLQ as ``internal_error``); the batch goes on.
     ``on_rejected`` hears of each rejected record, ``on_accepted`` of the count per batch (once:
-    a metric update per record showed in profiles).
+    a metric update per record showed in profiles). ``route`` may send a message elsewhere than
+    to its lead id (ingest's shortcut for linked visitors), with an identity note to count.
     """
     out = pipeline.lead_messages.get_topic_name()
     metrics = pipeline.metrics
 
     async def keying(tp: Any, records: list[Any], outbox: Outbox) -> None:
         accepted = 0
+        notes: Counter[str] = Counter()
         for record in records:
             raw: bytes = record.value or b""
             try:
@@ -61,9 +65,15 @@ def register_keying(
                 reject(pipeline, outbox, record, stage=stage, kind="internal_error",
                        reason=f"unexpected {type(exc).__name__} while validating")
                 continue
+            if route is not None:
+                message, note = route(message)
+                if note is not None:
+                    notes[note] += 1
             outbox.add(out, message.lead_id.encode(), encode_message(message))
             accepted += 1
         if accepted:
             on_accepted(accepted)
+        for note, n in notes.items():
+            metrics.identity_messages.labels(note=note).inc(n)
 
     pipeline.lane.subscribe(pipeline.app, source, keying)

@@ -47,7 +47,6 @@ from leadstream.streams.mappers import (
     transition_to_handover_json,
 )
 from leadstream.streams.outbox import Outbox
-from leadstream.streams.state_cache import StateCache
 from leadstream.streams.table_buffer import TableBuffer
 
 if TYPE_CHECKING:
@@ -67,8 +66,8 @@ def register_leads(pipeline: Pipeline) -> None:
     index = pipeline.deadline_index
     handover = pipeline.handover.get_topic_name()
     lead_messages = pipeline.lead_messages.get_topic_name()
-    cache = StateCache(pipeline.settings.state.cache_leads,
-                       pipeline.settings.state.cache_retired_ids)
+    cache = pipeline.state_cache
+    reached = pipeline.shortcut.reached
     since_event = metrics.handover_latency.labels(since="event_time")
     since_ingest = metrics.handover_latency.labels(since="ingest")
     cache_hits = metrics.state_cache.labels(outcome="hit")
@@ -112,6 +111,7 @@ def register_leads(pipeline: Pipeline) -> None:
             previous = states[key]
             try:
                 message: Message = decode_message(record.value)
+                reached(key, message, record.offset)
                 state, emitted = apply(None if previous is _GONE else previous, message, models)
             except StateVersionError:
                 raise  # a newer build's state (e.g. in a visitor's hand-over): stop, lose nothing

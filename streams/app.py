@@ -19,6 +19,8 @@ from leadstream.streams.durable_flush import make_flush_durable
 from leadstream.streams.http_api import register_views
 from leadstream.streams.kafka_options import broker_urls, faust_credentials
 from leadstream.streams.metrics import Metrics
+from leadstream.streams.state_cache import StateCache
+from leadstream.streams.visitor_shortcut import VisitorShortcut
 
 __all__ = ["Pipeline", "create_pipeline", "changelog_topic", "changelog_topics", "LEADS_TABLE",
            "DEADLINES_TABLE"]
@@ -48,6 +50,8 @@ class Pipeline:
     deadline_index: DeadlineIndex
     stats: Any  # faust.Table of "partition-<n>" → leads per stage and grade (see streams.funnel)
     lane: BatchLane  # how the agents consume their topics (see streams.batch_lane)
+    state_cache: StateCache  # the lead handler's decoded states (see streams.state_cache)
+    shortcut: VisitorShortcut  # ingest's forward for linked visitors (see streams.visitor_shortcut)
 
 
 def lead_messages_topic(settings: Settings) -> str:
@@ -134,6 +138,8 @@ def create_pipeline(settings: Settings, models: ScoringModel | ModelSet) -> Pipe
     app.batch_lane = BatchLane()  # type: ignore[attr-defined]  # read by the lane's consumer
     partitions = settings.topics.partitions
     raw: dict[str, Any] = dict(key_serializer="raw", value_serializer="raw", partitions=partitions)
+    leads = _bytes_table(app, settings, LEADS_TABLE)
+    cache = StateCache(settings.state.cache_leads, settings.state.cache_retired_ids)
     pipeline = Pipeline(
         app=app,
         settings=settings,
@@ -145,11 +151,14 @@ def create_pipeline(settings: Settings, models: ScoringModel | ModelSet) -> Pipe
         lead_messages=app.topic(lead_messages_topic(settings), internal=True, **raw),
         handover=app.topic(settings.topics.handover, **raw),
         dlq=app.topic(settings.topics.dlq, **raw),
-        leads=_bytes_table(app, settings, LEADS_TABLE),
+        leads=leads,
         deadlines=_bytes_table(app, settings, DEADLINES_TABLE, share=8),  # 16 bytes per entry
         deadline_index=DeadlineIndex(),
         stats=_bytes_table(app, settings, STATS_TABLE, share=16),  # one record per partition
         lane=app.batch_lane,  # type: ignore[attr-defined]
+        state_cache=cache,
+        shortcut=VisitorShortcut(app, lead_messages_topic(settings), leads, cache,
+                                 app.batch_lane.progress),  # type: ignore[attr-defined]
     )
     register_agents(pipeline)
     register_views(pipeline)

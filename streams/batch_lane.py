@@ -45,6 +45,7 @@ from typing import Any
 from faust.utils.functional import consecutive_numbers
 from mode.utils.futures import notify
 
+from leadstream.streams.lane_progress import LaneProgress, Mark
 from leadstream.streams.outbox import Outbox
 
 __all__ = ["BatchLane", "BatchHandler", "BatchLaneConsumerMixin", "InFlight"]
@@ -74,6 +75,7 @@ class BatchLane:
 
     def __init__(self) -> None:
         self._handlers: dict[str, BatchHandler] = {}
+        self.progress = LaneProgress()
 
     def register(self, topic: str, handler: BatchHandler) -> None:
         if topic in self._handlers:
@@ -97,12 +99,13 @@ class InFlight:
     """Stands for a batch in Faust's set of unacknowledged messages until its outputs are durable
     (the attributes are the ones ``Consumer.wait_empty`` reads)."""
 
-    __slots__ = ("acked", "refcount", "tp", "__weakref__")
+    __slots__ = ("acked", "refcount", "tp", "progress", "__weakref__")
 
-    def __init__(self, tp: Any) -> None:
+    def __init__(self, tp: Any, progress: Mark | None = None) -> None:
         self.acked = False
         self.refcount = 1
         self.tp = tp
+        self.progress = progress
 
     def __repr__(self) -> str:
         return f"<batch in flight {self.tp}>"
@@ -174,7 +177,9 @@ class BatchLaneConsumerMixin:
                     batch = self._unread(tp, batch)
                     if not batch:
                         continue
-                    self.app.monitor.track_tp_end_offset(tp, service.highwater(tp))
+                    highwater = service.highwater(tp)
+                    self.app.monitor.track_tp_end_offset(tp, highwater)
+                    lane.progress.fetched(tp, highwater)
                     handler = lane.handler_for(tp.topic)
                     if handler is None:
                         for record in batch:
@@ -209,6 +214,9 @@ class BatchLaneConsumerMixin:
         for tp in revoked:
             self._lane_last.pop(tp, None)
             self._lane_committed.pop(tp, None)
+        lane: BatchLane | None = getattr(self.app, "batch_lane", None)
+        if lane is not None:
+            lane.progress.revoked(revoked)
         await super().on_partitions_revoked(revoked)  # type: ignore[misc]
 
     async def _commit_offsets(self, offsets: Any, start_new_transaction: bool = True) -> bool:
@@ -264,6 +272,7 @@ class BatchLaneConsumerMixin:
         the batches not handled yet are dropped (read again from the committed offsets)."""
         service: Any = self
         outbox = Outbox(self.app.producer)
+        progress = self.app.batch_lane.progress
         handled: list[tuple[Any, list[int], InFlight]] = []
         sent: list[asyncio.Future[Any]] = []
         loop = asyncio.get_running_loop()
@@ -277,7 +286,7 @@ class BatchLaneConsumerMixin:
                     yielded = loop.time()
                 if not current():
                     break
-                marker = InFlight(tp)
+                marker = InFlight(tp, progress.handling(tp, batch[-1].offset))
                 self._unacked_messages.add(marker)
                 offsets = [record.offset for record in batch]
                 handled.append((tp, offsets, marker))
@@ -385,6 +394,8 @@ class BatchLaneConsumerMixin:
         index.update(fresh)
         self._acked[tp].extend(fresh)
         self._n_acked += len(fresh)
+        if marker.progress is not None:
+            self.app.batch_lane.progress.written(tp, marker.progress)
         self._settle(marker)
 
     def _settle(self, marker: InFlight) -> None:

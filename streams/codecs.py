@@ -23,6 +23,7 @@ from leadstream.core.state import LeadState
 __all__ = [
     "encode_state",
     "decode_state",
+    "retired_into",
     "encode_message",
     "decode_message",
     "encode_touchpoint",
@@ -36,6 +37,18 @@ def encode_state(state: LeadState) -> bytes:
 
 def decode_state(raw: bytes) -> LeadState:
     return LeadState.from_primitive(orjson.loads(raw))
+
+
+_LIVE_END = b'"merged_into":null}'
+
+
+def retired_into(raw: bytes) -> str | None:
+    """Where a stored state forwards to (``merged_into``), or ``None`` for a live lead — which
+    most are, so their state is not decoded for it: ``merged_into`` is the last field written."""
+    if raw.endswith(_LIVE_END):
+        return None
+    into: str | None = orjson.loads(raw).get("merged_into")
+    return into
 
 
 def encode_touchpoint(touchpoint: Touchpoint) -> bytes:

@@ -66,8 +66,9 @@ class Metrics:
         self.identity_messages = Counter(
             "leadstream_identity_messages",
             "Messages one lead id sent another: linked (a visitor's history to its lead), merged, "
-            "forwarded (input for a merged-away id), link_conflict (a cookie seen with a second "
-            "contact: not merged), merge_offer, merge_retire, erase_alias.",
+            "forwarded (input for a merged-away id), forwarded_at_ingest (a linked visitor's "
+            "touchpoint that ingest sent to the lead itself), link_conflict (a cookie seen with a "
+            "second contact: not merged), merge_offer, merge_retire, erase_alias.",
             ["note"], registry=r)
         self.identity_events = Counter(
             "leadstream_identity_events",

@@ -30,7 +30,9 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["Outbox", "Sent"]
+from faust.exceptions import NotReady
+
+__all__ = ["Outbox", "Sent", "partition_for"]
 
 _PARTITION_CACHE_LIMIT = 200_000
 _partition_cache: dict[tuple[bytes, int], int] = {}
@@ -105,15 +107,9 @@ class Outbox:
                 if key is None:
                     partition = partitioner(key, every, available)
                 else:
-                    # a keyed record's partition depends only on the key and the partition count
-                    # (murmur2, pure Python in aiokafka: worth remembering for hot keys)
-                    slot = (key, len(every))
-                    partition = cache.get(slot, -1)
+                    partition = cache.get((key, len(every)), -1)
                     if partition < 0:
-                        partition = partitioner(key, every, available)
-                        if len(cache) >= _PARTITION_CACHE_LIMIT:
-                            cache.clear()
-                        cache[slot] = partition
+                        partition = _keyed_partition(partitioner, key, every, available)
                 pending.setdefault((topic, partition), []).append((key, value, ts))
             self._keyed = []
         futures: list[asyncio.Future[Any]] = []
@@ -144,6 +140,33 @@ class Outbox:
             for future, last in placed:
                 future.add_done_callback(_written(callback, partition, last))
         return [future for future, _ in placed]
+
+
+def partition_for(faust_producer: Any, topic: str, key: bytes) -> int | None:
+    """The partition a record with ``key`` goes to, as :meth:`Outbox.send` picks it; ``None``
+    while the producer has no metadata for ``topic``."""
+    try:
+        producer = faust_producer._ensure_producer()
+    except NotReady:
+        return None
+    every = producer._metadata.partitions_for_topic(topic)
+    if not every:
+        return None
+    partition = _partition_cache.get((key, len(every)), -1)
+    if partition >= 0:
+        return partition
+    return _keyed_partition(producer._partitioner, key, sorted(every),
+                            list(producer._metadata.available_partitions_for_topic(topic)))
+
+
+def _keyed_partition(partitioner: Any, key: bytes, every: list[int], available: list[int]) -> int:
+    # a keyed record's partition depends only on the key and the partition count (murmur2, pure
+    # Python in aiokafka: worth remembering for hot keys)
+    partition: int = partitioner(key, every, available)
+    if len(_partition_cache) >= _PARTITION_CACHE_LIMIT:
+        _partition_cache.clear()
+    _partition_cache[(key, len(every))] = partition
+    return partition
 
 
 def _written(callback: Sent, partition: int, last: int) -> Callable[[asyncio.Future[Any]], None]:

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from leadstream.core.identity import email_lead_id
-from leadstream.streams.app import DEADLINES_TABLE, LEADS_TABLE, changelog_topic
+from leadstream.demo.observe import counter_total
+from leadstream.streams.app import DEADLINES_TABLE, LEADS_TABLE, changelog_topic, lead_messages_topic
 from tests.factories import T0, wire
 from tests.integration.conftest import Deployment, http_get
 
@@ -180,3 +182,39 @@ def test_a_hand_over_this_build_cannot_read_stops_the_worker_and_reaches_no_dlq(
     log = worker.log_path.read_text()
     assert "StateVersionError" in log and f"version {STATE_VERSION + 1} is not" in log
     assert deployment.consume("dlq", count=1, timeout=5) == []
+
+
+def test_a_linked_visitors_next_touchpoints_go_straight_to_the_lead(deployment: Deployment) -> None:
+    """Once the link is handled and its outputs are written, ingest does the visitor's forward
+    itself (streams/visitor_shortcut.py): the lead gets them in order, through one hop."""
+    email = "ida.berg@nordlicht.example"
+    lead = email_lead_id(email)
+    worker = deployment.start_worker()
+    _send(deployment, "touchpoints",
+          wire("form_submit", event_id="link", anonymous_id="ck-7", email=email, at=-2 * H,
+               payload={"form_id": "contact"}))
+    _lead(deployment, worker.base_url, lead, touchpoints=1)
+    deployment.wait_for(lambda: http_get(f"{worker.base_url}/leads/anon-ck-7")[1].get("merged_into")
+                        == lead, what="the visitor retired")
+    # the visitor's batch is acknowledged once its forwards are written, a moment after its state
+    time.sleep(1.0)
+
+    _send(deployment, "touchpoints",
+          wire("web_visit", event_id="again", anonymous_id="ck-7", email=email, at=-1 * H,
+               payload={"url": "/pricing"}),
+          wire("web_visit", event_id="alone", anonymous_id="ck-7", at=0 * H, payload={"url": "/"}))
+
+    answer = _lead(deployment, worker.base_url, lead, touchpoints=3)
+    assert [t["event_id"] for t in answer["recent_touchpoints"]] == ["link", "again", "alone"]
+    internal = lead_messages_topic(deployment.settings())
+    keys: dict[str, list[bytes]] = {}
+    for record in deployment.consume(internal, count=4):  # link, its hand-over, again, alone
+        value = json.loads(record.value)
+        event = value.get("tp", {}).get("e") if value.get("k") in ("L", "A") else value.get("e")
+        if value.get("k") != "A":
+            keys.setdefault(event, []).append(record.key)
+    assert keys == {"link": [b"anon-ck-7"], "again": [lead.encode()], "alone": [lead.encode()]}
+    samples = deployment.metrics(worker)
+    assert counter_total(samples, "leadstream_identity_messages_total",
+                         note="forwarded_at_ingest") == 2
+    assert counter_total(samples, "leadstream_identity_messages_total", note="forwarded") == 0

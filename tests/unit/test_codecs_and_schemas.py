@@ -7,13 +7,21 @@ import tomllib
 from datetime import timedelta
 from pathlib import Path
 
+import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from leadstream.core.emitted import Transition
 from leadstream.schemas.export import SCHEMA_DIR, json_schemas, render
 from leadstream.schemas.handover import HandoverEvent
-from leadstream.streams.codecs import decode_state, decode_touchpoint, encode_state, encode_touchpoint
+from leadstream.core.state import LeadState
+from leadstream.streams.codecs import (
+    decode_state,
+    decode_touchpoint,
+    encode_state,
+    encode_touchpoint,
+    retired_into,
+)
 from leadstream.streams.mappers import dlq_record, transition_to_handover
 from tests.factories import core_touchpoint as tp
 from tests.factories import make_model
@@ -121,3 +129,16 @@ def test_core_imports_no_kafka_or_faust() -> None:
         text = source.read_text()
         for banned in ("faust", "aiokafka", "leadstream.streams", "leadstream.agents"):
             assert f"import {banned}" not in text and f"from {banned}" not in text, source
+
+
+def test_retired_into_reads_where_a_stored_state_forwards_to() -> None:
+    live = LeadState(lead_id="anon-ck", touchpoints=3, aliases=["anon-x"])
+    retired = LeadState(lead_id="anon-ck", merged_into="em-1")
+
+    assert retired_into(encode_state(live)) is None
+    assert retired_into(encode_state(retired)) == "em-1"
+    # a state written with another field order is decoded (no shortcut, same answer)
+    reordered = orjson.dumps({"merged_into": "em-2", **{k: v for k, v in
+                              retired.to_primitive().items() if k != "merged_into"}})
+    assert retired_into(reordered) == "em-2"
+    assert retired_into(orjson.dumps({"merged_into": None, **live.to_primitive()})) is None

@@ -1,0 +1,148 @@
+"""VisitorShortcut: ingest sends a linked visitor's touchpoint straight to its lead when that keeps
+the visitor's order.
+
+Tracking cookies come with every touchpoint, so once a visitor is linked each of its touchpoints
+goes to the visitor first (keyed by the cookie) and the retired visitor forwards it to the lead
+(core.identity_flow): a second pass through the lead-messages topic for ~80 % of touchpoints,
+~25 % of a worker's CPU (benchmarks/README.md). Ingest can do the forward itself — the retired
+visitor's answer (``forward``) depends on nothing but its being retired — but only where nothing
+the visitor was sent before can still be on its way to the lead, or the lead would apply the
+visitor's touchpoints out of their input order (DESIGN §8).
+
+So ingest forwards a message addressed to visitor ``V`` itself only when all of these hold, and
+otherwise sends it to ``V`` as before:
+
+- this worker handles ``V``'s lead-messages partition, and has written the outputs of everything
+  that was in it when the partition was assigned (streams/lane_progress.py): messages sent by an
+  earlier process or before a rebalance are all handled;
+- every message this ingest sent to ``V`` is handled, and the outputs of its batch (the forward
+  to the lead among them) are written: the lead's partition holds them before this one;
+- ``V`` is retired (read now, from the lead handler's cache or RocksDB: an erased visitor is not
+  retired any more).
+
+Forwards of one process land in order per partition (streams/outbox.py), and a rebalance waits
+until every handled batch's outputs are written (streams/batch_lane.py), so what ingest sends
+before a rebalance is in the partition when the next assignment's catch-up mark is taken; the
+tracking is therefore dropped at each generation change.
+
+Messages from other input partitions, other workers or other topics have no order with these, as
+before. The shortcut helps only where this worker handles the visitor's partition: with N workers,
+about 1/N of linked visitors' touchpoints.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from faust.types import TP
+
+from leadstream.core.emitted import Send
+from leadstream.core.identity_flow import forward
+from leadstream.core.messages import Link, Message, Touchpoint
+from leadstream.core.state import LeadState
+from leadstream.streams.codecs import retired_into
+from leadstream.streams.outbox import partition_for
+
+if TYPE_CHECKING:
+    from leadstream.streams.lane_progress import LaneProgress
+    from leadstream.streams.state_cache import StateCache
+
+__all__ = ["VisitorShortcut", "event_id_of"]
+
+#: tracked visitors past which those of partitions this worker does not handle are dropped
+_SWEEP_AT = 100_000
+
+
+def event_id_of(message: Message) -> str | None:
+    """The touchpoint event id of a message ingest may send to a visitor, else ``None``."""
+    if isinstance(message, Link):
+        return message.touchpoint.event_id
+    if isinstance(message, Touchpoint) and not message.has_contact:
+        return message.event_id
+    return None
+
+
+class VisitorShortcut:
+    def __init__(self, app: Any, topic: str, leads_table: Any, cache: StateCache,
+                 progress: LaneProgress) -> None:
+        self._app = app
+        self._topic = topic
+        self._store = leads_table.data
+        self._cache = cache
+        self._progress = progress
+        self._generation: int | None = None
+        #: visitor key → event ids this ingest sent it that the lead handler has not reached
+        self._inflight: dict[bytes, list[str]] = {}
+        #: visitor key → offset of the last of them, once reached: settled when it is written
+        self._handled_at: dict[bytes, int] = {}
+        self._sweep_at = _SWEEP_AT
+
+    def route(self, message: Message) -> tuple[Message, str | None]:
+        """What ingest sends for ``message``: itself, or the touchpoint the retired visitor would
+        forward, with the identity note to count."""
+        event_id = event_id_of(message)
+        if event_id is None:
+            return message, None
+        self._new_generation()
+        key = message.lead_id.encode()
+        partition = partition_for(self._app.producer, self._topic, key)
+        if partition is not None and key not in self._inflight:
+            tp = TP(self._topic, partition)
+            written = self._progress.caught_up(tp)
+            if written is not None and self._settled(key, written):
+                into = self._retired_into(partition, key)
+                if into is not None:
+                    out = forward(LeadState(lead_id=message.lead_id, merged_into=into), message)
+                    if len(out) == 1 and isinstance(out[0], Send) and \
+                            isinstance(out[0].message, Touchpoint):
+                        note = "link_conflict" if out[0].note == "link_conflict" \
+                            else "forwarded_at_ingest"
+                        return out[0].message, note
+        if len(self._inflight) >= self._sweep_at:
+            self._sweep()
+            self._sweep_at = max(_SWEEP_AT, 2 * len(self._inflight))
+        self._inflight.setdefault(key, []).append(event_id)
+        return message, None
+
+    def reached(self, key: bytes, message: Message, offset: int) -> None:
+        """The lead handler reached ``message`` (for ``key``, at ``offset``)."""
+        events = self._inflight.get(key)
+        if events is None or events[0] != event_id_of(message):
+            return
+        del events[0]
+        if not events:
+            del self._inflight[key]
+            self._handled_at[key] = offset
+
+    def _settled(self, key: bytes, written: int) -> bool:
+        at = self._handled_at.get(key)
+        if at is None:
+            return True
+        if at < written:
+            del self._handled_at[key]
+            return True
+        return False
+
+    def _retired_into(self, partition: int, key: bytes) -> str | None:
+        state = self._cache.get(key)
+        if state is not None:
+            return state.merged_into
+        raw = self._store._db_for_partition(partition).get(key)
+        return retired_into(raw) if raw is not None else None
+
+    def _new_generation(self) -> None:
+        generation = self._app.consumer_generation_id
+        if generation != self._generation:
+            self._generation = generation
+            self._inflight.clear()
+            self._handled_at.clear()
+
+    def _sweep(self) -> None:
+        """Forget visitors whose partition another worker handles: their messages are not
+        reached here, and the partition's next assignment (a new generation) starts afresh."""
+        assigned = {tp.partition for tp in self._app.consumer.assignment()
+                    if tp.topic == self._topic}
+        for tracked in (self._inflight, self._handled_at):
+            for key in list(tracked):
+                if partition_for(self._app.producer, self._topic, key) not in assigned:
+                    del tracked[key]
