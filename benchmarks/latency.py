@@ -56,15 +56,17 @@ def _ticks_sent(worker: WorkerProcess) -> int:
         return 0
 
 
-def _cache_lookups(worker: WorkerProcess) -> tuple[int, int]:
-    """(hits, misses) of the lead handler's state cache so far."""
+def _counters(worker: WorkerProcess, name: str, label: str, *values: str) -> list[int]:
+    """The worker's counter ``name`` so far, one total per ``label`` value."""
     try:
         samples = scrape(worker.metrics_url)
     except OSError:
-        return 0, 0
-    name = "leadstream_state_cache_lookups_total"
-    return (int(counter_total(samples, name, outcome="hit")),
-            int(counter_total(samples, name, outcome="miss")))
+        return [0] * len(values)
+    return [int(counter_total(samples, name, **{label: value})) for value in values]
+
+
+_CACHE = ("leadstream_state_cache_lookups_total", "outcome", "hit", "miss")
+_FORWARDS = ("leadstream_identity_messages_total", "note", "forwarded_at_ingest", "forwarded")
 
 
 def _settle(worker: WorkerProcess, quiet_s: float, timeout: float = 180.0) -> tuple[int, float]:
@@ -265,7 +267,7 @@ def main() -> int:
         print(f"peak (burst of {len(burst)} drained): {peak:.0f} touchpoints/s; "
               f"pacing {len(paced)} live touchpoints at {rate:.0f}/s for {args.seconds:.0f} s")
         ticks_before = _ticks_sent(worker)
-        hits_before, misses_before = _cache_lookups(worker)
+        cache_before, forwards_before = _counters(worker, *_CACHE), _counters(worker, *_FORWARDS)
         cpu_before = _cpu_seconds(worker.pid or 0)
         arrivals: dict[str, tuple[float, float]] = {}
         samples = asyncio.run(_measure(bs, paced, rate, tail=3.0, arrivals=arrivals,
@@ -276,10 +278,14 @@ def main() -> int:
         print(f"worker CPU while pacing: {cpu:.1f} s, {1e6 * cpu / len(paced):.0f} µs per "
               f"touchpoint ({cpu / args.seconds:.0%} of a core)")
         print(f"ticks sent while pacing: {_ticks_sent(worker) - ticks_before}")
-        hits, misses = _cache_lookups(worker)
-        hits, misses = hits - hits_before, misses - misses_before
+        hits, misses = (n - b for n, b in zip(_counters(worker, *_CACHE), cache_before))
         print(f"state cache while pacing: {hits} hits, {misses} misses "
               f"({hits / max(1, hits + misses):.0%} hit rate)")
+        at_ingest, by_visitor = (n - b for n, b in zip(_counters(worker, *_FORWARDS),
+                                                       forwards_before))
+        print(f"linked visitors' touchpoints while pacing: {at_ingest} forwarded by ingest, "
+              f"{by_visitor} by the visitor ({at_ingest / max(1, at_ingest + by_visitor):.0%} "
+              "skipped the visitor's hop)")
         worker.stop()
         hop = asyncio.run(raw_hop(bs, rate, count=len(paced), linger_ms=args.linger_ms,
                                   partitions=PARTITIONS,

@@ -173,6 +173,18 @@ class RunReport:
     restarts: int = 0
     seconds: float = 0.0
     phase_seconds: list[float] = field(default_factory=list)
+    #: linked visitors' touchpoints ingest forwarded itself, summed over the worker's lives
+    forwarded_at_ingest: int = 0
+
+    def count_forwards(self, worker: Any) -> None:
+        """Add what the worker's metric counted so far (read just before it dies)."""
+        from leadstream.demo.observe import counter_total, scrape
+        try:
+            samples = scrape(worker.metrics_url)
+        except OSError:
+            return  # not serving yet: it forwarded nothing that counts here
+        self.forwarded_at_ingest += int(counter_total(
+            samples, "leadstream_identity_messages_total", note="forwarded_at_ingest"))
 
 
 async def _drained(deployment: Any) -> bool:
@@ -234,6 +246,7 @@ def run_log(deployment: Any, log: TortureLog, *, kills: int, seed: int,
         for _ in range(phase_kills):
             time.sleep(rng.uniform(*kill_window))
             mid = not trickle.done.is_set() or not drained(deployment)
+            report.count_forwards(worker)
             worker.kill()
             report.kills += 1
             report.kills_mid_stream += int(mid)
@@ -252,6 +265,7 @@ def run_log(deployment: Any, log: TortureLog, *, kills: int, seed: int,
                       f"{counter_total(samples, 'leadstream_consumer_lag'):.0f}", file=sys.stderr)
             time.sleep(0.5)
         report.phase_seconds.append(round(time.monotonic() - phase_started, 1))
+    report.count_forwards(worker)
     worker.stop()
     report.seconds = round(time.monotonic() - started, 1)
     return report
@@ -344,6 +358,10 @@ def _main() -> int:  # pragma: no cover - the long run, see module docstring
     parser.add_argument("--people", type=int, default=1_000)
     parser.add_argument("--kills", type=int, default=20)
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--kill-window", type=float, nargs=2, default=(0.3, 2.5),
+                        metavar=("MIN_S", "MAX_S"),
+                        help="seconds from a worker being ready to its kill; longer windows let "
+                        "it catch up, so ingest forwards linked visitors' touchpoints itself")
     parser.add_argument("--workdir", type=Path, default=None)
     args = parser.parse_args()
 
@@ -360,8 +378,13 @@ def _main() -> int:  # pragma: no cover - the long run, see module docstring
         reference.feed(phase)
     with EmbeddedBroker(log_path=base / "tansu.log") as broker:
         deployment = Deployment(broker=broker, name=f"torture-{args.seed}", base=base)
-        report = run_log(deployment, log, kills=args.kills, seed=args.seed)
+        report = run_log(deployment, log, kills=args.kills, seed=args.seed,
+                         kill_window=tuple(args.kill_window))
         outcome = check_outcome(deployment, reference)
+        internal = Counter(
+            "visitor_links" if json.loads(m.value).get("k") == "L" else "other"
+            for m in deployment.consume(lead_messages_topic(deployment.settings()), count=1,
+                                        settle=3.0))
     ok = not (outcome.lead_mismatches or outcome.missing_transitions or outcome.unexpected_transitions
               or outcome.duplicates_differing) and outcome.dlq_by_stage_kind == reference.rejected
     print(json.dumps({
@@ -373,6 +396,10 @@ def _main() -> int:  # pragma: no cover - the long run, see module docstring
         "transitions": len(reference.transitions), "handover_records": outcome.handover_records,
         "handover_duplicates": outcome.handover_duplicates,
         "lead_mismatches": len(outcome.lead_mismatches),
+        # touchpoints sent to a visitor to be linked or forwarded there, of all lead messages
+        # (ingest forwards a linked visitor's touchpoints itself when it can: fewer of these)
+        "lead_messages": internal.total(), "visitor_links": internal["visitor_links"],
+        "forwarded_at_ingest": report.forwarded_at_ingest,
         "dlq": dict(sorted(outcome.dlq_by_stage_kind.items())),
         "workdir": str(base),
     }, indent=2))
