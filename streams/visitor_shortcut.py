@@ -85,24 +85,33 @@ class VisitorShortcut:
             return message, None
         self._new_generation()
         key = message.lead_id.encode()
-        partition = partition_for(self._app.producer, self._topic, key)
-        if partition is not None and key not in self._inflight:
-            tp = TP(self._topic, partition)
-            written = self._progress.caught_up(tp)
-            if written is not None and self._settled(key, written):
-                into = self._retired_into(partition, key)
-                if into is not None:
-                    out = forward(LeadState(lead_id=message.lead_id, merged_into=into), message)
-                    if len(out) == 1 and isinstance(out[0], Send) and \
-                            isinstance(out[0].message, Touchpoint):
-                        note = "link_conflict" if out[0].note == "link_conflict" \
-                            else "forwarded_at_ingest"
-                        return out[0].message, note
+        if key not in self._inflight:  # else it waits for those anyway (most, in a backlog)
+            forwarded = self._forwarded(key, message)
+            if forwarded is not None:
+                return forwarded
         if len(self._inflight) >= self._sweep_at:
             self._sweep()
             self._sweep_at = max(_SWEEP_AT, 2 * len(self._inflight))
         self._inflight.setdefault(key, []).append(event_id)
         return message, None
+
+    def _forwarded(self, key: bytes, message: Message) -> tuple[Message, str] | None:
+        """The retired visitor's forward of ``message``, if ingest may send it now."""
+        partition = partition_for(self._app.producer, self._topic, key)
+        if partition is None:
+            return None
+        written = self._progress.caught_up(TP(self._topic, partition))
+        if written is None or not self._settled(key, written):
+            return None
+        into = self._retired_into(partition, key)
+        if into is None:
+            return None
+        out = forward(LeadState(lead_id=message.lead_id, merged_into=into), message)
+        if len(out) != 1 or not isinstance(out[0], Send) or \
+                not isinstance(out[0].message, Touchpoint):
+            return None
+        return out[0].message, ("link_conflict" if out[0].note == "link_conflict"
+                                else "forwarded_at_ingest")
 
     def reached(self, key: bytes, message: Message, offset: int) -> None:
         """The lead handler reached ``message`` (for ``key``, at ``offset``)."""
