@@ -16,11 +16,11 @@ merge command (two known leads, X and Y)::
     Absorb → survivor merges, re-checks the MQL guard, publishes ``leads_merged``
 
 A retired id forwards everything addressed to it to its survivor: anonymous-only touchpoints of a
-linked visitor, touchpoints and verdicts for a merged-away lead id. (Ingest may call
-:func:`forward` for a retired visitor itself, where that keeps the visitor's order:
-streams/visitor_shortcut.py.) A retiring id hands over its
-state *before* its retired record is stored (``Send.before_state``), so a crash in between replays
-the hand-over, and the survivor takes it in once (``absorb_id`` is remembered like an event id).
+linked visitor, touchpoints and verdicts for a merged-away lead id (ingest calls :func:`forward`
+for a retired visitor itself where that keeps the visitor's order: streams/visitor_shortcut.py).
+A retiring id hands over its state *before* its retired record is stored (``Send.before_state``),
+so a crash in between replays the hand-over, and the survivor takes it in once (``absorb_id`` is
+remembered like an event id).
 
 A shared browser cookie never merges two known people: a visitor links to the first contact it is
 seen with; later links to other contacts only forward the touchpoint.

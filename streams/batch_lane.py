@@ -17,6 +17,8 @@ per output partition and input batch cost more than the handling (benchmarks/REA
 records' offsets are acknowledged to Faust's commit bookkeeping only when everything the fetch's
 batches produced is written, so a committed offset always means "its outputs are in Kafka"; a
 failed send stops the worker (its input is then processed again after restart: at-least-once).
+How far each partition's outputs are written, batch by batch, is kept in ``BatchLane.progress``
+(streams/lane_progress.py) for ingest's visitor shortcut.
 
 While a batch is in flight, a marker sits in Faust's set of unacknowledged messages, so a
 rebalance waits for it (``Consumer.wait_empty``) exactly as it waits for a Faust agent's events.
