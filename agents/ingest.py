@@ -40,7 +40,7 @@ def register_ingest(pipeline: Pipeline) -> None:
     register_keying(
         pipeline, pipeline.touchpoints, stage="ingest",
         to_core=to_core, on_rejected=on_rejected, on_accepted=accepted.inc,
-        route=pipeline.shortcut.route,
+        route=pipeline.shortcut.route if pipeline.settings.identity.forward_at_ingest else None,
     )
 
 

@@ -28,6 +28,7 @@ __all__ = [
     "LogSettings",
     "GcSettings",
     "HygieneSettings",
+    "IdentitySettings",
     "load_settings",
     "ENV_PREFIX",
 ]
@@ -181,6 +182,17 @@ class HygieneSettings(_Section):
     )
 
 
+class IdentitySettings(_Section):
+    """Visitor links (README: "Visitors become leads")."""
+
+    forward_at_ingest: bool = Field(
+        default=True,
+        description="ingest sends a linked visitor's touchpoint straight to its lead where that "
+        "keeps the visitor's order (streams/visitor_shortcut.py); false: each goes through the "
+        "retired visitor",
+    )
+
+
 class GcSettings(_Section):
     """CPython's garbage collector (leadstream/gc_tuning.py: why a worker changes it)."""
 
@@ -207,6 +219,7 @@ class Settings(_Section):
     web: WebSettings = Field(default_factory=WebSettings)
     ticks: TickSettings = Field(default_factory=TickSettings)
     hygiene: HygieneSettings = Field(default_factory=HygieneSettings)
+    identity: IdentitySettings = Field(default_factory=IdentitySettings)
     log: LogSettings = Field(default_factory=LogSettings)
     gc: GcSettings = Field(default_factory=GcSettings)
     model_path: Path = Field(default=DEFAULT_MODEL_PATH, description="the primary scoring model")

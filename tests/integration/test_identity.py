@@ -184,11 +184,16 @@ def test_a_hand_over_this_build_cannot_read_stops_the_worker_and_reaches_no_dlq(
     assert deployment.consume("dlq", count=1, timeout=5) == []
 
 
-def test_a_linked_visitors_next_touchpoints_go_straight_to_the_lead(deployment: Deployment) -> None:
+@pytest.mark.parametrize("at_ingest", [True, False])
+def test_a_linked_visitors_next_touchpoints_go_straight_to_the_lead(
+        deployment: Deployment, at_ingest: bool) -> None:
     """Once the link is handled and its outputs are written, ingest does the visitor's forward
-    itself (streams/visitor_shortcut.py): the lead gets them in order, through one hop."""
+    itself (streams/visitor_shortcut.py): the lead gets them in order, through one hop. Turned
+    off, they go through the retired visitor, with the same outcome."""
     email = "ida.berg@nordlicht.example"
     lead = email_lead_id(email)
+    if not at_ingest:
+        deployment.env_overrides["LEADSTREAM__IDENTITY__FORWARD_AT_INGEST"] = "false"
     worker = deployment.start_worker()
     _send(deployment, "touchpoints",
           wire("form_submit", event_id="link", anonymous_id="ck-7", email=email, at=-2 * H,
@@ -208,13 +213,18 @@ def test_a_linked_visitors_next_touchpoints_go_straight_to_the_lead(deployment: 
     assert [t["event_id"] for t in answer["recent_touchpoints"]] == ["link", "again", "alone"]
     internal = lead_messages_topic(deployment.settings())
     keys: dict[str, list[bytes]] = {}
-    for record in deployment.consume(internal, count=4):  # link, its hand-over, again, alone
+    for record in deployment.consume(internal, count=4 if at_ingest else 6):
         value = json.loads(record.value)
         event = value.get("tp", {}).get("e") if value.get("k") in ("L", "A") else value.get("e")
         if value.get("k") != "A":
             keys.setdefault(event, []).append(record.key)
-    assert keys == {"link": [b"anon-ck-7"], "again": [lead.encode()], "alone": [lead.encode()]}
     samples = deployment.metrics(worker)
-    assert counter_total(samples, "leadstream_identity_messages_total",
-                         note="forwarded_at_ingest") == 2
-    assert counter_total(samples, "leadstream_identity_messages_total", note="forwarded") == 0
+    forwarded = {note: counter_total(samples, "leadstream_identity_messages_total", note=note)
+                 for note in ("forwarded_at_ingest", "forwarded")}
+    if at_ingest:
+        assert keys == {"link": [b"anon-ck-7"], "again": [lead.encode()], "alone": [lead.encode()]}
+        assert forwarded == {"forwarded_at_ingest": 2, "forwarded": 0}
+    else:  # each went to the visitor first (the forward from there is a plain touchpoint)
+        assert keys == {"link": [b"anon-ck-7"], "again": [b"anon-ck-7", lead.encode()],
+                        "alone": [b"anon-ck-7", lead.encode()]}
+        assert forwarded == {"forwarded_at_ingest": 0, "forwarded": 2}
