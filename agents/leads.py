@@ -111,7 +111,7 @@ def register_leads(pipeline: Pipeline) -> None:
             previous = states[key]
             try:
                 message: Message = decode_message(record.value)
-                reached(key, message, record.offset)
+                reached(key, message, partition, record.offset)
                 state, emitted = apply(None if previous is _GONE else previous, message, models)
             except StateVersionError:
                 raise  # a newer build's state (e.g. in a visitor's hand-over): stop, lose nothing

@@ -73,9 +73,11 @@ class VisitorShortcut:
         self._generation: int | None = None
         #: visitor key → event ids this ingest sent it that the lead handler has not reached
         self._inflight: dict[bytes, list[str]] = {}
-        #: visitor key → offset of the last of them, once reached: settled when it is written
-        self._handled_at: dict[bytes, int] = {}
+        #: visitor key → (partition, offset) of the last of them, once reached: settled when it
+        #: is written. Most visitors are never seen again, so settled entries are pruned.
+        self._handled_at: dict[bytes, tuple[int, int]] = {}
         self._sweep_at = _SWEEP_AT
+        self._prune_at = _SWEEP_AT
 
     def route(self, message: Message) -> tuple[Message, str | None]:
         """What ingest sends for ``message``: itself, or the touchpoint the retired visitor would
@@ -113,24 +115,37 @@ class VisitorShortcut:
         return out[0].message, ("link_conflict" if out[0].note == "link_conflict"
                                 else "forwarded_at_ingest")
 
-    def reached(self, key: bytes, message: Message, offset: int) -> None:
-        """The lead handler reached ``message`` (for ``key``, at ``offset``)."""
+    def reached(self, key: bytes, message: Message, partition: int, offset: int) -> None:
+        """The lead handler reached ``message`` (for ``key``, at ``offset`` of ``partition``)."""
         events = self._inflight.get(key)
         if events is None or events[0] != event_id_of(message):
             return
         del events[0]
         if not events:
             del self._inflight[key]
-            self._handled_at[key] = offset
+            if len(self._handled_at) >= self._prune_at:
+                self._prune()
+                self._prune_at = max(_SWEEP_AT, 2 * len(self._handled_at))
+            self._handled_at[key] = (partition, offset)
 
     def _settled(self, key: bytes, written: int) -> bool:
         at = self._handled_at.get(key)
         if at is None:
             return True
-        if at < written:
+        if at[1] < written:
             del self._handled_at[key]
             return True
         return False
+
+    def _prune(self) -> None:
+        """Forget visitors whose last message's outputs are written: they are settled either way."""
+        written: dict[int, int | None] = {}
+        for key, (partition, offset) in list(self._handled_at.items()):
+            if partition not in written:
+                written[partition] = self._progress.caught_up(TP(self._topic, partition))
+            upto = written[partition]
+            if upto is not None and offset < upto:
+                del self._handled_at[key]
 
     def _retired_into(self, partition: int, key: bytes) -> str | None:
         state = self._cache.get(key)
@@ -151,7 +166,9 @@ class VisitorShortcut:
         reached here, and the partition's next assignment (a new generation) starts afresh."""
         assigned = {tp.partition for tp in self._app.consumer.assignment()
                     if tp.topic == self._topic}
-        for tracked in (self._inflight, self._handled_at):
-            for key in list(tracked):
-                if partition_for(self._app.producer, self._topic, key) not in assigned:
-                    del tracked[key]
+        for key in list(self._inflight):
+            if partition_for(self._app.producer, self._topic, key) not in assigned:
+                del self._inflight[key]
+        for key, (partition, _) in list(self._handled_at.items()):
+            if partition not in assigned:
+                del self._handled_at[key]

@@ -54,7 +54,7 @@ class Setup:
         self.progress.fetched(tp, first + len(records))
         mark = self.progress.handling(tp, first + len(records) - 1)
         for offset, (key, message) in enumerate(records, start=first):
-            self.shortcut.reached(key, message, offset)
+            self.shortcut.reached(key, message, partition, offset)
         self.next_offset[partition] = first + len(records)
         if written:
             self.progress.written(tp, mark)
@@ -265,3 +265,23 @@ def test_touchpoints_with_a_contact_are_neither_routed_nor_tracked(setup_factory
 
     assert s.shortcut.route(direct) == (direct, None)
     assert not isinstance(direct, Link) and s.shortcut._inflight == {}
+
+
+def test_settled_visitors_are_forgotten_once_many_are_tracked(
+        setup_factory: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Most visitors are seen once: what is tracked about them must not grow without bound."""
+    monkeypatch.setattr("leadstream.streams.visitor_shortcut._SWEEP_AT", 10)
+    s = setup_factory()
+    s.catch_up()
+    visits = [core_touchpoint(lead_id=None, anonymous_id=f"once-{i}") for i in range(30)]
+    for visit in visits:
+        s.shortcut.route(visit)
+    for visit in visits[:25]:
+        s.handle((_key(visit), visit))  # each batch written
+    s.handle(*((_key(v), v) for v in visits[25:]), written=False)
+
+    tracked = len(s.shortcut._handled_at) + len(s.shortcut._inflight)
+    assert tracked <= 15, tracked
+    s.shortcut._prune()
+    # what is not written yet is still waited for, the first of it right at the written mark
+    assert set(s.shortcut._handled_at) == {_key(v) for v in visits[25:]}
