@@ -246,9 +246,10 @@ def _summary(worker: WorkerProcess, seen: _Seen, workdir: Path, complete: bool, 
          + ", ".join(f"{k} {v}" for k, v in sorted(dlq_kinds.items())))
     identity = by_label(samples, "leadstream_identity_messages_total", "note")
     if identity:
+        at_ingest = identity.get("forwarded_at_ingest", 0)
         _say(f"visitors linked to leads {identity['linked']:7d}   (their anonymous history now "
-             f"counts for the lead); {identity['forwarded']} touchpoints forwarded to the lead "
-             "of a linked cookie")
+             f"counts for the lead); {identity['forwarded'] + at_ingest} touchpoints of a linked "
+             f"cookie forwarded to the lead, {at_ingest} of them by ingest itself")
     if not complete:
         _say("  WARNING: the worker had not accounted for every record when the drain timed out")
     _say("leads per stage          " + ", ".join(f"{k} {v}" for k, v in sorted(stages.items()))
