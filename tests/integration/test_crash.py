@@ -46,6 +46,21 @@ def test_five_kills_change_nothing(deployment: Deployment) -> None:
     assert outcome.dlq_by_stage_kind == reference.rejected
 
 
+def test_kills_while_ingest_forwards_linked_visitors_change_nothing(deployment: Deployment) -> None:
+    """Kills that leave the worker seconds to catch up: ingest then forwards linked visitors'
+    touchpoints itself (streams/visitor_shortcut.py), and a restart must not reorder them."""
+    reference = _reference()
+    report = run_log(deployment, LOG, kills=2, seed=12, kill_window=(3.0, 4.0))
+    outcome = check_outcome(deployment, reference)
+    print(json.dumps({"mid_stream": report.kills_mid_stream, "seconds": report.seconds,
+                      "forwarded_at_ingest": report.forwarded_at_ingest}))
+    assert report.kills_mid_stream == 2 and report.forwarded_at_ingest > 0
+    assert outcome.lead_mismatches == []
+    assert outcome.missing_transitions == set() and outcome.unexpected_transitions == set()
+    assert outcome.duplicates_differing == []
+    assert outcome.dlq_by_stage_kind == reference.rejected
+
+
 def test_an_uninterrupted_run_matches_the_reference(deployment: Deployment) -> None:
     reference = _reference()
     run_log(deployment, LOG, kills=0, seed=11)
