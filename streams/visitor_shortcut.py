@@ -77,8 +77,9 @@ class VisitorShortcut:
         #: visitor key → (partition, offset) of the last of them, once reached: settled when it
         #: is written. Most visitors are never seen again, so settled entries are pruned.
         self._handled_at: dict[bytes, tuple[int, int]] = {}
-        self._sweep_at = _SWEEP_AT
-        self._prune_at = _SWEEP_AT
+        # sizes at which _forget runs next (twice what it left, so it stays rare)
+        self._forget_inflight_at = _SWEEP_AT
+        self._forget_handled_at = _SWEEP_AT
 
     def route(self, message: Message) -> tuple[Message, str | None]:
         """What ingest sends for ``message``: itself, or the touchpoint the retired visitor would
@@ -92,9 +93,9 @@ class VisitorShortcut:
             forwarded = self._forwarded(key, message)
             if forwarded is not None:
                 return forwarded
-        if len(self._inflight) >= self._sweep_at:
-            self._sweep()
-            self._sweep_at = max(_SWEEP_AT, 2 * len(self._inflight))
+        if len(self._inflight) >= self._forget_inflight_at:
+            self._forget()
+            self._forget_inflight_at = max(_SWEEP_AT, 2 * len(self._inflight))
         self._inflight.setdefault(key, []).append(event_id)
         return message, None
 
@@ -124,9 +125,9 @@ class VisitorShortcut:
         del events[0]
         if not events:
             del self._inflight[key]
-            if len(self._handled_at) >= self._prune_at:
-                self._prune()
-                self._prune_at = max(_SWEEP_AT, 2 * len(self._handled_at))
+            if len(self._handled_at) >= self._forget_handled_at:
+                self._forget()
+                self._forget_handled_at = max(_SWEEP_AT, 2 * len(self._handled_at))
             self._handled_at[key] = (partition, offset)
 
     def _settled(self, key: bytes, written: int) -> bool:
@@ -137,16 +138,6 @@ class VisitorShortcut:
             del self._handled_at[key]
             return True
         return False
-
-    def _prune(self) -> None:
-        """Forget visitors whose last message's outputs are written: they are settled either way."""
-        written: dict[int, int | None] = {}
-        for key, (partition, offset) in list(self._handled_at.items()):
-            if partition not in written:
-                written[partition] = self._progress.caught_up(TP(self._topic, partition))
-            upto = written[partition]
-            if upto is not None and offset < upto:
-                del self._handled_at[key]
 
     def _retired_into(self, partition: int, key: bytes) -> str | None:
         state = self._cache.get(key)
@@ -162,14 +153,19 @@ class VisitorShortcut:
             self._inflight.clear()
             self._handled_at.clear()
 
-    def _sweep(self) -> None:
-        """Forget visitors whose partition another worker handles: their messages are not
-        reached here, and the partition's next assignment (a new generation) starts afresh."""
+    def _forget(self) -> None:
+        """Drop what no longer matters: visitors whose last message's outputs are written (they
+        are settled either way; most visitors are never seen again), and visitors of partitions
+        another worker handles (never reached here; their next assignment is a new generation)."""
         assigned = {tp.partition for tp in self._app.consumer.assignment()
                     if tp.topic == self._topic}
         for key in list(self._inflight):
             if partition_for(self._app.producer, self._topic, key) not in assigned:
                 del self._inflight[key]
-        for key, (partition, _) in list(self._handled_at.items()):
-            if partition not in assigned:
+        written: dict[int, int | None] = {}
+        for key, (partition, offset) in list(self._handled_at.items()):
+            if partition not in written:
+                written[partition] = self._progress.caught_up(TP(self._topic, partition))
+            upto = written[partition]
+            if partition not in assigned or (upto is not None and offset < upto):
                 del self._handled_at[key]

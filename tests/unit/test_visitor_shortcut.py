@@ -282,6 +282,6 @@ def test_settled_visitors_are_forgotten_once_many_are_tracked(
 
     tracked = len(s.shortcut._handled_at) + len(s.shortcut._inflight)
     assert tracked <= 15, tracked
-    s.shortcut._prune()
+    s.shortcut._forget()
     # what is not written yet is still waited for, the first of it right at the written mark
     assert set(s.shortcut._handled_at) == {_key(v) for v in visits[25:]}
