@@ -78,12 +78,10 @@ def setup_factory() -> Iterator[Any]:
                               consumer=SimpleNamespace(assignment=lambda: {TP(TOPIC, 0)}))
         cache = StateCache(10, 10)
         progress = LaneProgress()
-        holder: dict[str, Setup] = {}
-        table = SimpleNamespace(data=SimpleNamespace(
-            _db_for_partition=lambda p: holder["setup"].stored[p]))
-        setup = Setup(VisitorShortcut(app, TOPIC, table, cache, progress), progress, app, cache)
-        holder["setup"] = setup
-        return setup
+        stored: dict[int, dict[bytes, bytes]] = {0: {}, 1: {}}  # RocksDB per partition
+        table = SimpleNamespace(data=SimpleNamespace(_db_for_partition=stored.__getitem__))
+        return Setup(VisitorShortcut(app, TOPIC, table, cache, progress), progress, app, cache,
+                     stored)
 
     yield make
     outbox_module._partition_cache.clear()
