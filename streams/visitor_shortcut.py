@@ -163,9 +163,11 @@ class VisitorShortcut:
             if partition_for(self._app.producer, self._topic, key) not in assigned:
                 del self._inflight[key]
         written: dict[int, int | None] = {}
-        for key, (partition, offset) in list(self._handled_at.items()):
+        for key, (partition, _) in list(self._handled_at.items()):
             if partition not in written:
                 written[partition] = self._progress.caught_up(TP(self._topic, partition))
             upto = written[partition]
-            if partition not in assigned or (upto is not None and offset < upto):
+            if partition not in assigned:
                 del self._handled_at[key]
+            elif upto is not None:
+                self._settled(key, upto)  # forgets it once settled

@@ -40,6 +40,7 @@ from leadstream.core.apply import apply
 from leadstream.core.emitted import Delete, LeadsMerged, Rejected, Send, Transition
 from leadstream.core.model import ModelSet
 from leadstream.core.state import LeadState
+from leadstream.demo.observe import counter_total, scrape
 from leadstream.demo.traffic import TrafficGenerator
 from leadstream.exceptions import RejectedMessage
 from leadstream.schemas.feedback import parse_feedback
@@ -178,7 +179,6 @@ class RunReport:
 
     def count_forwards(self, worker: Any) -> None:
         """Add what the worker's metric counted so far (read just before it dies)."""
-        from leadstream.demo.observe import counter_total, scrape
         try:
             samples = scrape(worker.metrics_url)
         except OSError:
@@ -258,7 +258,6 @@ def run_log(deployment: Any, log: TortureLog, *, kills: int, seed: int,
             if time.monotonic() > deadline:
                 raise AssertionError(f"phase {phase.topic} not processed after {timeout}s")
             if os.environ.get("LEADSTREAM_TORTURE_DEBUG"):
-                from leadstream.demo.observe import counter_total, scrape
                 samples = scrape(worker.metrics_url)
                 print(f"{time.strftime('%X')} handled "
                       f"{counter_total(samples, 'leadstream_touchpoints_total'):.0f} lag "
