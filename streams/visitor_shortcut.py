@@ -107,10 +107,10 @@ class VisitorShortcut:
         written = self._progress.caught_up(TP(self._topic, partition))
         if written is None or not self._settled(key, written):
             return None
-        into = self._retired_into(partition, key)
-        if into is None:
+        retired = self._retired(partition, key)
+        if retired is None:
             return None
-        out = forward(LeadState(lead_id=message.lead_id, merged_into=into), message)
+        out = forward(retired, message)
         if len(out) != 1 or not isinstance(out[0], Send) or \
                 not isinstance(out[0].message, Touchpoint):
             return None
@@ -139,12 +139,14 @@ class VisitorShortcut:
             return True
         return False
 
-    def _retired_into(self, partition: int, key: bytes) -> str | None:
+    def _retired(self, partition: int, key: bytes) -> LeadState | None:
+        """The visitor's state if it is retired (only forwards), else ``None``."""
         state = self._cache.get(key)
         if state is not None:
-            return state.merged_into
+            return state if state.merged_into is not None else None
         raw = self._store._db_for_partition(partition).get(key)
-        return retired_into(raw) if raw is not None else None
+        into = retired_into(raw) if raw is not None else None
+        return LeadState(lead_id=key.decode(), merged_into=into) if into is not None else None
 
     def _new_generation(self) -> None:
         generation = self._app.consumer_generation_id
