@@ -31,6 +31,11 @@ from leadstream.streams.state_dump import read_leads, read_table
 pytestmark = pytest.mark.integration
 
 _counter = itertools.count(1)
+_QUICK_REJOIN = {
+    "LEADSTREAM__KAFKA__SESSION_TIMEOUT_S": "3",
+    "LEADSTREAM__KAFKA__HEARTBEAT_INTERVAL_S": "0.5",
+    "LEADSTREAM__KAFKA__REBALANCE_TIMEOUT_S": "5",
+}
 
 
 @pytest.fixture(scope="session")
@@ -50,6 +55,12 @@ class Deployment:
     base: Path
     workers: list[WorkerProcess] = field(default_factory=list)
     env_overrides: dict[str, str] = field(default_factory=dict)
+    #: shorter group timeouts than the product's Tansu defaults (6 / 1 / 10 s): on Tansu a join
+    #: is held for half the session timeout, and a restart after kill -9 waits out the rebalance
+    #: timeout for the dead member, so each start costs ~1 s and each kill ~5 s less. What the
+    #: tests check does not depend on them; a test that measures a join (the takeover) turns
+    #: this off.
+    quick_rejoin: bool = True
 
     @property
     def topics(self) -> dict[str, str]:
@@ -69,6 +80,7 @@ class Deployment:
             # Test event times are fixed in the past, so deadlines would fire at once and add
             # events to every journey; tests of time turn ticks on (tests/integration/test_ticks.py).
             "LEADSTREAM__TICKS__ENABLED": "false",
+            **(_QUICK_REJOIN if self.quick_rejoin else {}),
             **self.env_overrides,
         }
 

@@ -32,6 +32,7 @@ def test_the_survivor_takes_over_and_nothing_changes(deployment: Deployment) -> 
     # touchpoints only: one phase, so the run needs one drain (verdicts are covered by test_crash)
     reference = Reference(MODELS)
     reference.feed(LOG.phases[0])
+    deployment.quick_rejoin = False  # the takeover time is measured with the product's settings
     survivor = deployment.start_worker("w1")
     victim = deployment.start_worker("w2")
     deployment.wait_for(lambda: 0 < len(_partitions(survivor)) < 8 and 0 < len(_partitions(victim)) < 8,
