@@ -43,7 +43,10 @@ from throughput import (  # noqa: E402  (sibling script)
     add_env_option,
     env_settings,
     handled,
+    main_thread_cpu_seconds,
     settings_for,
+    start_py_spy,
+    stop_py_spy,
 )
 
 APP = "latency"
@@ -238,6 +241,10 @@ def main() -> int:
                         "partition's storage every half of it while a fetch waits, at a cost "
                         "that grows with the partition's batches: a 5 ms wait on the handover "
                         "topic took broker CPU the worker needs on a 2-core machine")
+    parser.add_argument("--py-spy", type=Path, metavar="FILE",
+                        help="record the worker with py-spy (on PATH) into FILE while pacing, "
+                        "raw collapsed stacks; py-spy pauses the worker for each sample, so "
+                        "that run's latencies do not count")
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="leadstream-latency-"))
@@ -268,15 +275,20 @@ def main() -> int:
               f"pacing {len(paced)} live touchpoints at {rate:.0f}/s for {args.seconds:.0f} s")
         ticks_before = _ticks_sent(worker)
         cache_before, forwards_before = _counters(worker, *_CACHE), _counters(worker, *_FORWARDS)
-        cpu_before = _cpu_seconds(worker.pid or 0)
+        pid = worker.pid or 0
+        cpu_before, main_before = _cpu_seconds(pid), main_thread_cpu_seconds(pid)
+        spy = start_py_spy(pid, args.py_spy) if args.py_spy else None
         arrivals: dict[str, tuple[float, float]] = {}
         samples = asyncio.run(_measure(bs, paced, rate, tail=3.0, arrivals=arrivals,
                                        linger_ms=args.linger_ms,
                                        fetch_max_wait_ms=args.consumer_fetch_wait_ms))
         _wait_handled(worker, len(burst) + len(paced))
-        cpu = _cpu_seconds(worker.pid or 0) - cpu_before
+        if spy is not None:
+            stop_py_spy(spy)
+        cpu, main = _cpu_seconds(pid) - cpu_before, main_thread_cpu_seconds(pid) - main_before
         print(f"worker CPU while pacing: {cpu:.1f} s, {1e6 * cpu / len(paced):.0f} µs per "
-              f"touchpoint ({cpu / args.seconds:.0%} of a core)")
+              f"touchpoint ({cpu / args.seconds:.0%} of a core); main thread {main / cpu:.0%}, "
+              f"other threads (Faust's consumer) {1 - main / cpu:.0%}")
         print(f"ticks sent while pacing: {_ticks_sent(worker) - ticks_before}")
         hits, misses = (n - b for n, b in zip(_counters(worker, *_CACHE), cache_before))
         print(f"state cache while pacing: {hits} hits, {misses} misses "

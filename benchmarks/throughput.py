@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -62,11 +63,30 @@ class Result:
         return self.records / self.seconds
 
 
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    import os
-
+def _cpu_seconds(pid: int, task: int | None = None) -> float:
+    """CPU seconds of process ``pid`` so far, or of its thread ``task``."""
+    stat = f"/proc/{pid}/task/{task}/stat" if task is not None else f"/proc/{pid}/stat"
+    fields = Path(stat).read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def main_thread_cpu_seconds(pid: int) -> float:
+    """CPU seconds of the worker's main thread (its event loop: the handlers, the producer);
+    the rest of :func:`_cpu_seconds` is mostly Faust's consumer thread (fetching, decoding)."""
+    return _cpu_seconds(pid, task=pid)
+
+
+def start_py_spy(pid: int, out: Path) -> subprocess.Popen[bytes]:
+    """py-spy (on PATH) recording ``pid`` into ``out`` (raw collapsed stacks, every thread) until
+    :func:`stop_py_spy`."""
+    return subprocess.Popen(["py-spy", "record", "--pid", str(pid), "--rate", "250",
+                             "--format", "raw", "--threads", "-o", str(out)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def stop_py_spy(spy: subprocess.Popen[bytes]) -> None:
+    spy.send_signal(signal.SIGINT)
+    spy.wait()
 
 
 def _peak_rss_mb(pid: int) -> float:
@@ -190,11 +210,8 @@ def _timed(name: str, worker: WorkerProcess, total: int, done: Callable[[], int]
     worker.wait_ready(timeout=120)  # excludes process start and the group join from the timing
     start = time.monotonic()
     cpu0 = _cpu_seconds(worker.pid or 0)
-    spy = None
-    if profile is not None:  # py-spy samples the timed window only (not start-up, not shutdown)
-        spy = subprocess.Popen(["py-spy", "record", "--pid", str(worker.pid), "--rate", "250",
-                                "--format", "raw", "--threads", "-o", str(profile)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # py-spy samples the timed window only (not start-up, not shutdown)
+    spy = start_py_spy(worker.pid or 0, profile) if profile is not None else None
     last_change, last = start, -1
     while True:
         count = done()
@@ -210,8 +227,7 @@ def _timed(name: str, worker: WorkerProcess, total: int, done: Callable[[], int]
         time.sleep(0.05 if count >= 0.9 * total else 0.25)
     seconds = time.monotonic() - start
     if spy is not None:
-        spy.send_signal(signal.SIGINT)
-        spy.wait()
+        stop_py_spy(spy)
     result = Result(name, total, seconds, _cpu_seconds(worker.pid or 0) - cpu0, _peak_rss_mb(worker.pid or 0))
     worker.stop()
     return result
