@@ -33,31 +33,22 @@ def test_the_log_exercises_what_crashes_can_break() -> None:
 
 
 def test_five_kills_change_nothing(deployment: Deployment) -> None:
+    """Kills while the worker catches up and while ingest forwards linked visitors' touchpoints
+    itself (streams/visitor_shortcut.py): a restart must not reorder or lose them."""
     reference = _reference()
     report = run_log(deployment, LOG, kills=5, seed=11)
     outcome = check_outcome(deployment, reference)
     print(json.dumps({"kills": report.kills, "mid_stream": report.kills_mid_stream,
                       "seconds": report.seconds, "handover_records": outcome.handover_records,
-                      "handover_duplicates": outcome.handover_duplicates}))
+                      "handover_duplicates": outcome.handover_duplicates,
+                      "forwarded_at_ingest": report.forwarded_at_ingest}))
     assert report.kills == 5 and report.kills_mid_stream >= 3
+    # with the short group timeouts a restarted worker catches up between kills (278-1,008
+    # forwards in three runs); this was a test of its own with a longer kill window
+    assert report.forwarded_at_ingest > 0
     assert outcome.lead_mismatches == []
     assert outcome.missing_transitions == set() and outcome.unexpected_transitions == set()
     assert outcome.duplicates_differing == []  # a re-published transition is byte-identical
-    assert outcome.dlq_by_stage_kind == reference.rejected
-
-
-def test_kills_while_ingest_forwards_linked_visitors_change_nothing(deployment: Deployment) -> None:
-    """Kills that leave the worker seconds to catch up: ingest then forwards linked visitors'
-    touchpoints itself (streams/visitor_shortcut.py), and a restart must not reorder them."""
-    reference = _reference()
-    report = run_log(deployment, LOG, kills=2, seed=12, kill_window=(3.0, 4.0))
-    outcome = check_outcome(deployment, reference)
-    print(json.dumps({"mid_stream": report.kills_mid_stream, "seconds": report.seconds,
-                      "forwarded_at_ingest": report.forwarded_at_ingest}))
-    assert report.kills_mid_stream == 2 and report.forwarded_at_ingest > 0
-    assert outcome.lead_mismatches == []
-    assert outcome.missing_transitions == set() and outcome.unexpected_transitions == set()
-    assert outcome.duplicates_differing == []
     assert outcome.dlq_by_stage_kind == reference.rejected
 
 
