@@ -8,6 +8,8 @@ from typing import Any
 
 import orjson
 
+from leadstream.core.frozen import quick_init
+
 __all__ = [
     "Counted",
     "Duplicate",
@@ -32,6 +34,7 @@ def transition_id(lead_id: str, label: str, entry: int) -> str:
     return hashlib.sha256(raw).hexdigest()[:32]
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Counted:
     """A touchpoint was applied; ``rules`` are the primary model's rule ids that scored it."""
@@ -41,6 +44,7 @@ class Counted:
     rules: tuple[str, ...]
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Duplicate:
     """A message whose id the lead has already applied; nothing changed."""
@@ -49,6 +53,7 @@ class Duplicate:
     type: str
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Rejected:
     """A message the core refuses (e.g. an impossible CRM verdict); it belongs in the DLQ."""
@@ -58,6 +63,7 @@ class Rejected:
     reason: str
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Transition:
     """A lifecycle stage transition or an SLA breach: the body of one handover event."""
@@ -114,6 +120,7 @@ class Transition:
 _TRANSITION_FIELDS = tuple(f.name for f in fields(Transition))
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Send:
     """Deliver ``message`` to the lead it is addressed to (another key, often another partition).
@@ -128,6 +135,7 @@ class Send:
     note: str = "forwarded"  # bounded code for metrics: linked, merged, forwarded, link_conflict …
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Delete:
     """Remove this lead's key from every table (GDPR erasure)."""
@@ -135,6 +143,7 @@ class Delete:
     lead_id: str
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class LeadsMerged:
     """Published on the handover topic: ``absorbed`` now lives on as ``survivor``."""
@@ -146,6 +155,7 @@ class LeadsMerged:
     occurred_at: float
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Erased:
     """Published on the handover topic: the lead and these aliases are gone from every table."""

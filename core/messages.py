@@ -9,6 +9,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from leadstream.core.frozen import quick_init
+
 __all__ = [
     "Touchpoint",
     "Feedback",
@@ -26,6 +28,7 @@ __all__ = [
 VERDICTS = ("accepted", "rejected", "qualified", "won", "lost", "disqualified")
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Touchpoint:
     """One interaction of a person with marketing, in event time."""
@@ -47,6 +50,7 @@ class Touchpoint:
         return self.payload.get(name)
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Feedback:
     """Sales' verdict on a lead, from the CRM (``lead-feedback``)."""
@@ -60,6 +64,7 @@ class Feedback:
     bant: Mapping[str, Any] = field(default_factory=dict)
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Tick:
     """Time passes: SLA checks, going cold, model-change re-evaluation. ``tick_id`` dedupes."""
@@ -74,6 +79,7 @@ class Tick:
 # about one id is applied in one order on one partition. Merges cross partitions as messages.
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Link:
     """A touchpoint naming a visitor *and* a contact. It goes to the visitor first (``lead_id`` is
@@ -83,6 +89,7 @@ class Link:
     touchpoint: Touchpoint  # its lead_id is the contact's canonical id
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Absorb:
     """A retiring lead or visitor hands its state to the survivor, then forwards there."""
@@ -97,6 +104,7 @@ class Absorb:
     then: Touchpoint | None = None  # the linking touchpoint, applied after the history
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class MergeRequest:
     """Operator command: merge two known leads. Visits the first, then the second decides."""
@@ -108,6 +116,7 @@ class MergeRequest:
     at: float
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class MergeOffer:
     """The first lead's side of a merge, at the second lead, which picks the survivor."""
@@ -121,6 +130,7 @@ class MergeOffer:
     at: float
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Retire:
     """The survivor was chosen and it is not this lead: hand over the state and forward."""
@@ -132,6 +142,7 @@ class Retire:
     at: float
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Erase:
     """GDPR erasure. ``cascade``: the lead's own erase (also erases its aliases); without it, one
