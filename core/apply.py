@@ -154,7 +154,7 @@ def _append_trail(state: LeadState, message: Touchpoint) -> None:
 def _feedback(
     state: LeadState | None, message: Feedback, models: ModelSet
 ) -> tuple[LeadState | None, list[Emitted]]:
-    if state is None or state.stage == Stage.VISITOR.value:
+    if state is None or state.stage == Stage.VISITOR:
         return state, [Rejected(message.feedback_id, "unknown_lead",
                                 f"no known lead {message.lead_id!r} for verdict '{message.verdict}'")]
     if state.has_seen(message.feedback_id):
@@ -171,7 +171,7 @@ def _feedback(
                  {k: message.bant.get(k) for k in BANT_FIELDS}, message.occurred_at, message.feedback_id)
     if message.verdict == "accepted" and message.owner:
         state.routing = {**state.routing, "owner": message.owner}
-    if state.stage == Stage.MQL.value:
+    if state.stage == Stage.MQL:
         state.mql_since = None
     transition = move(state, models, to, reason, trigger_id=message.feedback_id,
                       trigger_type="feedback", at=message.occurred_at, detail=message.reason)
@@ -194,14 +194,14 @@ def next_deadline(state: LeadState, model: ScoringModel | ModelSet) -> float | N
 # ``_tick`` and ``next_deadline`` share these so that a tick at exactly the deadline fires.
 def _cold_at(state: LeadState, lifecycle: Lifecycle) -> float | None:
     idle_limit = lifecycle.recycle_after_days
-    if (idle_limit is None or state.stage not in (Stage.MQL.value, Stage.SAL.value)
+    if (idle_limit is None or state.stage not in (Stage.MQL, Stage.SAL)
             or state.last_event_at is None):
         return None
     return state.last_event_at + idle_limit * _DAY
 
 
 def _sla_at(state: LeadState, lifecycle: Lifecycle) -> float | None:
-    if state.stage != Stage.MQL.value or state.mql_since is None:
+    if state.stage != Stage.MQL or state.mql_since is None:
         return None
     return state.mql_since + lifecycle.sla_hours * 3600.0
 
@@ -218,7 +218,7 @@ def _tick(state: LeadState | None, message: Tick, models: ModelSet) -> tuple[Lea
     cold_at = _cold_at(state, lifecycle)
     if cold_at is not None and now >= cold_at:
         state.mql_since = None
-        out.append(move(state, models, Stage.RECYCLED.value, "went_cold",
+        out.append(move(state, models, Stage.RECYCLED, "went_cold",
                         trigger_id=message.tick_id, trigger_type="tick", at=now))
     sla_at = _sla_at(state, lifecycle)
     if sla_at is not None and now >= sla_at:
@@ -231,7 +231,7 @@ def _tick(state: LeadState | None, message: Tick, models: ModelSet) -> tuple[Lea
         state.routing = {**state.routing, "owner": owner, "tried": tried}
         state.sla_breaches += 1
         state.mql_since = now
-        out.append(move(state, models, Stage.MQL.value, "sla_breach", trigger_id=message.tick_id,
+        out.append(move(state, models, Stage.MQL, "sla_breach", trigger_id=message.tick_id,
                         trigger_type="tick", at=now, kind="sla_breach",
                         routing_extra={"previous_owner": previous}))
     return state, out

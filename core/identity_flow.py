@@ -57,15 +57,15 @@ ApplyTouchpoint = Callable[[LeadState | None, Touchpoint, ModelSet], tuple[LeadS
 
 #: how far a lead has come; without an explicit survivor the more advanced lead survives
 STAGE_RANK: dict[str, int] = {
-    Stage.VISITOR.value: 0,
-    Stage.DISQUALIFIED.value: 1,
-    Stage.MGL.value: 2,
-    Stage.RECYCLED.value: 2,
-    Stage.LOST.value: 3,
-    Stage.MQL.value: 3,
-    Stage.SAL.value: 4,
-    Stage.SQL.value: 5,
-    Stage.WON.value: 6,
+    Stage.VISITOR: 0,
+    Stage.DISQUALIFIED: 1,
+    Stage.MGL: 2,
+    Stage.RECYCLED: 2,
+    Stage.LOST: 3,
+    Stage.MQL: 3,
+    Stage.SAL: 4,
+    Stage.SQL: 5,
+    Stage.WON: 6,
 }
 
 
@@ -158,7 +158,7 @@ def _merged_event(message: Absorb) -> LeadsMerged | None:
 
 def _refused(state: LeadState | None, lead_id: str, merge_id: str, other: str | None = None) -> Rejected | None:
     """Why this lead cannot take part in the merge: it is not a known lead, or ``other`` is it."""
-    if state is None or state.stage == Stage.VISITOR.value:
+    if state is None or state.stage == Stage.VISITOR:
         return Rejected(merge_id, "unknown_lead", f"merge {merge_id!r}: no known lead {lead_id!r}")
     if other is not None and (other == state.lead_id or other in state.aliases):
         return Rejected(merge_id, "already_merged",

@@ -43,10 +43,10 @@ __all__ = [
 ]
 
 _TOP_CONTRIBUTORS = 5
-PROMOTABLE = frozenset({Stage.MGL.value, Stage.RECYCLED.value})
+PROMOTABLE = frozenset({Stage.MGL, Stage.RECYCLED})
 OPEN_STAGES = frozenset(
-    {Stage.VISITOR.value, Stage.MGL.value, Stage.MQL.value, Stage.SAL.value, Stage.SQL.value,
-     Stage.RECYCLED.value}
+    {Stage.VISITOR, Stage.MGL, Stage.MQL, Stage.SAL, Stage.SQL,
+     Stage.RECYCLED}
 )
 
 
@@ -94,7 +94,7 @@ def _mql_guard(state: LeadState, view: dict[str, Any], model: ScoringModel) -> b
 
 def _newly_engaged(state: LeadState, model: ScoringModel, at: float) -> bool:
     """Outside ``recycled`` always true; inside, enough points must be new since recycling."""
-    if state.stage != Stage.RECYCLED.value or state.recycled_components is None:
+    if state.stage != Stage.RECYCLED or state.recycled_components is None:
         return True
     at = max(at, state.last_event_at or at)
     now = behaviour_score(state.components.get(model.name, {}), model, at)
@@ -119,7 +119,7 @@ def move(
     label = "sla_breach" if kind == "sla_breach" else to
     entry = state.stage_entries.get(label, 0) + 1
     score_at = max(at, state.last_event_at or at)
-    if to == Stage.MQL.value and kind == "stage_transition":
+    if to == Stage.MQL and kind == "stage_transition":
         state.routing = route(state.lead_id, state.profile, models.primary)
         state.mql_since = at
     view = snapshot(state, models, score_at)
@@ -151,7 +151,7 @@ def move(
     )
     state.stage_entries[label] = entry
     state.stage = to
-    if to == Stage.RECYCLED.value:
+    if to == Stage.RECYCLED:
         primary_components = state.components.get(models.primary.name, {})
         state.recycled_components = {rule: list(c) for rule, c in primary_components.items()}
     state.history.append(
@@ -167,12 +167,12 @@ def move(
 def _disqualify_if_ruled(
     state: LeadState, models: ModelSet, reason: str, trigger_id: str, trigger_type: str, at: float
 ) -> list[Transition]:
-    if state.stage not in OPEN_STAGES or state.stage == Stage.VISITOR.value:
+    if state.stage not in OPEN_STAGES or state.stage == Stage.VISITOR:
         return []
     rule_id = disqualifying_rule(state.profile, models.primary)
     if rule_id is None:
         return []
-    return [move(state, models, Stage.DISQUALIFIED.value, reason, trigger_id=trigger_id,
+    return [move(state, models, Stage.DISQUALIFIED, reason, trigger_id=trigger_id,
                  trigger_type=trigger_type, at=at, detail=rule_id)]
 
 
@@ -195,7 +195,7 @@ def _promote(
         reason = reason_by_score
     else:
         return []
-    return [move(state, models, Stage.MQL.value, reason, trigger_id=trigger_id,
+    return [move(state, models, Stage.MQL, reason, trigger_id=trigger_id,
                  trigger_type=trigger_type, at=at)]
 
 
@@ -204,11 +204,11 @@ def advance_on_touchpoint(
 ) -> list[Transition]:
     """Move the lead as far as this (already applied) touchpoint allows, in order."""
     out: list[Transition] = []
-    if state.stage == Stage.VISITOR.value and has_contact:
-        out.append(move(state, models, Stage.MGL.value, "contact_identified",
+    if state.stage == Stage.VISITOR and has_contact:
+        out.append(move(state, models, Stage.MGL, "contact_identified",
                         trigger_id=event_id, trigger_type=type, at=at))
     out += _disqualify_if_ruled(state, models, "disqualify_rule", event_id, type, at)
-    by_score = "re_engaged" if state.stage == Stage.RECYCLED.value else "score_threshold"
+    by_score = "re_engaged" if state.stage == Stage.RECYCLED else "score_threshold"
     out += _promote(state, models, by_score, event_id, type, at,
                     hand_raiser=type in models.primary.lifecycle.hand_raiser_types)
     return out

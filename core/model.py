@@ -187,7 +187,7 @@ class Fit(_Strict):
     def points(self, profile: Mapping[str, Any]) -> float:
         """Fit points of a profile. Memoised on the values of the fields the rules read: every
         message asks for a lead's grade several times, and most profiles share their values."""
-        key = tuple(profile.get(name) for name in self._fields)
+        key = tuple(map(profile.get, self._fields))
         memo = self._memo
         try:
             return memo[key]

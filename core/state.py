@@ -6,9 +6,10 @@ path free of copies) and returns the state to keep.
 
 from __future__ import annotations
 
-import base64
+import binascii
 import hashlib
 from dataclasses import dataclass, field, fields
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -41,16 +42,17 @@ CAP_DAYS_KEPT = 62
 STATE_VERSION = 5
 
 
+@lru_cache(maxsize=256)  # a message's id is looked up, then remembered: hashed once
 def event_key(event_id: str) -> str:
-    """A short fixed-size digest of an event id (72 bits) for the dedupe window."""
+    """A short fixed-size digest of an event id (72 bits) for the dedupe window (base64)."""
     digest = hashlib.blake2b(event_id.encode("utf-8"), digest_size=9).digest()
-    return base64.b64encode(digest).decode("ascii")
+    return binascii.b2a_base64(digest, newline=False).decode("ascii")
 
 
 @dataclass(slots=True)
 class LeadState:
     lead_id: str
-    stage: str = Stage.VISITOR.value
+    stage: str = Stage.VISITOR
     # per model name: rule → [units, ref]; rule → counted touchpoints; rule → day → [[t, id]]
     components: dict[str, dict[str, list[float]]] = field(default_factory=dict)
     rule_counts: dict[str, dict[str, int]] = field(default_factory=dict)

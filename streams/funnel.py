@@ -33,7 +33,7 @@ def bucket_of(state: LeadState, models: ModelSet) -> Bucket | None:
     """``None`` for a retired id (merged into another lead): it is nobody any more."""
     if state.merged_into is not None:
         return None
-    if state.stage == Stage.VISITOR.value:
+    if state.stage == Stage.VISITOR:
         return (state.stage, None)
     return (state.stage, grade(state.profile, models.primary))
 
