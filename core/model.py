@@ -90,7 +90,7 @@ class BehaviourRule(_Strict):
             (name, re.compile(fnmatch.translate(pattern))) for name, pattern in self.match.items()
         )
 
-    @property
+    @cached_property
     def half_life_seconds(self) -> float | None:
         return None if self.half_life_days is None else self.half_life_days * 86400.0
 

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from leadstream.config.model_loader import load_model
-from leadstream.core.scoring import add_units, behaviour_score, units_at
+from leadstream.core.scoring import add_units, behaviour_score, contributions, units_at
 from tests.factories import core_touchpoint as tp
 from tests.factories import make_model
 from tests.harness import run
@@ -124,6 +124,17 @@ def test_score_of_a_rule_removed_from_the_model_no_longer_counts() -> None:
 
 
 _SHARED_MODEL = load_model()
+
+
+@settings(max_examples=200, deadline=None)
+@given(components=st.dictionaries(
+    st.sampled_from([*(rule.id for rule in load_model().rules), "dropped_rule"]),
+    st.tuples(st.floats(-50, 50, allow_nan=False), st.floats(0, 90 * DAY)).map(list),
+    max_size=12,
+), at=st.floats(0, 120 * DAY))
+def test_the_score_is_exactly_the_sum_of_the_contributions(components, at) -> None:  # type: ignore[no-untyped-def]
+    model = _SHARED_MODEL  # with decaying, non-decaying and (dropped_rule) unknown rules
+    assert behaviour_score(components, model, at) == sum(p for _, p in contributions(components, model, at))
 
 
 @settings(max_examples=200, deadline=None)
