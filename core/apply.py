@@ -13,7 +13,7 @@ from leadstream.core.profile import BANT_FIELDS, merge_latest
 from leadstream.core.routing import next_owner
 from leadstream.core.scoring import add_units
 from leadstream.core.stages import Stage
-from leadstream.core.state import CAP_DAYS_KEPT, TRAIL_LENGTH, LeadState
+from leadstream.core.state import CAP_DAYS_KEPT, TRAIL_LENGTH, LeadState, trail_order
 
 __all__ = ["apply", "next_deadline", "VERDICT_RULES"]
 
@@ -91,8 +91,10 @@ def touchpoint(
 
     payload: Any = message.payload
     merge_latest(state.profile, state.profile_stamps, payload.get("profile") or {}, at, message.event_id)
-    bant = payload.get("bant") or {}
-    merge_latest(state.bant, state.bant_stamps, {k: bant.get(k) for k in BANT_FIELDS}, at, message.event_id)
+    bant = payload.get("bant")
+    if bant:  # most touchpoints carry none (and merging only Nones changes nothing)
+        merge_latest(state.bant, state.bant_stamps, {k: bant.get(k) for k in BANT_FIELDS}, at,
+                     message.event_id)
     if message.type in models.primary.lifecycle.suppress_types:
         state.flags["suppressed"] = True
     _append_trail(state, message)
@@ -143,9 +145,13 @@ def _count(state: LeadState, model: ScoringModel, rule: BehaviourRule, message: 
 
 
 def _append_trail(state: LeadState, message: Touchpoint) -> None:
-    state.trail.append([message.event_id, message.type, message.occurred_at])
-    state.trail.sort(key=lambda e: (e[2], e[0]))
-    del state.trail[:-TRAIL_LENGTH]
+    """Keep the newest ``TRAIL_LENGTH`` touchpoints in event-time order (ties by event id)."""
+    trail = state.trail
+    entry = [message.event_id, message.type, message.occurred_at]
+    trail.append(entry)
+    if len(trail) > 1 and trail_order(trail[-2]) > trail_order(entry):  # a late one: re-sort
+        trail.sort(key=trail_order)
+    del trail[:-TRAIL_LENGTH]
 
 
 # -- CRM feedback ------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ __all__ = [
     "HISTORY_LENGTH",
     "CAP_DAYS_KEPT",
     "event_key",
+    "trail_order",
 ]
 
 #: event ids remembered per lead. Replays after a crash are at most a commit interval long, and
@@ -40,6 +41,11 @@ HISTORY_LENGTH = 64
 CAP_DAYS_KEPT = 62
 
 STATE_VERSION = 5
+
+
+def trail_order(entry: list[Any]) -> tuple[float, str]:
+    """The order of ``LeadState.trail``: event time, ties by event id."""
+    return entry[2], entry[0]
 
 
 @lru_cache(maxsize=256)  # a message's id is looked up, then remembered: hashed once

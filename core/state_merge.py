@@ -24,7 +24,7 @@ from typing import Any
 from leadstream.core.model import BehaviourRule, ModelSet
 from leadstream.core.profile import merge_latest
 from leadstream.core.scoring import add_units
-from leadstream.core.state import TRAIL_LENGTH, LeadState, event_key
+from leadstream.core.state import TRAIL_LENGTH, LeadState, event_key, trail_order
 
 __all__ = ["merge_states"]
 
@@ -58,7 +58,7 @@ def merge_states(survivor: LeadState, absorbed: LeadState, models: ModelSet) -> 
     trail = {entry[0]: entry for entry in survivor.trail}
     for entry in absorbed.trail:
         trail.setdefault(entry[0], entry)
-    survivor.trail = sorted(trail.values(), key=lambda e: (e[2], e[0]))[-TRAIL_LENGTH:]
+    survivor.trail = sorted(trail.values(), key=trail_order)[-TRAIL_LENGTH:]
 
     for alias in (absorbed.lead_id, *absorbed.aliases):
         if alias != survivor.lead_id and alias not in survivor.aliases:
