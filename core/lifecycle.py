@@ -44,10 +44,7 @@ __all__ = [
 
 _TOP_CONTRIBUTORS = 5
 PROMOTABLE = frozenset({Stage.MGL, Stage.RECYCLED})
-OPEN_STAGES = frozenset(
-    {Stage.VISITOR, Stage.MGL, Stage.MQL, Stage.SAL, Stage.SQL,
-     Stage.RECYCLED}
-)
+OPEN_STAGES = frozenset({Stage.VISITOR, Stage.MGL, Stage.MQL, Stage.SAL, Stage.SQL, Stage.RECYCLED})
 
 
 def temperature(score: float, bant: dict[str, Any], model: ScoringModel) -> str:

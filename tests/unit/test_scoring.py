@@ -132,7 +132,7 @@ _SHARED_MODEL = load_model()
     st.tuples(st.floats(-50, 50, allow_nan=False), st.floats(0, 90 * DAY)).map(list),
     max_size=12,
 ), at=st.floats(0, 120 * DAY))
-def test_the_score_is_exactly_the_sum_of_the_contributions(components, at) -> None:  # type: ignore[no-untyped-def]
+def test_score_is_exactly_the_sum_of_contributions(components, at) -> None:  # type: ignore[no-untyped-def]
     model = _SHARED_MODEL  # with decaying, non-decaying and (dropped_rule) unknown rules
     assert behaviour_score(components, model, at) == sum(p for _, p in contributions(components, model, at))
 
