@@ -56,7 +56,7 @@ def contributions(
 def behaviour_score(components: Mapping[str, Component], model: ScoringModel, at: float) -> float:
     """The sum of :func:`contributions`, with the same floating-point operations in the same order
     (one loop, no generator: it runs for every touchpoint of a lead that may be promoted)."""
-    total = 0
+    total: float = 0  # an int 0 when there is nothing, as sum() gives
     rules = model.rules_by_id
     for rule_id, (value, ref) in components.items():
         rule = rules.get(rule_id)
