@@ -35,6 +35,7 @@ from leadstream.config.settings import HygieneSettings, Settings
 from leadstream.core.apply import apply, next_deadline
 from leadstream.core.emitted import Send, Transition
 from leadstream.core.model import ModelSet
+from leadstream.core.state import LeadState
 from leadstream.demo.traffic import TrafficGenerator
 from leadstream.exceptions import RejectedMessage
 from leadstream.schemas.touchpoints import parse_touchpoint
@@ -49,7 +50,7 @@ MAX_BYTES = Settings().max_message_bytes
 def run(values: list[bytes], models: ModelSet) -> int:
     """The path over ``values``; returns the number of lead messages applied."""
     hygiene = TrafficFilter(HygieneSettings())
-    states: dict[str, object] = {}
+    states: dict[str, LeadState] = {}
     applied = 0
     for raw in values:
         try:
@@ -62,11 +63,11 @@ def run(values: list[bytes], models: ModelSet) -> int:
             message = decode_message(queue.popleft())
             applied += 1
             previous = states.get(message.lead_id)
-            if previous is not None and previous.merged_into is None:  # type: ignore[attr-defined]
-                previous = decode_state(encode_state(previous))  # type: ignore[arg-type]
+            if previous is not None and previous.merged_into is None:
+                previous = decode_state(encode_state(previous))
             if previous is not None:
-                bucket_of(previous, models)  # type: ignore[arg-type]
-            state, emitted = apply(previous, message, models)  # type: ignore[arg-type]
+                bucket_of(previous, models)
+            state, emitted = apply(previous, message, models)
             if state is not None:
                 states[message.lead_id] = state
                 bucket_of(state, models)
