@@ -3,14 +3,20 @@ lands in the DLQ with its kind and reason, every valid one is scored, the worker
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 from collections import Counter
 
 import pytest
+from aiokafka import AIOKafkaProducer
+from aiokafka.partitioner import DefaultPartitioner
 
+from leadstream.core.messages import Touchpoint
 from leadstream.demo.observe import counter_total
-from tests.factories import wire
+from leadstream.streams.app import lead_messages_topic
+from leadstream.streams.codecs import encode_message
+from tests.factories import T0, wire
 from tests.integration.conftest import Deployment
 from tests.unit.test_corpus import AGENT_KINDS, corpus, expected_kind
 
@@ -62,3 +68,55 @@ def test_every_bad_record_is_in_the_dlq_and_every_valid_one_is_scored(deployment
     assert worker.alive and worker.pid == pid
     log = (deployment.base / "w1.log").read_text(errors="replace")
     assert log.count("Worker ready") == 1 and "Traceback" not in log
+
+
+def test_a_lead_message_that_fails_is_dead_lettered_and_its_batch_counts_once(
+        deployment: Deployment) -> None:
+    """A lead message the lead handler cannot apply (here: one it cannot decode, as a faulty
+    producer could write it) goes to the DLQ as ``internal_error`` and the batch goes on. The
+    lead's state is rebuilt from the stored one and the batch's messages before the failure, so
+    every valid message of the batch counts exactly once (the re-sent one is a duplicate)."""
+    worker = deployment.start_worker()
+    lead = "POISON-1"
+
+    def touchpoint(n: int) -> bytes:
+        return encode_message(Touchpoint(event_id=f"p-{n}", type="web_visit",
+                                         occurred_at=T0.timestamp() + n, lead_id=lead,
+                                         has_contact=True, payload={"url": f"/p/{n}"}))
+
+    values = [touchpoint(1), touchpoint(2), b"{not json", touchpoint(3), touchpoint(2)]
+    asyncio.run(_one_batch(deployment, lead_messages_topic(deployment.settings()), lead.encode(),
+                           values))
+
+    def scored() -> float:
+        return counter_total(deployment.metrics(worker), "leadstream_touchpoints_total")
+    deployment.wait_for(lambda: scored() >= 4, timeout=60, what="the batch to be handled")
+    (dead,) = [json.loads(m.value) for m in deployment.consume("dlq", count=1, settle=1.0)]
+    assert (dead["stage"], dead["kind"]) == ("leads", "internal_error")
+    assert base64.b64decode(dead["value_b64"]) == b"{not json"
+    samples = deployment.metrics(worker)
+    assert counter_total(samples, "leadstream_touchpoints_total", outcome="scored") == 3
+    assert counter_total(samples, "leadstream_touchpoints_total", outcome="duplicate") == 1
+    assert counter_total(samples, "leadstream_errors_total", kind="apply") == 1
+    assert worker.alive
+    worker.stop()
+    state = deployment.leads()[lead]
+    assert state.touchpoints == 3
+    assert [event_id for event_id, _, _ in state.trail] == ["p-1", "p-2", "p-3"]
+
+
+async def _one_batch(deployment: Deployment, topic: str, key: bytes, values: list[bytes]) -> None:
+    """``values`` as one record batch: a fetch returns a batch whole, so the lead handler gets
+    them in one call."""
+    producer = AIOKafkaProducer(bootstrap_servers=deployment.broker.bootstrap_servers)
+    await producer.start()
+    try:
+        partitions = sorted(await producer.partitions_for(topic))
+        partition = DefaultPartitioner()(key, partitions, partitions)
+        batch = producer.create_batch()
+        for value in values:
+            assert batch.append(key=key, value=value, timestamp=None) is not None
+        batch.close()
+        await (await producer.send_batch(batch, topic, partition=partition))
+    finally:
+        await producer.stop()
