@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from leadstream.agents.dlq import log_unexpected, reject
@@ -93,7 +93,10 @@ def register_leads(pipeline: Pipeline) -> None:
         # metric updates, once per batch (a labels() call per message showed in profiles)
         moved: Counter[tuple[str, str]] = Counter()
         notes: Counter[str] = Counter()
-        applied: dict[bytes, list[Message]] = {}  # key → messages applied in this batch
+        # offsets of this batch's records that failed: a failure rebuilds the state from the
+        # stored one and the key's earlier records but these (no list of applied messages per key:
+        # it kept every message of a batch alive, up to ~13,000 in a backlog fetch)
+        failed: set[int] = set()
         scored_at: dict[bytes, float] = {}  # key → time of its last scored touchpoint
 
         cached: set[bytes] = set()  # keys whose state this batch took from the cache
@@ -122,9 +125,9 @@ def register_leads(pipeline: Pipeline) -> None:
                        reason=f"unexpected {type(exc).__name__} while applying")
                 # apply may have changed the state in place before it failed: rebuild it from the
                 # stored state and this batch's earlier messages (their effects are queued)
-                states[key] = _replayed(table, partition, key, applied.get(key, ()))
+                failed.add(record.offset)
+                states[key] = _replayed(table, partition, key, _applied(records, record, failed))
                 continue
-            applied.setdefault(key, []).append(message)
             gone = False
             for item in emitted:
                 if isinstance(item, Transition):
@@ -212,6 +215,14 @@ def register_leads(pipeline: Pipeline) -> None:
     def _stored(table: TableBuffer, partition: int, key: bytes) -> Any:
         stored = table.get(partition, key)
         return decode_state(stored) if stored is not None else None
+
+    def _applied(records: list[Any], failing: Any, failed: set[int]) -> Iterator[Message]:
+        """The messages of ``failing``'s key that this batch applied before it."""
+        for record in records:
+            if record.offset >= failing.offset:
+                return
+            if record.key == failing.key and record.offset not in failed:
+                yield decode_message(record.value)
 
     def _replayed(table: TableBuffer, partition: int, key: bytes,
                   messages: Iterable[Message]) -> Any:
