@@ -6,7 +6,7 @@ things to different consumers, so it is rejected instead of guessed at.
 
 jiter (pydantic's JSON parser, in Rust) decodes every record: it rejects duplicate keys and
 ``NaN``/``Infinity`` itself, in half the time of the standard library's decoder with a pairs hook
-(4.8 → 2.4 µs for a typical touchpoint; 3.6 % of the instructions of ingest and the lead handler,
+(4.8 → 2.4 µs for a typical touchpoint; 3.4 % of the instructions of ingest and the lead handler,
 benchmarks/offline_path.py). A rejected record is decoded again by the standard library, only for
 a clearer reason ("NaN is not a JSON number" rather than "expected value"); where that one accepts
 what jiter did not (an unpaired surrogate escape such as ``"\\ud800"``, which no UTF-8 text can
@@ -51,7 +51,10 @@ _MAX_REASON = 200
 
 def loads_strict(raw: bytes) -> Any:
     try:
-        return jiter.from_json(raw, allow_inf_nan=False, catch_duplicate_keys=True)
+        # cache_mode "keys": jiter's default also keeps string values (emails, names) in a
+        # process-wide cache; caching keys alone costs the same (offline_path.py: +0.2 %)
+        return jiter.from_json(raw, allow_inf_nan=False, catch_duplicate_keys=True,
+                               cache_mode="keys")
     except ValueError as exc:
         reason = str(exc)
     _diagnose(raw)

@@ -6,6 +6,7 @@ import json
 import re
 from typing import Any
 
+import jiter
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -101,3 +102,14 @@ def test_the_reason_is_bounded(raw: bytes) -> None:
     with pytest.raises(StrictJsonError) as caught:
         loads_strict(raw)
     assert len(str(caught.value)) <= 200
+
+
+def test_string_values_stay_out_of_the_parsers_cache() -> None:
+    """jiter keeps the strings it caches for the life of the process: keys repeat and may stay,
+    values (emails, names) must not."""
+    jiter.cache_clear()
+    loads_strict(b'{"email": null}')
+    keys_only = jiter.cache_usage()
+    jiter.cache_clear()
+    loads_strict(b'{"email": "ida.berg@nordlicht.example"}')
+    assert jiter.cache_usage() == keys_only
