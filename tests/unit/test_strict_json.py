@@ -23,7 +23,10 @@ _VALUES = st.recursive(
 _PIECES = [b'"', b",", b":", b"{", b"}", b"[", b"]", b"\\", b"\\ud800", b"\\udc00", b"\\u00e9",
            b"NaN", b"Infinity", b"-", b"0", b"e", b".", b" ", b"\x00", b"\x1f", b"\xff", b"\xc3",
            b"\xef\xbb\xbf", b"1e999", b"true", b"nul"]
-_UNPAIRED_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")
+# a high surrogate escape without a low one after it, or a low one without a high one before it
+_UNPAIRED_SURROGATE = re.compile(
+    rb"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F])"
+    rb"|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}")
 
 
 @st.composite
