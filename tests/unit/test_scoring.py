@@ -128,7 +128,7 @@ _SHARED_MODEL = load_model()
 
 @settings(max_examples=200, deadline=None)
 @given(components=st.dictionaries(
-    st.sampled_from([*(rule.id for rule in load_model().rules), "dropped_rule"]),
+    st.sampled_from([*(rule.id for rule in _SHARED_MODEL.rules), "dropped_rule"]),
     st.tuples(st.floats(-50, 50, allow_nan=False), st.floats(0, 90 * DAY)).map(list),
     max_size=12,
 ), at=st.floats(0, 120 * DAY))
