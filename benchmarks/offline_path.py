@@ -2,13 +2,21 @@
 
     .venv/bin/python benchmarks/offline_path.py                  # µs per touchpoint (best of 5)
     .venv/bin/python benchmarks/offline_path.py --instructions   # instructions per touchpoint
+    .venv/bin/python benchmarks/offline_path.py --phases         # µs per touchpoint by phase
+    .venv/bin/python benchmarks/offline_path.py --phases --people 10000 --touchpoints 100000
+                                                  # the same over throughput.py's log (~3 min)
 
 Each record of a demo log (the throughput benchmark's mix; 3,000 people, seed 11) is parsed and validated,
 filtered, keyed and encoded as ingest does; every lead message it causes is decoded and applied,
 and the addressee's state is encoded, decoded (a state write and a read per message, more than
 the worker's ~0.5 writes per touchpoint, which batches them), bucketed for the funnel, given its
 next deadline, and each transition becomes handover JSON. Not included: Kafka (fetch, produce),
-RocksDB, the batch lane, metrics.
+RocksDB, the batch lane, metrics. The collector runs with the worker's settings (config ``gc``).
+
+``--phases`` times each phase of one pass and scales the shares to an untimed pass. Leaving out
+the state encoding and decoding gives a floor of the worker's Python work per touchpoint (it
+encodes less, but Kafka, RocksDB and the rest come on top), and so the most one worker process,
+which runs that work under one GIL, can do on this machine.
 
 Time on this shared VM moves ±10 % between identical runs, more than most single changes to this
 path are worth. ``--instructions`` counts instructions instead (valgrind's callgrind, ~3 min): the
@@ -21,7 +29,6 @@ removes work shows up in them reliably.
 from __future__ import annotations
 
 import argparse
-import gc
 import os
 import re
 import shutil
@@ -38,6 +45,7 @@ from leadstream.core.model import ModelSet
 from leadstream.core.state import LeadState
 from leadstream.demo.traffic import TrafficGenerator
 from leadstream.exceptions import RejectedMessage
+from leadstream.gc_tuning import tune_gc
 from leadstream.schemas.touchpoints import parse_touchpoint
 from leadstream.streams.codecs import decode_message, decode_state, encode_message, encode_state
 from leadstream.streams.funnel import bucket_of
@@ -47,24 +55,58 @@ from leadstream.streams.mappers import routed_touchpoint, transition_to_handover
 MAX_BYTES = Settings().max_message_bytes
 
 
-def run(values: list[bytes], models: ModelSet) -> int:
-    """The path over ``values``; returns the number of lead messages applied."""
+class Laps:
+    """Time per phase of the path (``--phases``): ``lap(name)`` charges the time since the
+    previous lap to ``name``. ``perf_counter``, not ``process_time``: that one is a system call,
+    whose cost would land in the phases."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.seconds[name] = self.seconds.get(name, 0.0) + now - self._last
+        self._last = now
+
+
+def run(values: list[bytes], models: ModelSet, laps: Laps | None = None) -> int:
+    """The path over ``values``; returns the number of lead messages applied. ``laps`` times its
+    phases (the worker does no state decode on a cache hit, and ~0.5 state encodes per
+    touchpoint instead of one per lead message)."""
+    lap = laps.lap if laps is not None else None
     hygiene = TrafficFilter(HygieneSettings())
     states: dict[str, LeadState] = {}
     applied = 0
     for raw in values:
         try:
             envelope = parse_touchpoint(raw, max_bytes=MAX_BYTES)
+            if lap:
+                lap("ingest: parse and validate")
             hygiene.check(envelope)
-            queue = deque([encode_message(routed_touchpoint(envelope))])
+            routed = routed_touchpoint(envelope)
+            if lap:
+                lap("ingest: hygiene, canonical id, core message")
+            queue = deque([encode_message(routed)])
+            if lap:
+                lap("ingest: encode lead message")
         except RejectedMessage:
+            if lap:
+                lap("ingest: rejected records")
             continue
         while queue:
             message = decode_message(queue.popleft())
             applied += 1
             previous = states.get(message.lead_id)
+            if lap:
+                lap("leads: decode lead message")
             if previous is not None and previous.merged_into is None:
-                previous = decode_state(encode_state(previous))
+                encoded = encode_state(previous)
+                if lap:
+                    lap("leads: encode state")
+                previous = decode_state(encoded)
+                if lap:
+                    lap("leads: decode state")
             if previous is not None:
                 bucket_of(previous, models)
             state, emitted = apply(previous, message, models)
@@ -73,24 +115,60 @@ def run(values: list[bytes], models: ModelSet) -> int:
                 bucket_of(state, models)
                 if state.merged_into is None:
                     next_deadline(state, models)
+            if lap:
+                lap("leads: apply, funnel bucket, deadline")
             for item in emitted:
                 if isinstance(item, Send):
                     queue.append(encode_message(item.message))
                 elif isinstance(item, Transition):
                     transition_to_handover_json(item)
+            if lap:
+                lap("leads: encode sends and handovers")
     return applied
 
 
-def _log(touchpoints: int) -> list[bytes]:
-    """The first ``touchpoints`` records of the demo generator's 20,000 over 3,000 people."""
-    traffic = TrafficGenerator(people=3000, seed=11, total=20_000)
+def _report_phases(values: list[bytes], models: ModelSet) -> None:
+    """Where the path's time goes, and the rate its work alone allows one process."""
+    laps = Laps()
+    applied = run(values, models, laps)
+    timed = sum(laps.seconds.values())
+    untimed = _best_of(3, values, models)[0] / len(values) * 1e6  # without the laps' own cost
+    print(f"{len(values):,} touchpoints, {applied / len(values):.2f} lead messages each; "
+          f"µs per touchpoint by phase (shares of a timed pass, scaled to an untimed one):")
+    for name, seconds in sorted(laps.seconds.items(), key=lambda item: -item[1]):
+        print(f"  {name:<44} {seconds / timed * untimed:7.1f}  {seconds / timed:6.1%}")
+    print(f"  {'total (best of 3 untimed passes)':<44} {untimed:7.1f}")
+    # a floor: the worker's Python work per touchpoint is at least this; its state codec work is
+    # less than here (a cache, ~0.5 writes per touchpoint), but Kafka, RocksDB, the batch lane
+    # and metrics come on top
+    codec = sum(laps.seconds.get(n, 0.0) for n in ("leads: encode state", "leads: decode state"))
+    floor = (1 - codec / timed) * untimed
+    print(f"without any state encoding or decoding: {floor:.1f} µs per touchpoint, "
+          f"at most {1e6 / floor:,.0f} touchpoints/s for one process (one GIL)")
+
+
+def _best_of(passes: int, values: list[bytes], models: ModelSet) -> tuple[float, int]:
+    """The least process time of ``passes`` passes over ``values`` in seconds, and the lead
+    messages a pass applies."""
+    best, applied = float("inf"), 0
+    for _ in range(passes):
+        start = time.process_time()
+        applied = run(values, models)
+        best = min(best, time.process_time() - start)
+    return best, applied
+
+
+def _log(touchpoints: int, people: int = 3000) -> list[bytes]:
+    """The first ``touchpoints`` records of the demo generator's log (seed 11) over ``people``
+    people: 20,000 records, or ``touchpoints`` if more."""
+    traffic = TrafficGenerator(people=people, seed=11, total=max(20_000, touchpoints))
     return [next(traffic).value for _ in range(touchpoints)]
 
 
-def _instructions(valgrind: str, first: int, log_size: int) -> int:
+def _instructions(valgrind: str, first: int, log_size: int, people: int) -> int:
     out = subprocess.run(
         [valgrind, "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable,
-         __file__, "--touchpoints", str(log_size), "--only", str(first)],
+         __file__, "--touchpoints", str(log_size), "--people", str(people), "--only", str(first)],
         capture_output=True, text=True, check=True, env={**os.environ, "PYTHONHASHSEED": "0"},
     )
     match = re.search(r"Collected : (\d+)", out.stderr)
@@ -102,9 +180,15 @@ def _instructions(valgrind: str, first: int, log_size: int) -> int:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--touchpoints", type=int, default=2500,
-                        help="how many records of the demo log (at most 20,000)")
+                        help="how many records of the demo log")
     parser.add_argument("--instructions", action="store_true",
                         help="count instructions with valgrind (N1 = a fifth of the log, N2 = all)")
+    parser.add_argument("--people", type=int, default=3000,
+                        help="people in the log (throughput.py's log: --people 10000 "
+                        "--touchpoints 100000)")
+    parser.add_argument("--phases", action="store_true",
+                        help="one timed pass: µs per touchpoint by phase, and the rate that "
+                        "work alone allows one process")
     parser.add_argument("--only", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.instructions:
@@ -113,21 +197,23 @@ def main() -> int:
             print("--instructions needs valgrind on PATH", file=sys.stderr)
             return 2
         n1, n2 = args.touchpoints // 5, args.touchpoints
-        i1, i2 = _instructions(valgrind, n1, n2), _instructions(valgrind, n2, n2)
+        i1 = _instructions(valgrind, n1, n2, args.people)
+        i2 = _instructions(valgrind, n2, n2, args.people)
         print(f"{(i2 - i1) / (n2 - n1):,.0f} instructions per touchpoint "
               f"({n1:,} and {n2:,} touchpoints: {i1:,} and {i2:,})")
         return 0
-    values = _log(args.touchpoints)
+    values = _log(args.touchpoints, args.people)
     models = ModelSet.of(load_model())
-    gc.freeze()  # as the worker does after start-up
+    # the worker's collector settings: with CPython's defaults, full collections over the
+    # states kept here (every lead of the log) made a pass over 100,000 touchpoints ~20 % slower
+    tune_gc(thresholds=Settings().gc.thresholds, freeze=True)
+    if args.phases:
+        _report_phases(values, models)
+        return 0
     if args.only is not None:
         run(values[:args.only], models)
         return 0
-    best = float("inf")
-    for _ in range(5):
-        start = time.process_time()
-        applied = run(values, models)
-        best = min(best, time.process_time() - start)
+    best, applied = _best_of(5, values, models)
     print(f"{best / len(values) * 1e6:.1f} µs per touchpoint, best of 5 "
           f"({len(values):,} touchpoints, {applied / len(values):.2f} lead messages each)")
     return 0
