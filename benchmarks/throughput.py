@@ -312,7 +312,8 @@ def main() -> int:
     # what the work was: lead messages per touchpoint are fixed by the log; state writes (one per
     # lead and fetched batch) fall when batches are larger, and with them CPU per touchpoint
     print(f"pipeline work per touchpoint: {lead_messages / len(records):.2f} lead messages, "
-          f"{state_writes / len(records):.2f} lead-state writes")
+          f"{state_writes / len(records):.2f} lead-state writes, "
+          f"{full.cpu_seconds / len(records) * 1e6:.0f} µs of CPU")
     print(f"per lead (touchpoints, rule counts, merged into) against the pure core: "
           f"{len(expected) - len(set(differing) & set(expected))} of {len(expected)} ids equal"
           + (f"; differing: {differing[:5]}" if differing else ""))
