@@ -4,7 +4,7 @@ Faust's consumer hands every fetched record to the conductor on its own
 (``Consumer._drain_messages``: one ``wait_first`` with two tasks per record, then channel → queue →
 ``Stream`` → ``Event``), and each table write and ``topic.send`` is again a task and a future per
 record. That machinery costs more CPU than the whole scoring: a bare Faust pass-through reaches
-~0.14 of a raw aiokafka one on the same broker (benchmarks/README.md). Faust offers no batch path
+~0.14 of a raw aiokafka one on the same broker (benchmarks/HISTORY.md). Faust offers no batch path
 below the ``Stream`` (``Stream.take`` still runs each record through it).
 
 So the consumer here keeps everything Faust does around the records — group membership, the
@@ -13,7 +13,7 @@ the producer flush before each commit — and changes only what happens to a fet
 registered topic: the batch goes to that topic's handler, which queues what it produces on an
 :class:`~leadstream.streams.outbox.Outbox` that every lane batch of the same fetch shares. The lane
 sends that outbox once per fetch: paced traffic arrives as many small batches, and one Kafka batch
-per output partition and input batch cost more than the handling (benchmarks/README.md). The
+per output partition and input batch cost more than the handling (benchmarks/HISTORY.md). The
 records' offsets are acknowledged to Faust's commit bookkeeping only when everything the fetch's
 batches produced is written, so a committed offset always means "its outputs are in Kafka"; a
 failed send stops the worker (its input is then processed again after restart: at-least-once).

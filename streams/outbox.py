@@ -13,7 +13,7 @@ Handing a batch to aiokafka never blocks the caller. aiokafka takes a partition'
 its accumulator only once the previous one has left in a produce request, and it keeps one request
 in flight per broker; ``send_batch`` waits for that. With a batch per output partition and fetch,
 the worker's loop waited there for ~4-14 % of the time at a steady 2,500 touchpoints/s
-(benchmarks/README.md), with nothing else to do. So records that would wait are queued behind the
+(benchmarks/HISTORY.md), with nothing else to do. So records that would wait are queued behind the
 partition's previous batch instead (:class:`_Queue`, per producer and partition, first in first
 out across every outbox), and the caller gets their delivery future at once. The newest queued
 batch takes the records of later outboxes until it can enter, so a busy partition gets about one
@@ -209,7 +209,7 @@ class _Queue:
     partition's batch while a request is in flight). With one request in flight per broker
     connection, every partition's next batch waits for the whole request; appending keeps the
     batches per partition at about one per request, where there was one per handled fetch
-    (measured: ~35 % fewer batches in a burst, ~15 % fewer paced; benchmarks/README.md). The
+    (measured: ~35 % fewer batches in a burst, ~15 % fewer paced; benchmarks/HISTORY.md). The
     embedded broker's fetches slow down with every batch stored ahead of the fetch offset
     (broker_hop.py), so the worker's own topics also grow slower to read."""
 

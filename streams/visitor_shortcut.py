@@ -4,7 +4,7 @@ the visitor's order.
 Tracking cookies come with every touchpoint, so once a visitor is linked each of its touchpoints
 goes to the visitor first (keyed by the cookie) and the retired visitor forwards it to the lead
 (core.identity_flow): a second pass through the lead-messages topic for ~80 % of touchpoints,
-one more hop of latency each (benchmarks/README.md, latency.py). Ingest can do the forward
+one more hop of latency each (benchmarks/HISTORY.md, latency.py). Ingest can do the forward
 itself — the retired visitor's answer (``forward``) depends on nothing but its being retired —
 but only where nothing the visitor was sent before can still be on its way to the lead, or the
 lead would apply the visitor's touchpoints out of their input order (DESIGN §8).
