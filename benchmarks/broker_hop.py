@@ -1,14 +1,17 @@
 """The broker's own latency: one raw aiokafka produce → consume hop, no leadstream, over time.
 
     .venv/bin/python benchmarks/broker_hop.py [--rate 2500] [--seconds 60] [--linger-ms 1]
-                                              [--noise-rate 0]
+                                              [--noise-rate 0] [--hops 1]
     .venv/bin/python benchmarks/broker_hop.py --scan 200000 [--fetch-max-wait-ms 100]
 
 Paces ``--rate`` records/s (~300-byte values, keyed round the partitions) to a new topic of 8
 partitions on a new embedded broker and prints, per 10 s of sending, the median and p99 from
 produce to a consumer seeing it. ``--noise-rate N`` also writes N records/s with linger 0 (one
 small batch each) to another topic, to tell a slowdown of the partitions written from one of
-the whole broker. ``latency.py`` uses :func:`raw_hop` as its baseline.
+the whole broker. ``--hops N`` chains N hops: a relay (consumer and producer, in this process)
+reads each topic and sends every record on to the next, as a pipeline stage does with nothing to
+do; the pipeline's handover for a person's first contact crosses the broker four times.
+``latency.py`` uses :func:`raw_hop` as its baseline, with one hop and with four.
 
 ``--scan N`` writes N one-record batches to a one-partition topic in 5 rounds and, after each,
 times a fetch of its last 50 records.
@@ -55,22 +58,41 @@ async def _pace(producer: AIOKafkaProducer, topic: str, rate: float, count: int,
 
 async def raw_hop(bootstrap: str, rate: float, count: int, linger_ms: float, partitions: int,
                   fetch_max_wait_ms: int = 100, topic: str = "latency-hop",
-                  noise_rate: float = 0.0) -> list[tuple[float, float]]:
+                  noise_rate: float = 0.0, hops: int = 1,
+                  relay_linger_ms: float = 0.0) -> list[tuple[float, float]]:
     """(time sent, latency in s) of ``count`` records paced at ``rate`` through one produce →
     consume hop on a new ``topic``; with ``noise_rate``, another topic gets that many one-record
     batches per second meanwhile. The consumer's default fetch wait is the worker's on the
     embedded broker (100 ms): Tansu answers an empty fetch when finding the offset takes longer
-    than the wait, so a shorter one stalls the consumer sooner."""
-    await _create(bootstrap, [topic, f"{topic}-noise"] if noise_rate else [topic], partitions)
+    than the wait, so a shorter one stalls the consumer sooner.
+
+    With ``hops`` > 1 the records cross that many topics: a relay per topic sends each record it
+    fetches on to the next one at once, through one producer with ``relay_linger_ms`` (the
+    worker's producer linger, 0 by default)."""
+    if hops < 1:
+        raise ValueError(f"hops must be at least 1, not {hops}")
+    chain = [topic] + [f"{topic}-{n}" for n in range(2, hops + 1)]
+    await _create(bootstrap, chain + [f"{topic}-noise"] if noise_rate else chain, partitions)
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=linger_ms)
     noise = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=0)
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None,
-                                auto_offset_reset="earliest",
-                                fetch_max_wait_ms=fetch_max_wait_ms)
-    await producer.start()
-    await noise.start()
-    await consumer.start()
+    relay_producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=relay_linger_ms)
+
+    def consumer_of(name: str) -> AIOKafkaConsumer:
+        return AIOKafkaConsumer(name, bootstrap_servers=bootstrap, group_id=None,
+                                auto_offset_reset="earliest", fetch_max_wait_ms=fetch_max_wait_ms)
+
+    relay_consumers = [consumer_of(name) for name in chain[:-1]]
+    consumer = consumer_of(chain[-1])
+    clients = [producer, noise, relay_producer, *relay_consumers, consumer]
+    for client in clients:
+        await client.start()
     samples: list[tuple[float, float]] = []
+
+    async def relay(source: AIOKafkaConsumer, target: str) -> None:
+        while True:
+            for messages in (await source.getmany(timeout_ms=20)).values():
+                for m in messages:
+                    await relay_producer.send(target, m.value, key=m.key)
 
     async def read() -> None:
         while len(samples) < count:
@@ -80,6 +102,8 @@ async def raw_hop(bootstrap: str, rate: float, count: int, linger_ms: float, par
                     sent = float(m.value[:-len(VALUE_PAD)])
                     samples.append((sent, now - sent))
 
+    relays = [asyncio.create_task(relay(source, target))
+              for source, target in zip(relay_consumers, chain[1:])]
     reader = asyncio.create_task(read())
     noisy = (asyncio.create_task(_pace(noise, f"{topic}-noise", noise_rate,
                                        int(noise_rate * count / rate), stamp=False))
@@ -90,12 +114,10 @@ async def raw_hop(bootstrap: str, rate: float, count: int, linger_ms: float, par
         if noisy:
             await noisy
     finally:
-        reader.cancel()
-        if noisy:
-            noisy.cancel()
-        await producer.stop()
-        await noise.stop()
-        await consumer.stop()
+        for task in [reader, *relays, *([noisy] if noisy else [])]:
+            task.cancel()
+        for client in clients:
+            await client.stop()
     return samples
 
 
@@ -170,6 +192,7 @@ def main() -> int:
     parser.add_argument("--fetch-max-wait-ms", type=int, default=100)
     parser.add_argument("--noise-rate", type=float, default=0.0, metavar="PER_SECOND")
     parser.add_argument("--scan", type=int, default=0, metavar="BATCHES")
+    parser.add_argument("--hops", type=int, default=1, help="hops in a chain (relayed at once)")
     args = parser.parse_args()
     if args.scan:
         with EmbeddedBroker() as broker:
@@ -184,10 +207,10 @@ def main() -> int:
         samples = asyncio.run(raw_hop(broker.bootstrap_servers, args.rate,
                                       int(args.rate * args.seconds), args.linger_ms,
                                       args.partitions, args.fetch_max_wait_ms,
-                                      noise_rate=args.noise_rate))
-    print(f"one hop at {args.rate:.0f}/s, linger {args.linger_ms:g} ms, {args.partitions} "
-          f"partitions, fetch wait {args.fetch_max_wait_ms} ms, noise {args.noise_rate:.0f}/s "
-          "on another topic:")
+                                      noise_rate=args.noise_rate, hops=args.hops))
+    print(f"{args.hops} hop(s) in a chain at {args.rate:.0f}/s, linger {args.linger_ms:g} ms, "
+          f"{args.partitions} partitions, fetch wait {args.fetch_max_wait_ms} ms, "
+          f"noise {args.noise_rate:.0f}/s on another topic:")
     print(over_time(samples, window=10.0, q=0.5))
     print(over_time(samples, window=10.0, q=0.99))
     return 0

@@ -9,8 +9,11 @@ waits until no tick was sent for ``--settle`` seconds. Then the same people go o
 times of now) at ``--fraction`` of the peak for ``--seconds`` while a consumer reads the handover
 topic; every handover whose trigger is one of those touchpoints gives one latency sample (first
 copy only). Prints p50, p90, p99 and max, the median per 5 s of sending (rising: the worker falls
-behind), a breakdown per hop and, as baseline, one raw aiokafka hop at the same rate, producer
-linger, consumer fetch wait and duration on a topic with as many partitions (``broker_hop.py``).
+behind), a breakdown per hop and, as baselines, one raw aiokafka hop at the same rate, producer
+linger, consumer fetch wait and duration on a topic with as many partitions (``broker_hop.py``),
+and ``--chain-hops`` (4) such hops in a chain, relayed at once as a stage with nothing to do would:
+a person's first contact crosses the broker four times (ingest, the visitor's forward, the lead,
+the consumer), so the chain is what the broker alone takes on that path.
 """
 
 from __future__ import annotations
@@ -241,6 +244,10 @@ def main() -> int:
                         "partition's storage every half of it while a fetch waits, at a cost "
                         "that grows with the partition's batches: a 5 ms wait on the handover "
                         "topic took broker CPU the worker needs on a 2-core machine")
+    parser.add_argument("--chain-hops", type=int, default=4, metavar="N",
+                        help="second baseline: N raw hops in a chain, relayed at once (a "
+                        "person's first contact crosses the broker four times before its "
+                        "handover is read); 0: skip it")
     parser.add_argument("--py-spy", type=Path, metavar="FILE",
                         help="record the worker with py-spy (on PATH) into FILE while pacing, "
                         "raw collapsed stacks; py-spy pauses the worker for each sample, so "
@@ -302,6 +309,11 @@ def main() -> int:
         hop = asyncio.run(raw_hop(bs, rate, count=len(paced), linger_ms=args.linger_ms,
                                   partitions=PARTITIONS,
                                   fetch_max_wait_ms=args.consumer_fetch_wait_ms))
+        chain = asyncio.run(raw_hop(bs, rate, count=len(paced), linger_ms=args.linger_ms,
+                                    partitions=PARTITIONS,
+                                    fetch_max_wait_ms=args.consumer_fetch_wait_ms,
+                                    topic="latency-chain", hops=args.chain_hops)) \
+            if args.chain_hops else []
         print("\nwhere it goes (ms, from record timestamps):")
         asyncio.run(_breakdown(bs, arrivals))
 
@@ -317,6 +329,15 @@ def main() -> int:
     print(over_time(hop))
     print("pipeline / raw hop, same run: p50 {:.1f}×, p99 {:.1f}×".format(
         *(percentile(latencies, q) / max(1e-6, percentile(hop_latencies, q)) for q in (0.5, 0.99))))
+    if chain:
+        chain_latencies = [latency for _, latency in chain]
+        print(_summary(f"raw aiokafka: {args.chain_hops} hops in a chain (baseline)",
+                       chain_latencies))
+        print(over_time(chain))
+        p50, p99 = (percentile(latencies, q) / max(1e-6, percentile(chain_latencies, q))
+                    for q in (0.5, 0.99))
+        print(f"pipeline / raw chain, same run: p50 {p50:.1f}×, p99 {p99:.1f}×; the chain's "
+              f"p99 <= 250 ms: {'yes' if percentile(chain_latencies, 0.99) <= 0.25 else 'NO'}")
     print(f"pipeline mean {1000 * statistics.fmean(latencies):.0f} ms; "
           f"p99 <= 250 ms: {'yes' if percentile(latencies, 0.99) <= 0.25 else 'NO'}")
     return 0
