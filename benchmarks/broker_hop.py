@@ -10,8 +10,8 @@ produce to a consumer seeing it. ``--noise-rate N`` also writes N records/s with
 small batch each) to another topic, to tell a slowdown of the partitions written from one of
 the whole broker. ``--hops N`` chains N hops: a relay (consumer and producer, in this process)
 reads each topic and sends every record on to the next, as a pipeline stage does with nothing to
-do; the pipeline's handover for a person's first contact crosses the broker four times.
-``latency.py`` uses :func:`raw_hop` as its baseline, with one hop and with four.
+do; every handover of the pipeline crosses the broker at least three times before it is read.
+``latency.py`` uses :func:`raw_hop` as its baselines, with one hop and with three.
 
 ``--scan N`` writes N one-record batches to a one-partition topic in 5 rounds and, after each,
 times a fetch of its last 50 records.

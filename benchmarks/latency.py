@@ -11,9 +11,10 @@ topic; every handover whose trigger is one of those touchpoints gives one latenc
 copy only). Prints p50, p90, p99 and max, the median per 5 s of sending (rising: the worker falls
 behind), a breakdown per hop and, as baselines, one raw aiokafka hop at the same rate, producer
 linger, consumer fetch wait and duration on a topic with as many partitions (``broker_hop.py``),
-and ``--chain-hops`` (4) such hops in a chain, relayed at once as a stage with nothing to do would:
-a person's first contact crosses the broker four times (ingest, the visitor's forward, the lead,
-the consumer), so the chain is what the broker alone takes on that path.
+and ``--chain-hops`` (3) such hops in a chain, relayed at once as a stage with nothing to do
+would. Every handover crosses the broker at least three times before a consumer sees it
+(touchpoint → ingest → lead → consumer; a first contact that links a visitor once more, for the
+visitor's forward), so the chain is what the broker alone takes on the shortest path.
 """
 
 from __future__ import annotations
@@ -244,10 +245,10 @@ def main() -> int:
                         "partition's storage every half of it while a fetch waits, at a cost "
                         "that grows with the partition's batches: a 5 ms wait on the handover "
                         "topic took broker CPU the worker needs on a 2-core machine")
-    parser.add_argument("--chain-hops", type=int, default=4, metavar="N",
-                        help="second baseline: N raw hops in a chain, relayed at once (a "
-                        "person's first contact crosses the broker four times before its "
-                        "handover is read); 0: skip it")
+    parser.add_argument("--chain-hops", type=int, default=3, metavar="N",
+                        help="second baseline: N raw hops in a chain, relayed at once (every "
+                        "handover crosses the broker at least three times before it is read, a "
+                        "first contact that links a visitor four times); 0: skip it")
     parser.add_argument("--py-spy", type=Path, metavar="FILE",
                         help="record the worker with py-spy (on PATH) into FILE while pacing, "
                         "raw collapsed stacks; py-spy pauses the worker for each sample, so "

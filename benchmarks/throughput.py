@@ -12,6 +12,11 @@ records in its /metrics. It reports records/s, CPU seconds and peak RSS per work
 pipeline's ratio to each baseline. The pipeline's output is checked: DLQ records = malformed and
 bot records in the log, and every lead id's touchpoint count, counts per rule and merge target in
 its leads changelog equal the pure core's over the same log.
+
+It also prints what the pipeline's work was (lead messages, state writes and CPU per touchpoint),
+what carrying its records costs at the batch-lane pass-through's CPU per record of the same run,
+and with ``--py-spy FILE`` the shares of the work every touchpoint needs whatever carries it (the
+pure core, input validation) and of the codecs and state, from the worker's own profile.
 """
 
 from __future__ import annotations
@@ -87,6 +92,36 @@ def start_py_spy(pid: int, out: Path) -> subprocess.Popen[bytes]:
 def stop_py_spy(spy: subprocess.Popen[bytes]) -> None:
     spy.send_signal(signal.SIGINT)
     spy.wait()
+
+
+#: the shares a profile of the pipeline is read for: the work every touchpoint needs whatever
+#: carries it (the pure core, input validation), the lead messages' codec, and the lead states;
+#: each by the functions (py-spy's qualified names, unique in the worker) whose frames count
+PROFILE_GROUPS = {
+    "pure core (apply)": ("apply",),
+    "input validation (parse, hygiene, canonical id)": (
+        "parse_touchpoint", "TrafficFilter.check", "routed_touchpoint"),
+    "lead-message codec": ("encode_message", "decode_message"),
+    "state: codec, reads, writes": (
+        "encode_state", "decode_state", "TableBuffer.get", "TableBuffer.flush", "StateCache.get"),
+}
+
+
+def profile_shares(path: Path) -> dict[str, float]:
+    """Per :data:`PROFILE_GROUPS` entry, the share of a raw py-spy profile's samples (every thread;
+    py-spy leaves idle samples out) with one of its functions on the stack."""
+    hits = dict.fromkeys(PROFILE_GROUPS, 0)
+    total = 0
+    for line in path.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack:
+            continue
+        total += int(count)
+        functions = {frame.partition(" (")[0] for frame in stack.split(";")}
+        for group, names in PROFILE_GROUPS.items():
+            if not functions.isdisjoint(names):
+                hits[group] += int(count)
+    return {group: n / max(1, total) for group, n in hits.items()}
 
 
 def _peak_rss_mb(pid: int) -> float:
@@ -314,6 +349,17 @@ def main() -> int:
     print(f"pipeline work per touchpoint: {lead_messages / len(records):.2f} lead messages, "
           f"{state_writes / len(records):.2f} lead-state writes, "
           f"{full.cpu_seconds / len(records) * 1e6:.0f} µs of CPU")
+    # what carrying the records costs, at the lane pass-through's own CPU per record (consumed
+    # and produced) in this run: the pipeline consumes each touchpoint and each lead message
+    consumed, per_record = 1 + lead_messages / len(records), lane.cpu_seconds / len(records) * 1e6
+    print(f"carrying them at the batch lane pass-through's {per_record:.0f} µs of CPU per record: "
+          f"{consumed:.2f} records consumed per touchpoint, {consumed * per_record:.0f} µs")
+    if args.py_spy is not None:
+        cpu = full.cpu_seconds / len(records) * 1e6
+        print("where the pipeline's CPU went (py-spy, share of its samples; µs per touchpoint of "
+              "this run's CPU, which py-spy raises):")
+        for group, share in profile_shares(args.py_spy).items():
+            print(f"  {group:<50}{share:>6.1%}{share * cpu:>6.0f} µs")
     print(f"per lead (touchpoints, rule counts, merged into) against the pure core: "
           f"{len(expected) - len(set(differing) & set(expected))} of {len(expected)} ids equal"
           + (f"; differing: {differing[:5]}" if differing else ""))
