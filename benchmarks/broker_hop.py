@@ -83,7 +83,8 @@ async def raw_hop(bootstrap: str, rate: float, count: int, linger_ms: float, par
 
     relay_consumers = [consumer_of(name) for name in chain[:-1]]
     consumer = consumer_of(chain[-1])
-    clients = [producer, noise, relay_producer, *relay_consumers, consumer]
+    clients = [producer, noise, *([relay_producer] if relay_consumers else []), *relay_consumers,
+               consumer]
     for client in clients:
         await client.start()
     samples: list[tuple[float, float]] = []
@@ -110,7 +111,7 @@ async def raw_hop(bootstrap: str, rate: float, count: int, linger_ms: float, par
              if noise_rate else None)
     try:
         await _pace(producer, topic, rate, count, stamp=True)
-        await _drain(reader, samples, stall_s=20.0)
+        await _drain(reader, samples, stall_s=20.0, relays=relays)
         if noisy:
             await noisy
     finally:
@@ -122,11 +123,16 @@ async def raw_hop(bootstrap: str, rate: float, count: int, linger_ms: float, par
 
 
 async def _drain(reader: asyncio.Task[None], samples: list[tuple[float, float]],
-                 stall_s: float) -> None:
+                 stall_s: float, relays: list[asyncio.Task[None]]) -> None:
     """Wait for the consumer to see every record; a slow broker may take minutes to catch up, so
-    give up only when nothing new arrives for ``stall_s``."""
+    give up only when nothing new arrives for ``stall_s``. A relay only ends by failing: raise
+    its error rather than wait for the stall."""
     seen, last_progress = -1, time.monotonic()
     while not reader.done():
+        for relay in relays:
+            if relay.done():
+                relay.result()
+                raise RuntimeError("a relay of the chain stopped")
         if len(samples) != seen:
             seen, last_progress = len(samples), time.monotonic()
         elif time.monotonic() - last_progress > stall_s:
@@ -193,6 +199,8 @@ def main() -> int:
     parser.add_argument("--noise-rate", type=float, default=0.0, metavar="PER_SECOND")
     parser.add_argument("--scan", type=int, default=0, metavar="BATCHES")
     parser.add_argument("--hops", type=int, default=1, help="hops in a chain (relayed at once)")
+    parser.add_argument("--relay-linger-ms", type=float, default=0.0,
+                        help="linger of the relays' producer (the worker's is 0)")
     args = parser.parse_args()
     if args.scan:
         with EmbeddedBroker() as broker:
@@ -207,7 +215,8 @@ def main() -> int:
         samples = asyncio.run(raw_hop(broker.bootstrap_servers, args.rate,
                                       int(args.rate * args.seconds), args.linger_ms,
                                       args.partitions, args.fetch_max_wait_ms,
-                                      noise_rate=args.noise_rate, hops=args.hops))
+                                      noise_rate=args.noise_rate, hops=args.hops,
+                                      relay_linger_ms=args.relay_linger_ms))
     print(f"{args.hops} hop(s) in a chain at {args.rate:.0f}/s, linger {args.linger_ms:g} ms, "
           f"{args.partitions} partitions, fetch wait {args.fetch_max_wait_ms} ms, "
           f"noise {args.noise_rate:.0f}/s on another topic:")
