@@ -211,8 +211,8 @@ def main() -> int:
                         help="people in the log (throughput.py's log: --people 10000 "
                         "--touchpoints 100000)")
     parser.add_argument("--phases", action="store_true",
-                        help="one timed pass: µs per touchpoint by phase, and the rate that "
-                        "work alone allows one process")
+                        help="one timed pass: µs per touchpoint by phase, the collector's "
+                        "pauses apart (shares of the timed pass, scaled to untimed ones)")
     parser.add_argument("--only", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.instructions:
