@@ -346,20 +346,19 @@ def main() -> int:
           f"({malformed} malformed in the log)")
     # what the work was: lead messages per touchpoint are fixed by the log; state writes (one per
     # lead and fetched batch) fall when batches are larger, and with them CPU per touchpoint
+    cpu_us = full.cpu_seconds / len(records) * 1e6
     print(f"pipeline work per touchpoint: {lead_messages / len(records):.2f} lead messages, "
-          f"{state_writes / len(records):.2f} lead-state writes, "
-          f"{full.cpu_seconds / len(records) * 1e6:.0f} µs of CPU")
+          f"{state_writes / len(records):.2f} lead-state writes, {cpu_us:.0f} µs of CPU")
     # what carrying the records costs, at the lane pass-through's own CPU per record (consumed
     # and produced) in this run: the pipeline consumes each touchpoint and each lead message
     consumed, per_record = 1 + lead_messages / len(records), lane.cpu_seconds / len(records) * 1e6
     print(f"carrying them at the batch lane pass-through's {per_record:.0f} µs of CPU per record: "
           f"{consumed:.2f} records consumed per touchpoint, {consumed * per_record:.0f} µs")
     if args.py_spy is not None:
-        cpu = full.cpu_seconds / len(records) * 1e6
         print("where the pipeline's CPU went (py-spy, share of its samples; µs per touchpoint of "
               "this run's CPU, which py-spy raises):")
         for group, share in profile_shares(args.py_spy).items():
-            print(f"  {group:<50}{share:>6.1%}{share * cpu:>6.0f} µs")
+            print(f"  {group:<50}{share:>6.1%}{share * cpu_us:>6.0f} µs")
     print(f"per lead (touchpoints, rule counts, merged into) against the pure core: "
           f"{len(expected) - len(set(differing) & set(expected))} of {len(expected)} ids equal"
           + (f"; differing: {differing[:5]}" if differing else ""))
