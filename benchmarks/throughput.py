@@ -200,6 +200,7 @@ def _env(app_id: str) -> dict[str, str]:
         "LEADSTREAM__TOPICS__HANDOVER": f"{app_id}-out",
         "LEADSTREAM__TOPICS__DLQ": f"{app_id}-dlq",
         "LEADSTREAM__LOG__LEVEL": "info",  # Faust logs "Worker ready" at info; quiet after it
+        "LEADSTREAM__WEB__AUTH": "none",  # the benchmarks read /metrics only (never authenticated)
     }
 
 

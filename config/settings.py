@@ -1,7 +1,8 @@
 """Worker settings: one YAML file (optional) overlaid by ``LEADSTREAM__…`` environment variables.
 
 Environment names are the field path in upper case joined by double underscores, e.g.
-``LEADSTREAM__KAFKA__BOOTSTRAP_SERVERS=broker:9092``; values are read as YAML scalars.
+``LEADSTREAM__KAFKA__BOOTSTRAP_SERVERS=broker:9092``. Values are read as the strings they are,
+and may come from files (``…_FILE``, a secrets directory): ``config/environment.py``.
 """
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, IPvAnyNetwork, SecretStr, model_validator
 
+from leadstream.config.environment import ENV_PREFIX, overlay
 from leadstream.config.model_loader import DEFAULT_MODEL_PATH
 from leadstream.config.yaml_source import LinedYaml, read_yaml, validate
 from leadstream.exceptions import ConfigError
@@ -32,8 +33,6 @@ __all__ = [
     "load_settings",
     "ENV_PREFIX",
 ]
-
-ENV_PREFIX = "LEADSTREAM__"
 
 
 class _Section(BaseModel):
@@ -144,9 +143,23 @@ class WebSettings(_Section):
         description="how other workers reach this one (lead queries are forwarded to the worker "
                     "that holds the lead); default http://host:port",
     )
-    api_token: SecretStr | None = Field(
-        default=None, description="if set, /leads and /funnel require 'Authorization: Bearer <token>'"
+    auth: Literal["token", "none"] = Field(
+        default="token",
+        description="'token': /leads and /funnel require 'Authorization: Bearer <api_token>', and "
+        "the worker does not start without a token; 'none': they answer anyone who can reach "
+        "the port (the only way to switch authentication off)",
     )
+    api_token: SecretStr | None = Field(
+        default=None, min_length=1,
+        description="the bearer token of /leads and /funnel (web.auth: token); read it from a "
+        "file with LEADSTREAM__WEB__API_TOKEN_FILE or LEADSTREAM_SECRETS_DIR",
+    )
+
+    @model_validator(mode="after")
+    def _auth_consistent(self) -> WebSettings:
+        if self.auth == "none" and self.api_token is not None:
+            raise ValueError("web.api_token is set but web.auth is 'none'; remove one of them")
+        return self
 
 
 class TickSettings(_Section):
@@ -229,32 +242,6 @@ class Settings(_Section):
     max_message_bytes: int = Field(default=65536, ge=256, le=16 * 1024 * 1024)
 
 
-def _env_overlay(data: dict[str, Any], environ: Mapping[str, str]) -> dict[str, str]:
-    """Overlay the ``LEADSTREAM__…`` variables; return field path (dotted) → variable name."""
-    names: dict[str, str] = {}
-    for name, raw in sorted(environ.items()):
-        if not name.startswith(ENV_PREFIX):
-            continue
-        path = [part.lower() for part in name[len(ENV_PREFIX) :].split("__")]
-        if not all(path):
-            raise ConfigError("environment", name, "empty path segment in variable name")
-        try:
-            value = yaml.safe_load(raw) if raw.strip() else None
-        except yaml.YAMLError:
-            value = raw
-        if path[-1] == "touchpoints" and isinstance(value, str):
-            value = [t.strip() for t in value.split(",") if t.strip()]
-        node = data
-        for part in path[:-1]:
-            child = node.setdefault(part, {})
-            if not isinstance(child, dict):
-                raise ConfigError("environment", name, f"'{part}' is not a section")
-            node = child
-        node[path[-1]] = value
-        names[".".join(path)] = name
-    return names
-
-
 def _variable_for(field: str, names: Mapping[str, str]) -> str | None:
     """The variable that set ``field`` or a section or list that holds it."""
     for path, name in names.items():
@@ -264,9 +251,13 @@ def _variable_for(field: str, names: Mapping[str, str]) -> str | None:
 
 
 def load_settings(
-    path: Path | str | None = None, *, environ: Mapping[str, str] | None = None
+    path: Path | str | None = None, *, environ: Mapping[str, str] | None = None,
+    serves_web: bool = True,
 ) -> Settings:
-    """Load settings from ``path`` (optional) and the environment; raise ``ConfigError``."""
+    """Load settings from ``path`` (optional) and the environment; raise ``ConfigError``.
+
+    ``serves_web=False`` is for client commands (demo traffic), which need no API token.
+    """
     environ = os.environ if environ is None else environ
     if path is not None:
         source = read_yaml(Path(path), what="settings")
@@ -275,7 +266,7 @@ def load_settings(
     if not isinstance(source.data, dict):
         raise ConfigError(source.file, "(document)", "the top level must be a mapping of fields")
     overlaid = dict(source.data)
-    from_environment = _env_overlay(overlaid, environ)
+    from_environment = overlay(overlaid, Settings, environ)
     # relative paths in a settings file are relative to that file, not to the working directory
     base = Path(path).parent if path is not None else Path.cwd()
     if isinstance(overlaid.get("model_path"), str) and not Path(overlaid["model_path"]).is_absolute():
@@ -290,9 +281,19 @@ def load_settings(
         if not Path(state["dir"]).is_absolute():
             overlaid["state"] = {**state, "dir": str(base / state["dir"])}
     try:
-        return validate(Settings, LinedYaml(overlaid, source.lines, source.file))
+        settings = validate(Settings, LinedYaml(overlaid, source.lines, source.file))
     except ConfigError as exc:
         variable = _variable_for(exc.field, from_environment)
         if variable is None:
             raise
         raise ConfigError("environment", f"{variable} ({exc.field})", exc.why) from None
+    web = settings.web
+    if serves_web and web.enabled and web.auth == "token" and web.api_token is None:
+        # no default token and no silent "open": the operator says which one they want
+        raise ConfigError(
+            source.file, "web.api_token",
+            "not set, and web.auth is 'token' (the default): set the token "
+            "(LEADSTREAM__WEB__API_TOKEN, LEADSTREAM__WEB__API_TOKEN_FILE or a file in "
+            "LEADSTREAM_SECRETS_DIR), or set web.auth: none to serve /leads and /funnel without "
+            "authentication", line=source.line_of(("web",)))
+    return settings

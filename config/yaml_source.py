@@ -67,12 +67,13 @@ def read_yaml(path: Path, *, what: str, error: type[ConfigError] = ConfigError) 
     return LinedYaml(data, lines, file)
 
 
-def validate(model: type[M], source: LinedYaml, *, error: type[ConfigError] = ConfigError) -> M:
+def validate(model: type[M], source: LinedYaml, *, error: type[ConfigError] = ConfigError,
+             context: dict[str, Any] | None = None) -> M:
     """Validate ``source.data`` as ``model``; the first error names file, line and field."""
     if not isinstance(source.data, dict):
         raise error(source.file, "(document)", "the top level must be a mapping of fields")
     try:
-        return model.model_validate(source.data)
+        return model.model_validate(source.data, context=context)
     except ValidationError as exc:
         first = exc.errors(include_url=False, include_input=False)[0]
         loc = tuple(first["loc"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import secrets
 import signal
 import sys
 import tempfile
@@ -80,6 +81,11 @@ def run_demo(options: DemoOptions) -> int:
         broker.start()
         _say(f"  embedded Tansu broker on {broker.bootstrap_servers} (pid {broker.pid})")
         extra = {"LEADSTREAM__MODEL_PATH": str(options.model_path)} if options.model_path else {}
+        # the API is authenticated here as in production: a fresh token, handed over as a file
+        token_file = workdir / "api-token"
+        token_file.write_text(secrets.token_urlsafe(24) + "\n")
+        token_file.chmod(0o600)
+        extra["LEADSTREAM__WEB__API_TOKEN_FILE"] = str(token_file)
         # the broker is new and empty, so the state dir must be too (BROKER.md defect 4)
         state_dir = Path(tempfile.mkdtemp(prefix="state-", dir=workdir))
         worker = WorkerProcess(
@@ -91,6 +97,7 @@ def run_demo(options: DemoOptions) -> int:
         ).start()
         _say(f"  worker pid {worker.pid}, HTTP on {worker.base_url}: /metrics /healthz /readyz "
              "/leads/{id} /funnel")
+        _say(f"  /leads and /funnel want 'Authorization: Bearer <token>'; the token is in {token_file}")
         worker.wait_ready(timeout=90)
         _say("  worker ready; sending demo traffic (Ctrl-C to stop early)")
         return asyncio.run(_drive(options, broker.bootstrap_servers, worker, workdir))
@@ -274,23 +281,24 @@ def _summary(worker: WorkerProcess, seen: _Seen, workdir: Path, complete: bool, 
         _say(f"example DLQ record: kind={sample['kind']} reason={sample['reason']!r} "
              f"source={sample['source']['topic']}[{sample['source']['partition']}]"
              f"@{sample['source']['offset']}")
-    _show_api(worker, latest)
+    _show_api(worker, latest, (workdir / "api-token").read_text().strip())
     _say(f"logs: {workdir / 'worker.log'}, {workdir / 'broker.log'}")
 
 
-def _get_json(url: str) -> Any:
-    with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - loopback
+def _get_json(url: str, token: str) -> Any:
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 - loopback
         return json.loads(response.read())
 
 
-def _show_api(worker: WorkerProcess, latest: dict[str, dict[str, Any]]) -> None:
+def _show_api(worker: WorkerProcess, latest: dict[str, dict[str, Any]], token: str) -> None:
     """What the worker's HTTP API answers, so the demo shows it working."""
     try:
-        funnel = _get_json(f"{worker.base_url}/funnel")
+        funnel = _get_json(f"{worker.base_url}/funnel", token)
         _say(f"GET /funnel              stages {funnel['stages']}, grades {funnel['grades']}")
         if latest:
             lead_id = max(latest, key=lambda k: (latest[k]["score"], k))
-            lead = _get_json(f"{worker.base_url}/leads/{lead_id}")
+            lead = _get_json(f"{worker.base_url}/leads/{lead_id}", token)
             top = ", ".join(f"{c['rule']} {c['points']} ({c['count']}x)"
                             for c in lead["scores"][next(iter(lead["scores"]))]["contributions"][:4])
             _say(f"GET /leads/{lead_id}  stage {lead['stage']}, score {lead['score']}, "

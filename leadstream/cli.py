@@ -4,6 +4,7 @@
     leadstream worker [--config FILE]                      one worker against the configured Kafka
     leadstream broker [--port P]                           the embedded broker in the foreground
     leadstream traffic [--rate R] [--duration S]           demo touchpoints to the configured Kafka
+    leadstream config check [--config FILE]                the effective settings, secrets masked
     leadstream model validate FILE                         check a scoring model file
     leadstream schemas export [DIR]                        write the JSON Schemas
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -78,6 +80,22 @@ def _cmd_broker(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_config_check(args: argparse.Namespace) -> int:
+    import yaml
+
+    from leadstream.config import load_settings
+    from leadstream.config.environment import environment_values
+
+    settings = load_settings(args.config)
+    # mode="json" turns every SecretStr into '**********': no secret reaches the terminal
+    print(yaml.safe_dump(settings.model_dump(mode="json"), sort_keys=False), end="")
+    origins = sorted({origin for _, origin in environment_values(os.environ).values()})
+    if origins:
+        print("# from the environment: " + ", ".join(o.split("=")[0] for o in origins))
+    print(f"# OK: {args.config or '(no file)'} and the environment make valid worker settings")
+    return 0
+
+
 def _cmd_model_validate(args: argparse.Namespace) -> int:
     from leadstream.config import load_model
 
@@ -99,7 +117,7 @@ def _cmd_traffic(args: argparse.Namespace) -> int:
     from leadstream.config import load_settings
     from leadstream.demo.producer import send_traffic
 
-    settings = load_settings(args.config)
+    settings = load_settings(args.config, serves_web=False)
     topic = args.topic or settings.topics.touchpoints[0]
     sent = asyncio.run(send_traffic(settings.kafka, topic, rate=args.rate, duration=args.duration,
                                     people=args.leads, seed=args.seed))
@@ -153,6 +171,12 @@ def build_parser() -> argparse.ArgumentParser:
     broker.add_argument("--host", default="127.0.0.1")
     broker.add_argument("--port", type=int, default=9092)
     broker.set_defaults(func=_cmd_broker)
+
+    config = sub.add_parser("config", help="settings tools")
+    config_sub = config.add_subparsers(dest="config_command", required=True)
+    check = config_sub.add_parser("check", help="validate the settings and print them, secrets masked")
+    check.add_argument("--config", help="settings YAML (environment LEADSTREAM__… overrides)")
+    check.set_defaults(func=_cmd_config_check)
 
     model = sub.add_parser("model", help="scoring model tools")
     model_sub = model.add_subparsers(dest="model_command", required=True)

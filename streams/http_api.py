@@ -8,7 +8,8 @@
 ``/funnel``         leads per stage and grade over all workers (``?scope=local``: this one)
 ==================  =====================================================================
 
-``/leads`` and ``/funnel`` require ``Authorization: Bearer <web.api_token>`` when a token is set.
+``/leads`` and ``/funnel`` require ``Authorization: Bearer <web.api_token>`` unless the settings
+say ``web.auth: none``.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import ClientTimeout
 from faust.web import View
 
+from leadstream.exceptions import ConfigError
 from leadstream.streams.codecs import decode_state
 from leadstream.streams.funnel import decode_counts, merge_counts, stats_key
 from leadstream.streams.mappers import lead_to_api
@@ -42,8 +44,13 @@ Handler = Callable[..., Awaitable[Any]]
 
 def register_views(pipeline: Pipeline) -> None:
     app = pipeline.app
-    token = pipeline.settings.web.api_token
-    secret = token.get_secret_value().encode() if token is not None else None
+    web = pipeline.settings.web
+    if web.auth == "none":
+        secret = None
+    elif web.api_token is None:  # load_settings refuses this for a worker; never serve it open
+        raise ConfigError("settings", "web.api_token", "web.auth is 'token' but no token is set")
+    else:
+        secret = web.api_token.get_secret_value().encode()
 
     def requires_token(handler: Handler) -> Handler:
         @wraps(handler)

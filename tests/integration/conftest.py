@@ -77,6 +77,8 @@ class Deployment:
             "LEADSTREAM__TOPICS__FEEDBACK": t["feedback"],
             "LEADSTREAM__TOPICS__COMMANDS": t["commands"],
             "LEADSTREAM__LOG__LEVEL": "info",
+            # the API's authentication has its own test (test_http_api.py)
+            "LEADSTREAM__WEB__AUTH": "none",
             # Test event times are fixed in the past, so deadlines would fire at once and add
             # events to every journey; tests of time turn ticks on (tests/integration/test_ticks.py).
             "LEADSTREAM__TICKS__ENABLED": "false",

@@ -41,7 +41,7 @@ def _produce(deployment: Deployment, bodies: list[dict[str, Any]]) -> None:
 
 
 def test_one_worker_answers_health_lead_and_funnel_queries(deployment: Deployment) -> None:
-    deployment.env_overrides.update({"LEADSTREAM__WEB__API_TOKEN": TOKEN,
+    deployment.env_overrides.update({"LEADSTREAM__WEB__AUTH": "token", "LEADSTREAM__WEB__API_TOKEN": TOKEN,
                                      "LEADSTREAM__LOG__FORMAT": "json"})
     worker = deployment.start_worker()
     base = worker.base_url

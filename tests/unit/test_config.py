@@ -11,8 +11,12 @@ from leadstream.config import DEFAULT_MODEL_PATH, load_model, load_settings
 from leadstream.exceptions import ConfigError, ModelError
 
 
+_OPEN = {"LEADSTREAM__WEB__AUTH": "none"}
+
+
 def test_defaults_without_a_file(tmp_path: Path) -> None:
-    settings = load_settings(environ={})
+    settings = load_settings(environ={}, serves_web=False)
+    assert settings.web.auth == "token" and settings.web.api_token is None
     assert settings.kafka.bootstrap_servers == "localhost:9092"
     assert settings.kafka.flavour == "kafka"
     assert settings.kafka.effective_session_timeout() == 60.0
@@ -20,7 +24,7 @@ def test_defaults_without_a_file(tmp_path: Path) -> None:
 
 
 def test_tansu_flavour_gets_the_short_timeouts() -> None:
-    kafka = load_settings(environ={"LEADSTREAM__KAFKA__FLAVOUR": "tansu"}).kafka
+    kafka = load_settings(environ={"LEADSTREAM__KAFKA__FLAVOUR": "tansu", **_OPEN}).kafka
     assert (kafka.effective_session_timeout(), kafka.effective_heartbeat_interval(),
             kafka.effective_rebalance_timeout(), kafka.effective_fetch_max_wait_ms()) == (6, 1, 10, 100)
 
@@ -31,9 +35,9 @@ def test_fetch_size_reaches_the_faust_consumer() -> None:
     start."""
     from leadstream.streams.app import faust_settings
 
-    default = load_settings(environ={})
+    default = load_settings(environ=_OPEN)
     assert faust_settings(default)["consumer_max_fetch_size"] == 4 * 1024 * 1024
-    small = load_settings(environ={"LEADSTREAM__KAFKA__MAX_PARTITION_FETCH_BYTES": "1048576"})
+    small = load_settings(environ={"LEADSTREAM__KAFKA__MAX_PARTITION_FETCH_BYTES": "1048576", **_OPEN})
     assert faust_settings(small)["consumer_max_fetch_size"] == 1048576
     with pytest.raises(ConfigError) as caught:
         load_settings(environ={"LEADSTREAM__KAFKA__MAX_PARTITION_FETCH_BYTES": "1000"})
@@ -46,7 +50,8 @@ def test_environment_overrides_the_file(tmp_path: Path) -> None:
     file.write_text("kafka:\n  bootstrap_servers: a:1\ntopics:\n  partitions: 4\nstate:\n  dir: st\n")
     settings = load_settings(
         file,
-        environ={"LEADSTREAM__KAFKA__BOOTSTRAP_SERVERS": "b:2", "LEADSTREAM__TOPICS__TOUCHPOINTS": "t1, t2"},
+        environ={"LEADSTREAM__KAFKA__BOOTSTRAP_SERVERS": "b:2", "LEADSTREAM__TOPICS__TOUCHPOINTS": "t1, t2",
+                 **_OPEN},
     )
     assert settings.kafka.bootstrap_servers == "b:2"
     assert settings.topics.partitions == 4
@@ -56,7 +61,8 @@ def test_environment_overrides_the_file(tmp_path: Path) -> None:
 
 def test_example_settings_file_is_valid() -> None:
     example = Path(__file__).parents[2] / "config" / "leadstream.example.yaml"
-    settings = load_settings(example, environ={})
+    settings = load_settings(example, environ={"LEADSTREAM__WEB__API_TOKEN": "t"})
+    assert settings.web.auth == "token"
     assert settings.model_path.resolve() == DEFAULT_MODEL_PATH.resolve()
 
 
@@ -82,9 +88,9 @@ def test_bad_environment_value_names_the_variable(tmp_path: Path) -> None:
     # a bad value from the file still names the file and line
     file.write_text("gc:\n  thresholds: [700, 10]\n")
     with pytest.raises(ConfigError) as caught:
-        load_settings(file, environ={"LEADSTREAM__GC__FREEZE_AT_START": "false"})
+        load_settings(file, environ={"LEADSTREAM__GC__FREEZE_AT_START": "false", **_OPEN})
     assert (caught.value.file, caught.value.line) == (str(file), 2)
-    settings = load_settings(environ={"LEADSTREAM__GC__THRESHOLDS": "[1000, 20, 500]"}).gc
+    settings = load_settings(environ={"LEADSTREAM__GC__THRESHOLDS": "[1000, 20, 500]", **_OPEN}).gc
     assert settings.thresholds == (1000, 20, 500) and settings.freeze_at_start
 
 
@@ -155,3 +161,126 @@ def test_cli_model_validate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert main(["model", "validate", str(bad)]) == 2
     err = capsys.readouterr().err
     assert f"{bad}:4: rules.0.id:" in err
+
+
+# -- the environment is read as strings; secrets as written --------------------------------------
+
+_SASL = {"LEADSTREAM__KAFKA__SECURITY_PROTOCOL": "SASL_SSL",
+         "LEADSTREAM__KAFKA__SASL_MECHANISM": "SCRAM-SHA-512",
+         "LEADSTREAM__KAFKA__SASL_USERNAME": "leadstream"}
+
+
+@pytest.mark.parametrize("written", ["null", "~", "s3cr3t #x", "12345", "2024", "yes", "off",
+                                     "  padded  ", "'quoted'", "[1, 2]", "{a: b}", "NULL"])
+def test_secrets_in_the_environment_are_read_exactly_as_written(written: str) -> None:
+    settings = load_settings(environ={"LEADSTREAM__WEB__API_TOKEN": written,
+                                      "LEADSTREAM__KAFKA__SASL_PASSWORD": written, **_SASL})
+    assert settings.web.api_token is not None
+    assert settings.web.api_token.get_secret_value() == written
+    assert settings.kafka.sasl_password is not None
+    assert settings.kafka.sasl_password.get_secret_value() == written
+    assert settings.web.auth == "token"
+
+
+def test_environment_strings_are_validated_as_the_fields_type() -> None:
+    settings = load_settings(environ={
+        "LEADSTREAM__WEB__AUTH": "none", "LEADSTREAM__TOPICS__PARTITIONS": "12",
+        "LEADSTREAM__TICKS__ENABLED": "false", "LEADSTREAM__KAFKA__COMMIT_INTERVAL_S": "1.5",
+        "LEADSTREAM__HYGIENE__BOT_USER_AGENTS": '["bot", "a,b"]',
+        "LEADSTREAM__HYGIENE__INTERNAL_EMAIL_DOMAINS": "example.com, example.org",
+        "LEADSTREAM__APP_ID": "12345",
+    })
+    assert settings.topics.partitions == 12 and settings.ticks.enabled is False
+    assert settings.kafka.commit_interval_s == 1.5
+    assert settings.hygiene.bot_user_agents == ["bot", "a,b"]
+    assert settings.hygiene.internal_email_domains == ["example.com", "example.org"]
+    assert settings.app_id == "12345"
+
+
+@pytest.mark.parametrize("value", ["", "null", "~", "none", "false", "0"])
+def test_no_value_of_the_token_turns_authentication_off(value: str) -> None:
+    """Only ``web.auth: none`` does; an empty variable counts as not set, so the worker refuses
+    to start rather than serve the API open."""
+    environ = {"LEADSTREAM__WEB__API_TOKEN": value}
+    if value == "":
+        with pytest.raises(ConfigError) as caught:
+            load_settings(environ=environ)
+        assert caught.value.field == "web.api_token"
+        assert "web.auth: none" in caught.value.why
+    else:
+        settings = load_settings(environ=environ)
+        assert settings.web.auth == "token"
+        assert settings.web.api_token is not None
+        assert settings.web.api_token.get_secret_value() == value
+
+
+def test_authentication_is_off_only_by_the_explicit_setting(tmp_path: Path) -> None:
+    assert load_settings(environ={"LEADSTREAM__WEB__AUTH": "none"}).web.api_token is None
+    with pytest.raises(ConfigError) as caught:
+        load_settings(environ={"LEADSTREAM__WEB__AUTH": "off"})
+    assert "web.auth" in caught.value.field
+    with pytest.raises(ConfigError, match="remove one of them"):
+        load_settings(environ={"LEADSTREAM__WEB__AUTH": "none", "LEADSTREAM__WEB__API_TOKEN": "t"})
+    file = tmp_path / "s.yaml"
+    file.write_text("web:\n  api_token: null\n")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(file, environ={})
+    assert (caught.value.file, caught.value.line, caught.value.field) == (str(file), 1, "web.api_token")
+    # a client command serves no API and needs no token
+    assert load_settings(environ={}, serves_web=False).web.api_token is None
+    assert load_settings(environ={"LEADSTREAM__WEB__ENABLED": "false"}).web.enabled is False
+
+
+def test_secrets_from_files_and_a_secrets_directory(tmp_path: Path) -> None:
+    token = tmp_path / "token"
+    token.write_bytes(b"  t0k3n # not a comment \n")  # echo adds one line break: not the secret
+    settings = load_settings(environ={"LEADSTREAM__WEB__API_TOKEN_FILE": str(token)})
+    assert settings.web.api_token is not None
+    assert settings.web.api_token.get_secret_value() == "  t0k3n # not a comment "
+    token.write_bytes(b"two\n\n")  # only one line break is taken off
+    settings = load_settings(environ={"LEADSTREAM__WEB__API_TOKEN_FILE": str(token)})
+    assert settings.web.api_token.get_secret_value() == "two\n"  # type: ignore[union-attr]
+
+    secrets = tmp_path / "secrets"
+    secrets.mkdir()
+    (secrets / "LEADSTREAM__KAFKA__SASL_PASSWORD").write_text("2024")
+    (secrets / "LEADSTREAM__WEB__API_TOKEN").write_text("from-dir\r\n")
+    (secrets / "..data").mkdir()  # what a Kubernetes Secret mount also holds
+    settings = load_settings(environ={"LEADSTREAM_SECRETS_DIR": str(secrets), **_SASL})
+    assert settings.kafka.sasl_password.get_secret_value() == "2024"  # type: ignore[union-attr]
+    assert settings.web.api_token.get_secret_value() == "from-dir"  # type: ignore[union-attr]
+
+    with pytest.raises(ConfigError, match="set twice"):
+        load_settings(environ={"LEADSTREAM_SECRETS_DIR": str(secrets), **_SASL,
+                               "LEADSTREAM__WEB__API_TOKEN": "direct"})
+    with pytest.raises(ConfigError) as caught:
+        load_settings(environ={"LEADSTREAM__WEB__API_TOKEN_FILE": str(tmp_path / "missing")})
+    assert caught.value.field == "LEADSTREAM__WEB__API_TOKEN_FILE" and "not found" in caught.value.why
+
+
+def test_an_unknown_variable_is_an_error_that_names_it() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(environ={"LEADSTREAM__WEB__API_TOKN": "x"})
+    assert caught.value.field == "LEADSTREAM__WEB__API_TOKN"
+    assert "no setting 'api_tokn' in web" in caught.value.why
+
+
+def test_config_check_prints_effective_settings_with_secrets_masked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in [n for n in __import__("os").environ if n.startswith("LEADSTREAM_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("LEADSTREAM__WEB__API_TOKEN", "very-secret-token")
+    monkeypatch.setenv("LEADSTREAM__KAFKA__SASL_PASSWORD", "very-secret-password")
+    for name, value in _SASL.items():
+        monkeypatch.setenv(name, value)
+    file = tmp_path / "s.yaml"
+    file.write_text("topics:\n  partitions: 3\n")
+    assert main(["config", "check", "--config", str(file)]) == 0
+    out = capsys.readouterr().out
+    assert "very-secret" not in out
+    assert "api_token: '**********'" in out and "sasl_password: '**********'" in out
+    assert "partitions: 3" in out and "LEADSTREAM__WEB__API_TOKEN" in out
+    monkeypatch.delenv("LEADSTREAM__WEB__API_TOKEN")
+    assert main(["config", "check", "--config", str(file)]) == 2
+    assert "web.api_token" in capsys.readouterr().err

@@ -14,7 +14,8 @@ import pytest
 def _worker(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     environ = {k: v for k, v in os.environ.items() if not k.startswith("LEADSTREAM__")}
     # an address where nothing listens: the error must come before any connection attempt
-    environ.update({"LEADSTREAM__KAFKA__BOOTSTRAP_SERVERS": "127.0.0.1:9", **(env or {})})
+    environ.update({"LEADSTREAM__KAFKA__BOOTSTRAP_SERVERS": "127.0.0.1:9",
+                    "LEADSTREAM__WEB__AUTH": "none", **(env or {})})
     return subprocess.run([sys.executable, "-m", "leadstream", "worker", *args], env=environ,
                           capture_output=True, text=True, timeout=60, check=False)
 
@@ -52,3 +53,14 @@ def test_a_bad_environment_override_names_the_variable() -> None:
     result = _worker(env={"LEADSTREAM__TICKS__INTERVAL_S": "soon"})
     assert result.returncode == 2
     assert "ticks.interval_s" in result.stderr
+
+
+def test_a_worker_without_an_api_token_does_not_start_open() -> None:
+    """Authentication is off only when the settings say so: no token and no ``web.auth: none``
+    stops the worker at start, and so do values that YAML would have read as "no value"."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("LEADSTREAM__")}
+    environ["LEADSTREAM__KAFKA__BOOTSTRAP_SERVERS"] = "127.0.0.1:9"
+    result = subprocess.run([sys.executable, "-m", "leadstream", "worker"], env=environ,
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 2
+    assert "web.api_token: not set, and web.auth is 'token'" in result.stderr
