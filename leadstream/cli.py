@@ -5,6 +5,7 @@
     leadstream broker [--port P]                           the embedded broker in the foreground
     leadstream traffic [--rate R] [--duration S]           demo touchpoints to the configured Kafka
     leadstream config check [--config FILE]                the effective settings, secrets masked
+    leadstream topics plan|create [--config FILE]          every topic with partitions and policies
     leadstream model validate FILE                         check a scoring model file
     leadstream schemas export [DIR]                        write the JSON Schemas
 """
@@ -96,6 +97,22 @@ def _cmd_config_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_topics(args: argparse.Namespace) -> int:
+    from leadstream.config import load_settings
+    from leadstream.streams.prepare import ensure_topics, kafka_topics_commands, topic_plan
+
+    settings = load_settings(args.config, serves_web=False)
+    if args.topics_command == "plan":
+        for spec, command in zip(topic_plan(settings), kafka_topics_commands(settings)):
+            print(f"# {spec.name}: {spec.why}")
+            print(command)
+        return 0
+    created = asyncio.run(ensure_topics(settings, [spec.name for spec in topic_plan(settings)]))
+    print(f"created {len(created)} topic(s)" + (f": {', '.join(created)}" if created else
+                                                 " (all existed)"))
+    return 0
+
+
 def _cmd_model_validate(args: argparse.Namespace) -> int:
     from leadstream.config import load_model
 
@@ -177,6 +194,14 @@ def build_parser() -> argparse.ArgumentParser:
     check = config_sub.add_parser("check", help="validate the settings and print them, secrets masked")
     check.add_argument("--config", help="settings YAML (environment LEADSTREAM__… overrides)")
     check.set_defaults(func=_cmd_config_check)
+
+    topics = sub.add_parser("topics", help="the topics the app uses")
+    topics_sub = topics.add_subparsers(dest="topics_command", required=True)
+    for name, what in (("plan", "print kafka-topics.sh commands for every topic"),
+                       ("create", "create the missing topics with their partitions and policies")):
+        command = topics_sub.add_parser(name, help=what)
+        command.add_argument("--config", help="settings YAML (environment LEADSTREAM__… overrides)")
+        command.set_defaults(func=_cmd_topics)
 
     model = sub.add_parser("model", help="scoring model tools")
     model_sub = model.add_subparsers(dest="model_command", required=True)

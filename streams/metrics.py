@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import (GC_COLLECTOR, PLATFORM_COLLECTOR, PROCESS_COLLECTOR, CollectorRegistry,
+                               Counter, Histogram, generate_latest)
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -33,6 +34,11 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
+        # the process's own health (RSS, CPU seconds, open fds, GC): the registry is the app's,
+        # so the default registry's collectors are added by hand. They describe this process
+        # whichever registry holds them, so sharing prometheus_client's instances is safe.
+        for collector in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
+            r.register(collector)
         self.ingest_records = Counter(
             "leadstream_ingest_records",
             "Input touchpoint records read by the ingest agent, by outcome (accepted, rejected).",

@@ -31,6 +31,7 @@ class Prometheus:
         job = config["scrape_configs"][0]
         del job["dns_sd_configs"]
         job["static_configs"] = [{"targets": [target]}]
+        del config["alerting"]  # no Alertmanager here; the rules are still evaluated
         shutil.copy(PROMETHEUS / "alerts.yml", base / "alerts.yml")
         (base / "prometheus.yml").write_text(yaml.safe_dump(config))
         self.port = free_port()
@@ -86,7 +87,7 @@ def test_prometheus_scrapes_a_worker_and_answers_a_query(deployment: Deployment,
         return float(data["result"][0]["value"][1])
 
     deployment.wait_for(lambda: scored() == 5.0, timeout=60, what="Prometheus to see 5 scored touchpoints")
-    up = prometheus.api("query", query='up{job="leadstream"}')["result"]
+    up = prometheus.api("query", query='up{app="leadstream"}')["result"]
     assert [float(r["value"][1]) for r in up] == [1.0]
     dlq = prometheus.api("query", query="sum by (reason) (leadstream_dlq_records_total)")["result"]
     assert [(r["metric"]["reason"], float(r["value"][1])) for r in dlq] == [("invalid_json", 1.0)]

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-import re
+import os
+import shutil
+import subprocess
 from pathlib import Path
 
+import pytest
 import yaml
 
 from leadstream.config import load_settings
-from leadstream.streams.prepare import external_topics
+from leadstream.streams.prepare import external_topics, topic_plan
 
 ROOT = Path(__file__).parents[2]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
@@ -28,12 +31,47 @@ def test_worker_environment_is_valid_settings_for_real_kafka() -> None:
 
 
 def test_init_creates_every_topic_the_worker_expects_with_its_partition_count() -> None:
-    settings = load_settings(environ=_env("worker"))
-    script = COMPOSE["services"]["kafka-init"]["command"][0]
-    created = re.search(r"for topic in ([^;]+);", script).group(1).split()  # type: ignore[union-attr]
-    assert sorted(created) == sorted(external_topics(settings))
-    assert f"--partitions {settings.topics.partitions}" in script
+    """kafka-init runs ``leadstream topics create`` with the workers' own settings, so it creates
+    exactly the topic plan (inputs, outputs, internal topics, changelogs compacted)."""
+    init = COMPOSE["services"]["kafka-init"]
+    assert init["command"] == ["topics", "create"]
+    assert init["image"] == COMPOSE["services"]["worker"]["image"]
+    assert _env("kafka-init") == _env("worker")
+    settings = load_settings(environ=_env("kafka-init"), serves_web=False)
+    plan = {spec.name: spec for spec in topic_plan(settings)}
+    assert set(external_topics(settings)) <= set(plan)
+    assert {spec.partitions for spec in plan.values()} == {settings.topics.partitions}
+    assert plan[f"{settings.app_id}-leads-changelog"].configs["cleanup.policy"] == "compact"
+    assert "retention.ms" in plan[settings.topics.dlq].configs
     assert settings.topics.create is False
+    assert init["depends_on"]["kafka"]["condition"] == "service_healthy"
+
+
+def test_kafka_keeps_its_log_on_its_volume() -> None:
+    """The apache/kafka image writes to KAFKA_LOG_DIRS (default outside any volume)."""
+    kafka = COMPOSE["services"]["kafka"]
+    log_dirs = kafka["environment"]["KAFKA_LOG_DIRS"]
+    mounts = {volume.split(":")[1]: volume.split(":")[0] for volume in kafka["volumes"]}
+    assert any(log_dirs == path or log_dirs.startswith(path + "/") for path in mounts), mounts
+    assert mounts[log_dirs] in COMPOSE["volumes"]  # a named volume: survives a recreate
+
+
+@pytest.mark.skipif(shutil.which("amtool") is None and not os.environ.get("LEADSTREAM_REQUIRE_PROMETHEUS"),
+                    reason="amtool not installed (apt-get install prometheus-alertmanager)")
+def test_alerts_are_routed_by_an_alertmanager_whose_config_checks() -> None:
+    services = COMPOSE["services"]
+    assert "./deploy/alertmanager:/etc/alertmanager:ro" in services["alertmanager"]["volumes"]
+    prometheus = yaml.safe_load((ROOT / "deploy/prometheus/prometheus.yml").read_text())
+    targets = prometheus["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"]
+    port = services["alertmanager"]["ports"][0].split(":")[-1]
+    assert targets == [f"alertmanager:{port}"]
+    result = subprocess.run(["amtool", "check-config", str(ROOT / "deploy/alertmanager/alertmanager.yml")],
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 0 and "SUCCESS" in result.stdout, result.stdout + result.stderr
+    config = yaml.safe_load((ROOT / "deploy/alertmanager/alertmanager.yml").read_text())
+    receivers = {r["name"] for r in config["receivers"]}
+    assert config["route"]["receiver"] in receivers
+    assert {route["receiver"] for route in config["route"]["routes"]} <= receivers
 
 
 def test_services_use_built_image_and_declared_volumes() -> None:

@@ -8,9 +8,11 @@ import os
 import re
 import shutil
 import subprocess
+import tomllib
 from pathlib import Path
 from typing import Any
 
+import kubernetes_validate
 import pytest
 import yaml
 
@@ -30,6 +32,14 @@ needs_promtool = pytest.mark.skipif(
 )
 
 
+# kubectl (with its built-in kustomize) ships with the machine image; CI must use it, never skip.
+needs_kubectl = pytest.mark.skipif(
+    shutil.which("kubectl") is None and os.environ.get("CI") != "true",
+    reason="kubectl not installed (it renders deploy/ with its built-in kustomize)",
+)
+K8S_VERSIONS = ("1.30.0", "1.31.0", "1.32.0")
+
+
 def _promtool(*args: str) -> str:
     result = subprocess.run(["promtool", *args], cwd=PROMETHEUS, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -39,12 +49,37 @@ def _promtool(*args: str) -> str:
 @needs_promtool
 def test_prometheus_config_and_its_rule_file_are_valid() -> None:
     assert "SUCCESS" in _promtool("check", "config", "prometheus.yml")
-    assert "6 rules found" in _promtool("check", "rules", "alerts.yml")
+    assert "9 rules found" in _promtool("check", "rules", "alerts.yml")
 
 
 @needs_promtool
 def test_alerts_fire_when_they_should_and_stay_quiet_otherwise() -> None:
+    """Including a series labelled as the Prometheus Operator labels it (job "<ns>/leadstream"),
+    every worker gone (absent), errors and a slow handover p99."""
     assert "SUCCESS" in _promtool("test", "rules", "alerts.test.yml")
+
+
+def test_every_alert_has_a_unit_test_and_matches_the_label_the_scrape_configs_set() -> None:
+    rules = yaml.safe_load((PROMETHEUS / "alerts.yml").read_text())["groups"][0]["rules"]
+    tests = yaml.safe_load((PROMETHEUS / "alerts.test.yml").read_text())["tests"]
+    tested = {case["alertname"] for test in tests for case in test["alert_rule_test"]
+              if case["exp_alerts"]}
+    assert {rule["alert"] for rule in rules} == tested
+    for rule in rules:
+        assert "job=" not in rule["expr"], rule["alert"]  # the job label differs per platform
+    config = yaml.safe_load((PROMETHEUS / "prometheus.yml").read_text())
+    relabel = config["scrape_configs"][0]["relabel_configs"]
+    assert {"target_label": "app", "replacement": "leadstream"} in relabel
+    monitor = yaml.safe_load((DEPLOY / "k8s" / "podmonitor.yaml").read_text())
+    relabelings = monitor["spec"]["podMetricsEndpoints"][0]["relabelings"]
+    assert {"action": "replace", "targetLabel": "app", "replacement": "leadstream"} in relabelings
+
+
+def test_the_prometheus_rule_for_the_operator_carries_the_same_alerts() -> None:
+    plain = yaml.safe_load((PROMETHEUS / "alerts.yml").read_text())
+    rule = yaml.safe_load((DEPLOY / "k8s" / "prometheusrule.yaml").read_text())
+    assert (rule["apiVersion"], rule["kind"]) == ("monitoring.coreos.com/v1", "PrometheusRule")
+    assert rule["spec"] == plain
 
 
 def _exposed_names() -> set[str]:
@@ -64,17 +99,25 @@ def _exposed_names() -> set[str]:
     return names
 
 
+_NAME = r"\b(leadstream_[a-z_]+|process_[a-z_]+|python_[a-z_]+|up)\b"
+
+
 def _metric_names(expr: str) -> set[str]:
     without_labels = re.sub(r"\{[^}]*\}", "", expr)
-    return {n for n in re.findall(r"\b(leadstream_[a-z_]+|up)\b", without_labels)}
+    return set(re.findall(_NAME, without_labels))
+
+
+def _dashboard() -> dict[str, Any]:
+    return json.loads((DEPLOY / "grafana" / "dashboards" / "leadstream.json").read_text())
 
 
 def test_alert_and_dashboard_queries_only_use_metrics_the_worker_exposes() -> None:
     exposed = _exposed_names()
+    assert {"process_resident_memory_bytes", "process_cpu_seconds_total", "process_open_fds",
+            "python_gc_collections_total"} <= exposed
     rules = yaml.safe_load((PROMETHEUS / "alerts.yml").read_text())
     exprs = [rule["expr"] for group in rules["groups"] for rule in group["rules"]]
-    dashboard = json.loads((DEPLOY / "grafana" / "dashboards" / "leadstream.json").read_text())
-    exprs += [t["expr"] for panel in dashboard["panels"] for t in panel["targets"]]
+    exprs += [t["expr"] for panel in _dashboard()["panels"] for t in panel["targets"]]
     used = set().union(*(_metric_names(e) for e in exprs))
     assert used - exposed == set()
     # and every metric family is on the dashboard somewhere
@@ -83,15 +126,146 @@ def test_alert_and_dashboard_queries_only_use_metrics_the_worker_exposes() -> No
     assert families - shown == set()
 
 
+def test_dashboard_has_datasource_and_instance_variables_that_every_query_uses() -> None:
+    dashboard = _dashboard()
+    variables = {v["name"]: v for v in dashboard["templating"]["list"]}
+    assert variables["datasource"]["type"] == "datasource"
+    assert variables["datasource"]["query"] == "prometheus"
+    assert variables["instance"]["includeAll"] and variables["instance"]["multi"]
+    for panel in dashboard["panels"]:
+        assert panel["datasource"]["uid"] == "${datasource}", panel["title"]
+        for target in panel["targets"]:
+            selectors = re.findall(_NAME + r"(\{[^}]*\})?", target["expr"])
+            for name, labels in selectors:
+                if name == "up" and not labels:
+                    continue
+                assert 'instance=~"$instance"' in labels, (panel["title"], target["expr"])
+
+
 def test_grafana_provisioning_points_at_the_dashboard_and_datasource_the_dashboard_uses() -> None:
     provisioning = DEPLOY / "grafana" / "provisioning"
     source = yaml.safe_load((provisioning / "datasources" / "prometheus.yml").read_text())
     uid = source["datasources"][0]["uid"]
-    dashboard = json.loads((DEPLOY / "grafana" / "dashboards" / "leadstream.json").read_text())
-    assert {p["datasource"]["uid"] for p in dashboard["panels"]} == {uid}
+    dashboard = _dashboard()
+    default = next(v for v in dashboard["templating"]["list"] if v["name"] == "datasource")
+    assert default["current"]["value"] == uid
     assert len({p["id"] for p in dashboard["panels"]}) == len(dashboard["panels"])
     provider = yaml.safe_load((provisioning / "dashboards" / "leadstream.yml").read_text())
     assert provider["providers"][0]["options"]["path"] == "/var/lib/grafana/dashboards"
+
+
+# -- Kubernetes ------------------------------------------------------------------------------
+
+
+def _render(folder: Path) -> list[dict[str, Any]]:
+    """What ``kubectl apply -k folder`` would send: kustomize's output, document by document."""
+    result = subprocess.run(["kubectl", "kustomize", str(folder)], capture_output=True, text=True,
+                            timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+
+
+@needs_kubectl
+@pytest.mark.parametrize("version", K8S_VERSIONS)
+def test_every_manifest_validates_against_the_strict_kubernetes_schema(version: str) -> None:
+    """Strict: an unknown or misspelt field is an error, as ``kubectl apply --validate=strict``."""
+    docs = _render(DEPLOY)
+    kinds = sorted(doc["kind"] for doc in docs)
+    assert kinds == ["ConfigMap", "ConfigMap", "Job", "PodDisruptionBudget", "PodMonitor",
+                     "PrometheusRule", "Service", "StatefulSet"]
+    for doc in docs:
+        if doc["apiVersion"].startswith("monitoring.coreos.com/"):
+            continue  # the Prometheus Operator's CRDs are not in the Kubernetes schemas
+        kubernetes_validate.validate(doc, version, strict=True)
+    # the check does catch a misspelt field
+    statefulset = next(doc for doc in docs if doc["kind"] == "StatefulSet")
+    statefulset["spec"]["template"]["spec"]["containers"][0]["readinesProbe"] = {}
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(statefulset, version, strict=True)
+
+
+def _pod_specs(docs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {doc["kind"]: doc["spec"]["template"]["spec"] for doc in docs
+            if doc["kind"] in ("StatefulSet", "Job", "Deployment", "DaemonSet")}
+
+
+@needs_kubectl
+def test_pods_meet_the_restricted_pod_security_standard() -> None:
+    """The checks of the "restricted" level (Kubernetes Pod Security Standards) plus a read-only
+    root filesystem."""
+    pods = _pod_specs(_render(DEPLOY / "k8s"))
+    assert set(pods) == {"StatefulSet", "Job"}
+    for kind, pod in pods.items():
+        context = pod["securityContext"]
+        assert context["runAsNonRoot"] is True, kind
+        assert context.get("runAsUser", 1) != 0, kind
+        assert context["seccompProfile"]["type"] in ("RuntimeDefault", "Localhost"), kind
+        assert not pod.get("hostNetwork") and not pod.get("hostPID") and not pod.get("hostIPC")
+        for volume in pod.get("volumes", []):
+            assert set(volume) - {"name"} <= {"configMap", "secret", "emptyDir",
+                                               "persistentVolumeClaim", "projected"}, volume
+        for container in pod["containers"] + pod.get("initContainers", []):
+            own = container["securityContext"]
+            assert own["allowPrivilegeEscalation"] is False, kind
+            assert own["capabilities"]["drop"] == ["ALL"] and not own["capabilities"].get("add")
+            assert own.get("privileged", False) is False
+            assert own["readOnlyRootFilesystem"] is True, kind
+            assert "resources" in container and "limits" in container["resources"]
+            mounts = {m["mountPath"] for m in container.get("volumeMounts", [])}
+            if kind == "StatefulSet":
+                assert "/tmp" in mounts  # the only writable paths: /tmp and the state volume
+
+
+@needs_kubectl
+def test_settings_and_model_are_a_generated_config_map_that_rolls_the_workers() -> None:
+    docs = _render(DEPLOY / "k8s")
+    config = next(doc for doc in docs if doc["kind"] == "ConfigMap")
+    name = config["metadata"]["name"]
+    assert re.fullmatch(r"leadstream-config-[a-z0-9]{10}", name), name  # content hash suffix
+    for pod in _pod_specs(docs).values():
+        assert {"name": name} == {"name": pod["volumes"][0]["configMap"]["name"]}
+    # the hash follows the content: another model, another name, so the pods roll
+    base = (DEPLOY / "k8s")
+    kustomization = yaml.safe_load((base / "kustomization.yaml").read_text())
+    assert kustomization["configMapGenerator"][0]["files"] == ["config/leadstream.yaml",
+                                                               "config/scoring-model.yaml"]
+
+
+@needs_kubectl
+def test_images_are_pinned_to_the_release_and_never_latest() -> None:
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    for pod in _pod_specs(_render(DEPLOY / "k8s")).values():
+        for container in pod["containers"]:
+            assert container["image"] == f"leadstream:{version}"
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    for service in ("worker", "traffic", "kafka-init"):
+        assert compose["services"][service]["image"] == f"leadstream:{version}"
+    assert "latest" not in (ROOT / "docker-compose.yml").read_text()
+
+
+@needs_kubectl
+def test_the_topics_job_creates_the_topics_with_the_workers_settings() -> None:
+    docs = _render(DEPLOY / "k8s")
+    job = next(doc for doc in docs if doc["kind"] == "Job")
+    container = job["spec"]["template"]["spec"]["containers"][0]
+    assert container["args"] == ["topics", "create", "--config", "/etc/leadstream/leadstream.yaml"]
+    # the Job's pods are no workers: the Service, PDB and PodMonitor must not select them
+    labels = job["spec"]["template"]["metadata"].get("labels", {})
+    assert "app.kubernetes.io/name" not in labels
+
+
+@needs_kubectl
+def test_the_dashboard_config_map_is_the_dashboard() -> None:
+    docs = _render(DEPLOY)
+    config = next(doc for doc in docs if doc["metadata"]["name"] == "leadstream-grafana-dashboard")
+    assert config["metadata"]["labels"]["grafana_dashboard"] == "1"
+    assert json.loads(config["data"]["leadstream.json"]) == _dashboard()
+
+
+def test_kustomization_lists_every_manifest() -> None:
+    kustomization = yaml.safe_load((DEPLOY / "k8s" / "kustomization.yaml").read_text())
+    files = {p.name for p in (DEPLOY / "k8s").glob("*.yaml")} - {"kustomization.yaml"}
+    assert set(kustomization["resources"]) == files
 
 
 def _manifests() -> dict[str, Any]:
@@ -104,39 +278,38 @@ def _manifests() -> dict[str, Any]:
     return out
 
 
-def test_kustomization_lists_every_manifest() -> None:
-    kustomization = yaml.safe_load((DEPLOY / "k8s" / "kustomization.yaml").read_text())
-    files = {p.name for p in (DEPLOY / "k8s").glob("*.yaml")} - {"kustomization.yaml"}
-    assert set(kustomization["resources"]) == files
-
-
 def test_statefulset_matches_the_settings_and_endpoints_the_worker_has(tmp_path: Path) -> None:
     manifests = _manifests()
-    config = manifests["ConfigMap"]["data"]
-    (tmp_path / "leadstream.yaml").write_text(config["leadstream.yaml"])
-    (tmp_path / "scoring-model.yaml").write_text(config["scoring-model.yaml"])
+    config = DEPLOY / "k8s" / "config"
     statefulset = manifests["StatefulSet"]
     container = statefulset["spec"]["template"]["spec"]["containers"][0]
-    env = {e["name"]: e.get("value", "from-secret") for e in container["env"]}
+    mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+    env = {e["name"]: e["value"] for e in container["env"] if "value" in e}
     env["LEADSTREAM__WEB__CANONICAL_URL"] = env["LEADSTREAM__WEB__CANONICAL_URL"].replace(
         "$(POD_NAME)", "leadstream-0")
-    settings = load_settings(tmp_path / "leadstream.yaml", environ=env)
-    load_model(tmp_path / "scoring-model.yaml")  # the shipped example model is valid
+    # the token file, where the Secret volume puts it
+    token_file = env.pop("LEADSTREAM__WEB__API_TOKEN_FILE")
+    assert token_file.startswith(mounts["api-token"] + "/")
+    (tmp_path / "token").write_text("from-the-secret")
+    env["LEADSTREAM__WEB__API_TOKEN_FILE"] = str(tmp_path / "token")
+    settings = load_settings(config / "leadstream.yaml", environ=env)
+    load_model(config / "scoring-model.yaml")  # the shipped example model is valid
+    assert settings.web.api_token is not None and settings.web.auth == "token"
 
-    mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
     assert str(settings.state.dir).startswith(mounts["state"] + "/")
-    assert str(settings.model_path).startswith(mounts["config"] + "/") or \
-        Path(settings.model_path).name == "scoring-model.yaml"
+    assert Path(settings.model_path).name == "scoring-model.yaml"
+    assert str(settings.model_path).startswith(mounts["config"] + "/")
     assert container["args"][-1] == f"{mounts['config']}/leadstream.yaml"
     assert statefulset["spec"]["volumeClaimTemplates"][0]["metadata"]["name"] == "state"
     port = next(p for p in container["ports"] if p["name"] == "http")
     assert port["containerPort"] == settings.web.port and settings.web.host == "0.0.0.0"
     assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    for probe in ("readinessProbe", "livenessProbe"):
+        assert container[probe]["timeoutSeconds"] >= 3  # the default 1 s fails a busy worker
     service = manifests["Service"]
     assert statefulset["spec"]["serviceName"] == service["metadata"]["name"]
     assert f".{service['metadata']['name']}:{settings.web.port}" in str(settings.web.canonical_url)
-    assert settings.web.api_token is not None
     assert statefulset["spec"]["replicas"] <= settings.topics.partitions
     assert statefulset["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] >= 30
     labels = statefulset["spec"]["template"]["metadata"]["labels"]
