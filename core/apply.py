@@ -7,13 +7,14 @@ from typing import Any
 from leadstream.core.emitted import Counted, Duplicate, Emitted, Rejected, Transition
 from leadstream.core.lifecycle import OPEN_STAGES, advance_on_touchpoint, move, re_evaluate
 from leadstream.core.messages import Feedback, Message, Tick, Touchpoint
-from leadstream.core import identity_flow
+from leadstream.core import consent, identity_flow
 from leadstream.core.model import BehaviourRule, Lifecycle, ModelSet, ScoringModel
 from leadstream.core.profile import BANT_FIELDS, merge_latest
 from leadstream.core.routing import next_owner
 from leadstream.core.scoring import add_units
 from leadstream.core.stages import Stage
-from leadstream.core.state import CAP_DAYS_KEPT, TRAIL_LENGTH, LeadState, trail_order
+from leadstream.core.state import (CAP_DAYS_KEPT, HAND_RAISES_KEPT, TRAIL_LENGTH, LeadState,
+                                   trail_order)
 
 __all__ = ["apply", "next_deadline", "VERDICT_RULES"]
 
@@ -61,8 +62,10 @@ def _replay(state: LeadState, message_id: str, kind: str) -> list[Emitted]:
 
 
 def touchpoint(
-    state: LeadState | None, message: Touchpoint, models: ModelSet
+    state: LeadState | None, message: Touchpoint, models: ModelSet, *, late_from: float | None = None
 ) -> tuple[LeadState | None, list[Emitted]]:
+    """Apply a touchpoint. ``late_from``: facts from that event time on were just added to the
+    state by other means (a visitor's history), so decisions from then on are taken again."""
     if state is None:
         state = LeadState(lead_id=message.lead_id, models_ref=models.ref)
     elif state.has_seen(message.event_id):
@@ -78,6 +81,8 @@ def touchpoint(
     emitted: list[Emitted] = list(
         re_evaluate(state, models, trigger_id=message.event_id, trigger_type=message.type, at=at)
     )
+    if state.last_event_at is not None and at < state.last_event_at:
+        late_from = at if late_from is None else min(late_from, at)
     state.touchpoints += 1
     state.first_event_at = at if state.first_event_at is None else min(state.first_event_at, at)
     state.last_event_at = at if state.last_event_at is None else max(state.last_event_at, at)
@@ -90,23 +95,45 @@ def touchpoint(
     state.remember(message.event_id, at, counted)
 
     payload: Any = message.payload
-    merge_latest(state.profile, state.profile_stamps, payload.get("profile") or {}, at, message.event_id)
+    profile = payload.get("profile")
+    if profile:
+        merge_latest(state.profile, state.profile_stamps, profile, at, message.event_id,
+                     state.profile_history)
     bant = payload.get("bant")
     if bant:  # most touchpoints carry none (and merging only Nones changes nothing)
         merge_latest(state.bant, state.bant_stamps, {k: bant.get(k) for k in BANT_FIELDS}, at,
                      message.event_id)
-    if message.type in models.primary.lifecycle.suppress_types:
-        state.flags["suppressed"] = True
+    if message.has_contact and (state.contact_since is None or at < state.contact_since):
+        state.contact_since = at
+    hand_raiser = message.type in models.primary.lifecycle.hand_raiser_types
+    _record_consent(state, message, models, hand_raiser)
     _append_trail(state, message)
 
     emitted.append(Counted(message.event_id, message.type, tuple(counted.get(models.primary.name, ()))))
     emitted.extend(
         advance_on_touchpoint(
             state, models, event_id=message.event_id, type=message.type,
-            has_contact=message.has_contact, at=at,
+            has_contact=message.has_contact, at=at, late_from=late_from,
         )
     )
     return state, emitted
+
+
+def _record_consent(state: LeadState, message: Touchpoint, models: ModelSet, hand_raiser: bool) -> None:
+    """Opt-outs, re-subscriptions and hand-raises, in event time (core/consent.py)."""
+    at, event_id = message.occurred_at, message.event_id
+    if message.type in models.primary.lifecycle.suppress_types:
+        consent.record(state.consent, at, consent.scope_of(message.payload), consent.OPTED_OUT,
+                       event_id)
+    elif message.type == "newsletter_signup":
+        consent.record(state.consent, at, "newsletter", consent.OPTED_IN, event_id)
+    if hand_raiser:
+        consent.record(state.consent, at, "all", consent.OPTED_IN, event_id)
+        raises = state.hand_raises
+        raises.append([at, event_id])
+        if len(raises) > 1 and raises[-2] > raises[-1]:
+            raises.sort()
+        del raises[:-HAND_RAISES_KEPT]
 
 
 def _count(state: LeadState, model: ScoringModel, rule: BehaviourRule, message: Touchpoint) -> bool:

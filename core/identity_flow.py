@@ -29,11 +29,10 @@ seen with; later links to other contacts only forward the touchpoint.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from leadstream.core.emitted import Delete, Emitted, Erased, LeadsMerged, Rejected, Send, Transition
-from leadstream.core.lifecycle import advance_on_touchpoint
+from leadstream.core.lifecycle import advance_on_touchpoint, catch_up
 from leadstream.core.messages import (
     Absorb,
     Erase,
@@ -53,7 +52,9 @@ from leadstream.core.state_merge import merge_states
 
 __all__ = ["handle", "forward", "STAGE_RANK", "pick_survivor"]
 
-ApplyTouchpoint = Callable[[LeadState | None, Touchpoint, ModelSet], tuple[LeadState | None, list[Emitted]]]
+class ApplyTouchpoint(Protocol):
+    def __call__(self, state: LeadState | None, message: Touchpoint, models: ModelSet, *,
+                 late_from: float | None = None) -> tuple[LeadState | None, list[Emitted]]: ...
 
 #: how far a lead has come; without an explicit survivor the more advanced lead survives
 STAGE_RANK: dict[str, int] = {
@@ -117,6 +118,7 @@ def _absorb(
 ) -> tuple[LeadState | None, list[Emitted]]:
     emitted: list[Emitted] = []
     merged = _merged_event(message)
+    late_from: float | None = None
     if state is not None and state.has_seen(message.absorb_id):
         # a replayed hand-over: nothing changes; re-publish what it caused the first time (not a
         # Duplicate: that counts touchpoints, and the linking touchpoint reports itself below)
@@ -127,21 +129,29 @@ def _absorb(
         if state is None:
             state = LeadState(lead_id=message.lead_id, models_ref=models.ref)
         if message.absorbed is not None:
-            merge_states(state, LeadState.from_primitive(dict(message.absorbed)), models)
+            absorbed = LeadState.from_primitive(dict(message.absorbed))
+            # the absorbed history is news from its first touchpoint on: decisions from then on
+            # are taken again in event time (lifecycle.catch_up)
+            late_from = absorbed.first_event_at
+            merge_states(state, absorbed, models)
         elif message.absorbed_id not in state.aliases:
             # a cookie first seen with its contact: nothing to merge, but the retired visitor
             # record forwards here, and an erasure must find it
             state.aliases.append(message.absorbed_id)
         state.remember(message.absorb_id, message.at)
         if message.merge_id is not None:
-            emitted.extend(advance_on_touchpoint(
-                state, models, event_id=message.absorb_id, type="merge",
-                has_contact=True, at=message.at,
-            ))
+            if late_from is not None and state.stage == Stage.MGL:
+                emitted.extend(catch_up(state, models, since=late_from,
+                                        trigger_id=message.absorb_id, trigger_type="merge"))
+            else:
+                emitted.extend(advance_on_touchpoint(
+                    state, models, event_id=message.absorb_id, type="merge",
+                    has_contact=True, at=message.at,
+                ))
             if merged is not None:
                 emitted.append(merged)
     if message.then is not None:
-        state, more = touchpoint(state, message.then, models)
+        state, more = touchpoint(state, message.then, models, late_from=late_from)
         emitted.extend(more)
     return state, emitted
 

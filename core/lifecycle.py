@@ -24,8 +24,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from leadstream.core import consent
+from leadstream.core.as_of import scores_as_of, touchpoint_times
 from leadstream.core.emitted import Transition, transition_id
 from leadstream.core.fit import disqualifying_rule, fit_points, grade_at_least
+from leadstream.core.profile import as_of as profile_as_of
 from leadstream.core.model import ModelSet, ScoringModel
 from leadstream.core.routing import route
 from leadstream.core.scoring import behaviour_score, contributions
@@ -34,6 +37,7 @@ from leadstream.core.state import HISTORY_LENGTH, OUTBOX_LENGTH, LeadState
 
 __all__ = [
     "advance_on_touchpoint",
+    "catch_up",
     "re_evaluate",
     "move",
     "snapshot",
@@ -177,33 +181,100 @@ def _promote(
     state: LeadState, models: ModelSet, reason_by_score: str, trigger_id: str, trigger_type: str,
     at: float, hand_raiser: bool,
 ) -> list[Transition]:
-    if state.stage not in PROMOTABLE or state.flags.get("suppressed"):
+    if state.stage not in PROMOTABLE:
         return []
     primary = models.primary
     score_at = max(at, state.last_event_at or at)
-    # only what the guards read: this runs on every touchpoint of an MGL or recycled lead
-    view: dict[str, Any] = {
-        "score": round(behaviour_score(state.components.get(primary.name, {}), primary, score_at), 2),
-        "grade": primary.fit.grade(fit_points(state.profile, primary)),
-    }
-    if hand_raiser and grade_at_least(view["grade"], primary.lifecycle.hand_raiser_min_grade):
-        reason = "hand_raiser"
-    elif _mql_guard(state, view, primary) and _newly_engaged(state, primary, at):
-        reason = reason_by_score
-    else:
+    grade = primary.fit.grade(fit_points(state.profile, primary))
+    if hand_raiser and grade_at_least(grade, primary.lifecycle.hand_raiser_min_grade):
+        reason = "hand_raiser"  # an explicit request outranks an earlier opt-out (renewed consent)
+    elif consent.blocks_score_promotion(state.consent, at):
         return []
+    else:
+        # only what the guards read: this runs on every touchpoint of an MGL or recycled lead
+        view: dict[str, Any] = {
+            "score": round(behaviour_score(state.components.get(primary.name, {}), primary,
+                                           score_at), 2),
+            "grade": grade,
+        }
+        if not (_mql_guard(state, view, primary) and _newly_engaged(state, primary, at)):
+            return []
+        reason = reason_by_score
     return [move(state, models, Stage.MQL, reason, trigger_id=trigger_id,
                  trigger_type=trigger_type, at=at)]
 
 
-def advance_on_touchpoint(
-    state: LeadState, models: ModelSet, *, event_id: str, type: str, has_contact: bool, at: float
+def catch_up(
+    state: LeadState, models: ModelSet, *, since: float, trigger_id: str, trigger_type: str
 ) -> list[Transition]:
-    """Move the lead as far as this (already applied) touchpoint allows, in order."""
+    """Decide an MGL's promotion in event time after facts from ``since`` on arrived late.
+
+    The lead would have been promoted at the earliest of its touchpoints (from its first contact
+    on) at which the guard held with the facts as of that touchpoint: score, grade and consent
+    as of then, or a hand-raise with the grade as of then. A disqualifying profile as of an
+    earlier touchpoint comes first. Only touchpoints from ``since`` on can have changed, so only
+    they are looked at; the transitions carry the message that revealed them as their trigger
+    and the event time at which they held as ``occurred_at``.
+    """
+    if state.stage != Stage.MGL:
+        return []
+    primary = models.primary
+    lifecycle = primary.lifecycle
+    start = max(since, state.contact_since if state.contact_since is not None else since)
+    times = touchpoint_times(state, start)
+    raises = [entry[0] for entry in state.hand_raises if entry[0] >= start]
+    if not times and not raises:
+        return []
+
+    def grade_at(at: float) -> str:
+        profile = profile_as_of(state.profile, state.profile_stamps, state.profile_history, at)
+        return primary.fit.grade(fit_points(profile, primary))
+
+    def disqualified_at(at: float) -> str | None:
+        profile = profile_as_of(state.profile, state.profile_stamps, state.profile_history, at)
+        return disqualifying_rule(profile, primary)
+
+    promote: tuple[float, str] | None = None
+    for at in raises:
+        if grade_at_least(grade_at(at), lifecycle.hand_raiser_min_grade):
+            promote = (at, "hand_raiser")
+            break
+    if times:
+        for at, score in sorted(scores_as_of(state, primary, times)):
+            if promote is not None and at >= promote[0]:
+                break
+            if (round(score, 2) >= lifecycle.mql.min_score
+                    and not consent.blocks_score_promotion(state.consent, at)
+                    and grade_at_least(grade_at(at), lifecycle.mql.min_grade)):
+                promote = (at, "score_threshold")
+                break
+    dq = next(((at, rule) for at in times if (rule := disqualified_at(at)) is not None), None)
+    out: list[Transition] = []
+    if promote is not None and (dq is None or promote[0] < dq[0]):
+        out.append(move(state, models, Stage.MQL, promote[1], trigger_id=trigger_id,
+                        trigger_type=trigger_type, at=promote[0]))
+    if dq is not None:
+        out.append(move(state, models, Stage.DISQUALIFIED, "disqualify_rule",
+                        trigger_id=trigger_id, trigger_type=trigger_type, at=dq[0], detail=dq[1]))
+    return out
+
+
+def advance_on_touchpoint(
+    state: LeadState, models: ModelSet, *, event_id: str, type: str, has_contact: bool, at: float,
+    late_from: float | None = None,
+) -> list[Transition]:
+    """Move the lead as far as this (already applied) touchpoint allows.
+
+    ``late_from``: facts from this event time on arrived after newer ones (a late touchpoint, a
+    visitor's history): an MGL's promotion is then decided in event time (:func:`catch_up`).
+    """
     out: list[Transition] = []
     if state.stage == Stage.VISITOR and has_contact:
         out.append(move(state, models, Stage.MGL, "contact_identified",
                         trigger_id=event_id, trigger_type=type, at=at))
+    if late_from is not None and state.stage == Stage.MGL:
+        return out + catch_up(state, models, since=late_from, trigger_id=event_id,
+                              trigger_type=type)
     out += _disqualify_if_ruled(state, models, "disqualify_rule", event_id, type, at)
     by_score = "re_engaged" if state.stage == Stage.RECYCLED else "score_threshold"
     out += _promote(state, models, by_score, event_id, type, at,

@@ -261,7 +261,8 @@ class Lifecycle(_Strict):
     )
     suppress_types: tuple[str, ...] = Field(
         default=("unsubscribe",),
-        description="touchpoint types after which a lead is never promoted to MQL",
+        description="opt-out touchpoint types: from their event time on, a marketing or all "
+        "opt-out (payload.scope) stops the score from promoting the lead (core/consent.py)",
     )
     reengage_min_points: float = Field(
         default=20.0, ge=0,

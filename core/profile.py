@@ -1,16 +1,24 @@
 """Profile and BANT facts: last write wins by event time, ties broken by event id.
 
-Either way the result does not depend on arrival order.
+Either way the result does not depend on arrival order. For profile fields the values a newer one
+replaced are kept too (a few per field, :data:`HISTORY_PER_FIELD`), so a guard can ask what the
+profile said as of an earlier event time (:func:`as_of`): a form that arrives late must not grade
+the touchpoints before it with facts that were not known yet, nor lose the facts they had.
 """
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["merge_latest", "BANT_FIELDS"]
+__all__ = ["merge_latest", "as_of", "BANT_FIELDS", "HISTORY_PER_FIELD"]
 
 BANT_FIELDS = ("budget", "authority", "need", "timeline")
+#: replaced values kept per profile field (the current one is in the profile itself)
+HISTORY_PER_FIELD = 4
+
+Stamp = list[Any]  # [occurred_at, event_id]
 
 
 def merge_latest(
@@ -19,8 +27,13 @@ def merge_latest(
     update: Mapping[str, Any],
     at: float,
     event_id: str,
+    history: dict[str, list[list[Any]]] | None = None,
 ) -> bool:
-    """Merge ``update`` into ``values``; return whether anything changed."""
+    """Merge ``update`` into ``values``; return whether anything changed.
+
+    With ``history``, a replaced value (or a late one older than the current) is kept there as
+    ``[occurred_at, event_id, value]`` in event-time order.
+    """
     stamp = [at, event_id]
     changed = False
     for name, value in update.items():
@@ -29,6 +42,43 @@ def merge_latest(
         current = stamps.get(name)
         if current is None or stamp > current:
             changed = changed or values.get(name) != value
+            if history is not None and current is not None:
+                _keep(history, name, [current[0], current[1], values.get(name)])
             values[name] = value
             stamps[name] = stamp
+        elif history is not None and stamp != current:
+            _keep(history, name, [at, event_id, value])
     return changed
+
+
+def _keep(history: dict[str, list[list[Any]]], name: str, entry: list[Any]) -> None:
+    kept = history.setdefault(name, [])
+    keys = [(e[0], e[1]) for e in kept]
+    position = bisect.bisect_left(keys, (entry[0], entry[1]))
+    if position < len(kept) and keys[position] == (entry[0], entry[1]):
+        return
+    kept.insert(position, entry)
+    del kept[:-HISTORY_PER_FIELD]
+
+
+def as_of(
+    values: Mapping[str, Any],
+    stamps: Mapping[str, Stamp],
+    history: Mapping[str, list[list[Any]]],
+    at: float,
+) -> Mapping[str, Any]:
+    """The profile as it stood at event time ``at``: each field's newest value stamped at or
+    before ``at`` (a field first known later is absent)."""
+    if all(stamp[0] <= at for stamp in stamps.values()):
+        return values
+    out: dict[str, Any] = {}
+    for name, value in values.items():
+        stamp = stamps.get(name)
+        if stamp is None or stamp[0] <= at:
+            out[name] = value
+            continue
+        for entry in reversed(history.get(name, ())):
+            if entry[0] <= at:
+                out[name] = entry[2]
+                break
+    return out

@@ -24,6 +24,7 @@ __all__ = [
     "OUTBOX_LENGTH",
     "HISTORY_LENGTH",
     "CAP_DAYS_KEPT",
+    "HAND_RAISES_KEPT",
     "event_key",
     "trail_order",
 ]
@@ -40,7 +41,10 @@ HISTORY_LENGTH = 64
 #: UTC days of daily-cap bookkeeping kept per rule (older late events are rejected upstream).
 CAP_DAYS_KEPT = 62
 
-STATE_VERSION = 5
+#: explicit hand-raises (demo/callback requests) kept per lead, for decisions in event time
+HAND_RAISES_KEPT = 8
+
+STATE_VERSION = 6
 
 
 def trail_order(entry: list[Any]) -> tuple[float, str]:
@@ -67,7 +71,15 @@ class LeadState:
     profile_stamps: dict[str, list[Any]] = field(default_factory=dict)  # field → [t, event_id]
     bant: dict[str, Any] = field(default_factory=dict)
     bant_stamps: dict[str, list[Any]] = field(default_factory=dict)
-    flags: dict[str, Any] = field(default_factory=dict)  # e.g. suppressed
+    flags: dict[str, Any] = field(default_factory=dict)
+    # profile values a newer one replaced: field → [[t, event_id, value]] (core/profile.py)
+    profile_history: dict[str, list[list[Any]]] = field(default_factory=dict)
+    # consent changes in event time: [[t, scope, status, event_id]] (core/consent.py)
+    consent: list[list[Any]] = field(default_factory=list)
+    # explicit hand-raises in event time: [[t, event_id]], the newest HAND_RAISES_KEPT
+    hand_raises: list[list[Any]] = field(default_factory=list)
+    # event time of the lead's earliest touchpoint that carried contact identity
+    contact_since: float | None = None
     # event key → [occurred_at, {model: [rule ids it counted for]}] (None for feedback and other
     # non-touchpoints), oldest first: the dedupe window, and what each touchpoint added, so a
     # merge can take back an event both sides counted
@@ -128,11 +140,13 @@ class LeadState:
     @classmethod
     def from_primitive(cls, data: dict[str, Any]) -> LeadState:
         version = data.get("v")
-        if version not in (STATE_VERSION, 4, 3, 2):
+        if version not in (STATE_VERSION, 5, 4, 3, 2):
             raise StateVersionError(
-                f"lead state version {version!r} is not {STATE_VERSION} (or 4, 3 or 2)")
+                f"lead state version {version!r} is not {STATE_VERSION} (or 5, 4, 3 or 2)")
         values = {name: data[name] for name in _FIELD_NAMES if name in data}
-        if version != STATE_VERSION:  # up to 4, kept transitions were dicts
+        if version != STATE_VERSION:
+            _upgrade_to_6(values, data)
+        if version not in (STATE_VERSION, 5):  # up to 4, kept transitions were dicts
             values["outbox"] = [
                 [kept["trigger_event_id"], orjson.dumps(kept).decode()]
                 for kept in data.get("outbox", ())
@@ -143,6 +157,18 @@ class LeadState:
         elif version == 2:  # plain keys: what each event counted is unknown
             values["seen"] = {key: [None, None] for key in data.get("seen", ())}
         return cls(**values)
+
+
+def _upgrade_to_6(values: dict[str, Any], data: dict[str, Any]) -> None:
+    """Up to 5 an opt-out was a permanent flag with no time: it becomes a marketing opt-out from
+    the lead's first touchpoint on; a lead with contact identity has had it since then."""
+    flags = dict(data.get("flags") or {})
+    if flags.pop("suppressed", False):
+        values["consent"] = [[data.get("first_event_at") or 0.0, "marketing", "opted_out",
+                              "(state version 5)"]]
+    values["flags"] = flags
+    if data.get("stage", Stage.VISITOR) != Stage.VISITOR:
+        values["contact_since"] = data.get("first_event_at")
 
 
 # dataclasses.fields() is slow enough to show in a profile of the lead handler

@@ -9,7 +9,9 @@ built from the two aggregates alone, without the events:
   capped again, and entries that no longer make the cut are taken back;
 * an event both sides counted (a producer re-sent it under another identity) is taken back from
   the absorbed side, using what the dedupe window remembers it counted for;
-* profile and BANT facts keep ``[time, event id]`` stamps: the later stamp wins, as it would have.
+* profile and BANT facts keep ``[time, event id]`` stamps: the later stamp wins, as it would have
+  (and the profile values it replaced join the profile history);
+* consent changes and hand-raises are event-time histories: their union.
 
 So ``merge(apply(A), apply(B)) == apply(A ∪ B)`` for scores, counts, caps and profile, as long
 as both histories fit the dedupe window and the cap bookkeeping (tests/unit/test_state_merge.py).
@@ -21,10 +23,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from leadstream.core import consent
 from leadstream.core.model import BehaviourRule, ModelSet
 from leadstream.core.profile import merge_latest
 from leadstream.core.scoring import add_units
-from leadstream.core.state import TRAIL_LENGTH, LeadState, event_key, trail_order
+from leadstream.core.state import HAND_RAISES_KEPT, TRAIL_LENGTH, LeadState, event_key, trail_order
 
 __all__ = ["merge_states"]
 
@@ -42,15 +45,21 @@ def merge_states(survivor: LeadState, absorbed: LeadState, models: ModelSet) -> 
             survivor.seen[name] = absorbed.seen[name]
     survivor.trim_seen()
 
-    for values, stamps, other_values, other_stamps in (
-        (survivor.profile, survivor.profile_stamps, absorbed.profile, absorbed.profile_stamps),
-        (survivor.bant, survivor.bant_stamps, absorbed.bant, absorbed.bant_stamps),
-    ):
-        for name, (at, event_id) in other_stamps.items():
-            merge_latest(values, stamps, {name: other_values.get(name)}, at, event_id)
+    for name, (at, event_id) in absorbed.profile_stamps.items():
+        merge_latest(survivor.profile, survivor.profile_stamps, {name: absorbed.profile.get(name)},
+                     at, event_id, survivor.profile_history)
+    for name, entries in absorbed.profile_history.items():
+        for at, event_id, value in entries:
+            merge_latest(survivor.profile, survivor.profile_stamps, {name: value}, at, event_id,
+                         survivor.profile_history)
+    for name, (at, event_id) in absorbed.bant_stamps.items():
+        merge_latest(survivor.bant, survivor.bant_stamps, {name: absorbed.bant.get(name)}, at,
+                     event_id)
 
-    if absorbed.flags.get("suppressed"):
-        survivor.flags["suppressed"] = True
+    consent.merge(survivor.consent, absorbed.consent)
+    raises = {tuple(entry) for entry in survivor.hand_raises} | {tuple(e) for e in absorbed.hand_raises}
+    survivor.hand_raises = [list(entry) for entry in sorted(raises)][-HAND_RAISES_KEPT:]
+    survivor.contact_since = _pick(min, survivor.contact_since, absorbed.contact_since)
     survivor.touchpoints += max(0, absorbed.touchpoints - shared_touchpoints)
     survivor.first_event_at = _pick(min, survivor.first_event_at, absorbed.first_event_at)
     survivor.last_event_at = _pick(max, survivor.last_event_at, absorbed.last_event_at)

@@ -149,7 +149,13 @@ class ChatPayload(_In):
 
 
 class UnsubscribePayload(_In):
-    scope: Literal["all", "newsletter"] = "all"
+    scope: Literal["newsletter", "marketing", "all"] = Field(
+        default="marketing",
+        description="newsletter: one newsletter (the lifecycle is not touched); marketing: all "
+        "marketing communication (the score no longer promotes the lead, a later demo or "
+        "callback request still does); all: no contact at all (only a later hand-raise, which "
+        "renews consent, promotes it)",
+    )
 
 
 class BouncePayload(_In):

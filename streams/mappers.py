@@ -14,6 +14,7 @@ from leadstream.core.emitted import Erased, LeadsMerged, Transition
 from leadstream.core.lifecycle import snapshot
 from leadstream.core.model import ModelSet
 from leadstream.core.scoring import contributions
+from leadstream.core import consent
 from leadstream.core.state import LeadState
 from leadstream.core.identity import canonical_lead_id, visitor_id
 from leadstream.core.messages import Erase, Feedback, Link, MergeRequest, Touchpoint
@@ -258,6 +259,16 @@ def _iso(ts: float | None) -> str | None:
     return None if ts is None else _utc(ts).isoformat().replace("+00:00", "Z")
 
 
+def _consent_view(state: LeadState) -> dict[str, dict[str, Any]]:
+    """Each scope's current status and since when (event time); never changed: opted_in, null."""
+    view: dict[str, dict[str, Any]] = {scope: {"status": consent.OPTED_IN, "since": None}
+                                       for scope in consent.SCOPES}
+    for at, scope, status, _ in state.consent:
+        if scope in view:
+            view[scope] = {"status": status, "since": _iso(at)}
+    return view
+
+
 def lead_to_api(state: LeadState, models: ModelSet) -> dict[str, Any]:
     """What ``GET /leads/{id}`` answers: the lead as of its latest event, explained."""
     if state.merged_into is not None:
@@ -289,7 +300,7 @@ def lead_to_api(state: LeadState, models: ModelSet) -> dict[str, Any]:
         "scores": scores,
         "bant": state.bant,
         "profile": state.profile,
-        "flags": state.flags,
+        "consent": _consent_view(state),
         "routing": state.routing,
         "touchpoints": state.touchpoints,
         "first_event_at": _iso(state.first_event_at),

@@ -128,8 +128,11 @@ def test_merge_command_with_an_explicit_survivor() -> None:
     states, emitted = run([*_two_leads(), merge], MODEL)
     assert states["X"].merged_into == "Y" and states["Y"].touchpoints == 3
     assert [e.rule for e in emitted if isinstance(e, LeadsMerged)] == ["explicit"]
-    # the merged score crossed the MQL guard: the survivor is promoted by the merge itself
-    assert ("mgl", "mql", "score_threshold") in transitions(emitted)
+    # the merged history holds X's demo request: the survivor is promoted by the merge itself,
+    # as of that request (decisions are taken in event time)
+    assert ("mgl", "mql", "hand_raiser") in transitions(emitted)
+    mql = [e for e in emitted if isinstance(e, Transition) and e.lead_id == "Y"][-1]
+    assert (mql.to_stage, mql.occurred_at, mql.trigger_event_id) == ("mql", T0.timestamp(), "merge:m1")
 
 
 def test_merge_of_an_unknown_lead_is_rejected() -> None:
