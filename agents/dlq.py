@@ -60,7 +60,7 @@ def _headers(record: Any) -> list[tuple[str, bytes | None]]:
 
 
 def reject(pipeline: Pipeline, outbox: Outbox, record: Any, *, stage: str, kind: str,
-           reason: str) -> None:
+           reason: str, rejected_id: str | None = None) -> None:
     """Queue the DLQ record for an input ``record`` (an aiokafka ``ConsumerRecord``): its
     original bytes, position and headers, with the kind and reason."""
     entry = dlq_record(
@@ -74,6 +74,7 @@ def reject(pipeline: Pipeline, outbox: Outbox, record: Any, *, stage: str, kind:
         key=record.key,
         value=record.value,
         headers=_headers(record),
+        rejected_id=rejected_id,
     )
     outbox.add(pipeline.dlq.get_topic_name(), record.key, entry.model_dump_json().encode())
     pipeline.metrics.dlq_records.labels(stage=stage, reason=kind).inc()

@@ -17,6 +17,7 @@ Order of effects per batch, for crash safety:
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections import Counter
@@ -38,7 +39,15 @@ from leadstream.core.emitted import (
 from leadstream.core.messages import Absorb, Message, Tick, Touchpoint
 from leadstream.core.scoring import behaviour_score
 from leadstream.exceptions import StateVersionError
-from leadstream.streams.codecs import decode_message, decode_state, encode_message, encode_state
+from leadstream.streams.codecs import (
+    decode_generation,
+    decode_message,
+    decode_state,
+    encode_generation,
+    encode_message,
+    encode_state,
+    erased_key,
+)
 from leadstream.streams.deadlines import decode_deadline, encode_deadline, index_update
 from leadstream.streams.funnel import bucket_of, decode_counts, encode_counts, shift, stats_key
 from leadstream.streams.mappers import (
@@ -98,6 +107,7 @@ def register_leads(pipeline: Pipeline) -> None:
         # it kept every message of a batch alive, up to ~13,000 in a backlog fetch)
         failed: set[int] = set()
         scored_at: dict[bytes, float] = {}  # key → time of its last scored touchpoint
+        erasures: dict[bytes, int] = {}  # key → erasure count (read when it has no state)
 
         cached: set[bytes] = set()  # keys whose state this batch took from the cache
         cache.valid_for(pipeline.app.consumer_generation_id)
@@ -115,18 +125,23 @@ def register_leads(pipeline: Pipeline) -> None:
             try:
                 message: Message = decode_message(record.value)
                 reached(key, message, partition, record.offset)
-                state, emitted = apply(None if previous is _GONE else previous, message, models)
+                absent = previous is None or previous is _GONE
+                state, emitted = apply(None if absent else previous, message, models,
+                                       generation=_erasures(table, partition, key, erasures)
+                                       if absent else 0)
             except StateVersionError:
                 raise  # a newer build's state (e.g. in a visitor's hand-over): stop, lose nothing
             except Exception as exc:  # a poison record must never stop the stream
                 log_unexpected(log, "lead handler", record, exc)
                 metrics.errors.labels(kind="apply").inc()
                 reject(pipeline, rest, record, stage="leads", kind="internal_error",
-                       reason=f"unexpected {type(exc).__name__} while applying")
+                       reason=f"unexpected {type(exc).__name__} while applying",
+                       rejected_id=hashlib.sha256(record.value or b"").hexdigest())
                 # apply may have changed the state in place before it failed: rebuild it from the
                 # stored state and this batch's earlier messages (their effects are queued)
                 failed.add(record.offset)
-                states[key] = _replayed(table, partition, key, _applied(records, record, failed))
+                states[key] = _replayed(table, partition, key, _applied(records, record, failed),
+                                        erasures)
                 continue
             gone = False
             for item in emitted:
@@ -154,9 +169,10 @@ def register_leads(pipeline: Pipeline) -> None:
                     metrics.identity_events.labels(kind="erased").inc()
                 elif isinstance(item, Delete):
                     gone = True
+                    erasures[key] = item.generation
                 elif isinstance(item, Rejected):
                     reject(pipeline, rest, record, stage="leads", kind=item.kind,
-                           reason=item.reason)
+                           reason=item.reason, rejected_id=item.event_id)
                 elif isinstance(item, LeadsMerged):
                     rest.add(handover, item.survivor.encode(),
                              merged_to_handover(item).model_dump_json().encode())
@@ -193,7 +209,8 @@ def register_leads(pipeline: Pipeline) -> None:
 
         def write() -> None:
             stats = TableBuffer(pipeline.stats)
-            pushes = _write_states(partition, states, before, after_tick, table, deadlines, stats)
+            pushes = _write_states(partition, states, before, after_tick, table, deadlines, stats,
+                                   erasures)
             for buffer in (table, deadlines, stats):
                 buffer.flush(rest)
             for key, due in pushes:  # after the deadlines are in RocksDB (the timer reads them)
@@ -216,6 +233,12 @@ def register_leads(pipeline: Pipeline) -> None:
         stored = table.get(partition, key)
         return decode_state(stored) if stored is not None else None
 
+    def _erasures(table: TableBuffer, partition: int, key: bytes, known: dict[bytes, int]) -> int:
+        """How often ``key`` was erased before: a new state for it starts there."""
+        if key not in known:
+            known[key] = decode_generation(table.get(partition, erased_key(key)))
+        return known[key]
+
     def _applied(records: list[Any], failing: Any, failed: set[int]) -> Iterator[Message]:
         """The messages of ``failing``'s key that this batch applied before it."""
         for record in records:
@@ -225,17 +248,23 @@ def register_leads(pipeline: Pipeline) -> None:
                 yield decode_message(record.value)
 
     def _replayed(table: TableBuffer, partition: int, key: bytes,
-                  messages: Iterable[Message]) -> Any:
+                  messages: Iterable[Message], erasures: dict[bytes, int]) -> Any:
         state = _stored(table, partition, key)
+        generation = _erasures(table, partition, key, {})
         for message in messages:
-            state, emitted = apply(None if state is _GONE else state, message, models)
-            if any(isinstance(item, Delete) for item in emitted):
-                state = _GONE
+            absent = state is None or state is _GONE
+            state, emitted = apply(None if absent else state, message, models,
+                                   generation=generation if absent else 0)
+            for item in emitted:
+                if isinstance(item, Delete):
+                    state, generation = _GONE, item.generation
+        if state is _GONE:
+            erasures[key] = generation
         return state
 
     def _write_states(partition: int, states: dict[bytes, Any], before: dict[bytes, Any],
                       after_tick: dict[bytes, bool], table: TableBuffer, deadlines: TableBuffer,
-                      stats: TableBuffer) -> list[tuple[bytes, float]]:
+                      stats: TableBuffer, erasures: dict[bytes, int]) -> list[tuple[bytes, float]]:
         """Queue each changed lead's state, deadline and funnel shift; return the deadlines to
         index."""
         counts = None
@@ -244,6 +273,7 @@ def register_leads(pipeline: Pipeline) -> None:
             state = states[key]
             if state is _GONE:
                 table.delete(partition, key)
+                table.set(partition, erased_key(key), encode_generation(erasures.get(key, 1)))
                 after = None
             else:
                 table.set(partition, key, encode_state(state))

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from leadstream.core.messages import Tick
-from leadstream.streams.codecs import decode_state, encode_message
+from leadstream.streams.codecs import ERASED_PREFIX, decode_state, encode_message
 from leadstream.streams.deadlines import decode_deadline
 from leadstream.streams.outbox import Outbox, partition_for
 from leadstream.streams.readiness import is_ready
@@ -112,6 +112,8 @@ async def _sweep_if_model_changed(pipeline: Pipeline) -> None:
             await asyncio.sleep(0)  # never block the event loop for a whole partition
             sent += len(outbox)
             await outbox.flush()
+        if key.startswith(ERASED_PREFIX):
+            continue  # an erasure record, not a lead
         if decode_state(raw).models_ref != ref:
             _add_tick(pipeline, outbox, key, Tick(f"model:{ref}", key.decode(), now))
     sent += len(outbox)

@@ -276,6 +276,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--touchpoints", type=int, default=100_000)
     parser.add_argument("--leads", type=int, default=10_000)
+    parser.add_argument("--identity-mix", choices=["realistic", "cookie_everywhere"],
+                        default="realistic",
+                        help="what each touchpoint carries (demo/traffic.py); cookie_everywhere is "
+                        "the log of runs before 2026-12-06")
     parser.add_argument("--seed", type=int, default=11)
     add_env_option(parser, "extra setting for the pipeline worker (repeatable)")
     parser.add_argument("--py-spy", type=Path, metavar="FILE",
@@ -284,7 +288,8 @@ def main() -> int:
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="leadstream-bench-"))
-    traffic = TrafficGenerator(people=args.leads, seed=args.seed, total=args.touchpoints)
+    traffic = TrafficGenerator(people=args.leads, seed=args.seed, total=args.touchpoints,
+                               identity_mix=args.identity_mix)
     records = [next(traffic) for _ in range(args.touchpoints)]
     kinds = {k: sum(1 for r in records if r.kind == k) for k in {r.kind for r in records}}
     print(f"log: {args.touchpoints} touchpoints over {args.leads} people; mix {json.dumps(kinds)}")

@@ -54,6 +54,12 @@ class KafkaSettings(_Section):
     ssl_cafile: str | None = None
     ssl_certfile: str | None = None
     ssl_keyfile: str | None = None
+    group_instance_id: str | None = Field(
+        default=None, min_length=1, max_length=249, pattern=r"^[A-Za-z0-9._-]+$",
+        description="static group membership (KIP-345): a stable id per worker, e.g. the pod "
+        "name of a StatefulSet. A worker restarted with the same id gets its partitions back "
+        "without waiting out the session timeout; two running workers must never share one",
+    )
     session_timeout_s: float | None = Field(default=None, gt=0)
     heartbeat_interval_s: float | None = Field(default=None, gt=0)
     rebalance_timeout_s: float | None = Field(default=None, gt=0)

@@ -6,7 +6,7 @@ from typing import Any
 
 from leadstream.core.emitted import Counted, Duplicate, Emitted, Rejected, Transition
 from leadstream.core.lifecycle import OPEN_STAGES, advance_on_touchpoint, move, re_evaluate
-from leadstream.core.messages import Feedback, Message, Tick, Touchpoint
+from leadstream.core.messages import Absorb, Feedback, Message, Tick, Touchpoint
 from leadstream.core import consent, identity_flow
 from leadstream.core.model import BehaviourRule, Lifecycle, ModelSet, ScoringModel
 from leadstream.core.profile import BANT_FIELDS, merge_latest
@@ -31,18 +31,28 @@ _DAY = 86400.0
 
 
 def apply(
-    state: LeadState | None, message: Message, model: ScoringModel | ModelSet
+    state: LeadState | None, message: Message, model: ScoringModel | ModelSet, *,
+    generation: int = 0,
 ) -> tuple[LeadState | None, list[Emitted]]:
     """Apply one message to a lead's state; return the state to keep and what to publish.
 
-    A message whose id was already applied changes nothing; it re-emits the events it caused the
-    first time (same ids, same content), because after a crash the state may have been saved while
-    the handover was not yet published. The state is ``None`` only when a message about an
-    unknown lead is rejected.
+    ``apply`` takes ownership of ``state``: it may change it in place, and the caller keeps only
+    the state it returns. A message whose id was already applied changes nothing; it re-emits the
+    events it caused the first time (same ids, same content), because after a crash the state may
+    have been saved while the handover was not yet published. The state is ``None`` only when a
+    message about an unknown lead is rejected. ``generation``: for an id without a state, how
+    often it was erased before (``Delete.generation`` of its last erasure); a new state starts
+    there.
     """
     models = ModelSet.of(model)
     if state is not None and state.merged_into is not None:
         return state, identity_flow.forward(state, message)
+    if state is None and generation:
+        fresh = LeadState(lead_id=message.lead_id, models_ref=models.ref, generation=generation)
+        if isinstance(message, Touchpoint):
+            return touchpoint(fresh, message, models)
+        if isinstance(message, Absorb):
+            return identity_flow.handle(fresh, message, models, touchpoint)
     if isinstance(message, Touchpoint):
         return touchpoint(state, message, models)
     if isinstance(message, Feedback):

@@ -24,13 +24,16 @@ __all__ = [
 ]
 
 
-def transition_id(lead_id: str, label: str, entry: int) -> str:
+def transition_id(lead_id: str, label: str, entry: int, generation: int = 0) -> str:
     """Deterministic id: the ``entry``-th time ``lead_id`` entered stage ``label`` (or breached).
 
     It names *what happened*, not which record caused it, so the same input log yields the same
-    ids whatever the crash/replay history, and CRM consumers can upsert on it.
+    ids whatever the crash/replay history, and CRM consumers can upsert on it. ``generation``
+    counts the erasures of the id before: a person who comes back after an erasure starts a new
+    id space, so no id ever names two different transitions.
     """
-    raw = f"{lead_id}\x1f{label}\x1f{entry}".encode()
+    suffix = f"\x1f{generation}" if generation else ""  # ids from before erasures stay as they were
+    raw = f"{lead_id}\x1f{label}\x1f{entry}{suffix}".encode()
     return hashlib.sha256(raw).hexdigest()[:32]
 
 
@@ -138,9 +141,11 @@ class Send:
 @quick_init
 @dataclass(frozen=True, slots=True)
 class Delete:
-    """Remove this lead's key from every table (GDPR erasure)."""
+    """Remove this lead's key from every table (GDPR erasure). ``generation`` is the erasure
+    count a new state for the same id starts with (the shell keeps it, see ``apply``)."""
 
     lead_id: str
+    generation: int = 1
 
 
 @quick_init

@@ -89,8 +89,8 @@ def handle(
     raise TypeError(f"not an identity message: {type(message).__name__}")
 
 
-def _retired(lead_id: str, into: str) -> LeadState:
-    return LeadState(lead_id=lead_id, merged_into=into)
+def _retired(lead_id: str, into: str, generation: int = 0) -> LeadState:
+    return LeadState(lead_id=lead_id, merged_into=into, generation=generation)
 
 
 # -- visitor links -----------------------------------------------------------------------------
@@ -107,7 +107,9 @@ def _link(state: LeadState | None, message: Link) -> tuple[LeadState, list[Emitt
         at=touch.occurred_at,
         then=touch,
     )
-    return _retired(message.lead_id, touch.lead_id), [Send(absorb, before_state=True, note="linked")]
+    generation = state.generation if state is not None else 0
+    return (_retired(message.lead_id, touch.lead_id, generation),
+            [Send(absorb, before_state=True, note="linked")])
 
 
 # -- the survivor's side -----------------------------------------------------------------------
@@ -166,20 +168,24 @@ def _merged_event(message: Absorb) -> LeadsMerged | None:
 # -- merges of two known leads -----------------------------------------------------------------
 
 
-def _refused(state: LeadState | None, lead_id: str, merge_id: str, other: str | None = None) -> Rejected | None:
-    """Why this lead cannot take part in the merge: it is not a known lead, or ``other`` is it."""
+def _refused(state: LeadState | None, lead_id: str, merge_id: str) -> Rejected | None:
+    """Why this lead cannot take part in the merge: it is not a known lead."""
     if state is None or state.stage == Stage.VISITOR:
         return Rejected(merge_id, "unknown_lead", f"merge {merge_id!r}: no known lead {lead_id!r}")
-    if other is not None and (other == state.lead_id or other in state.aliases):
-        return Rejected(merge_id, "already_merged",
-                        f"merge {merge_id!r}: {other!r} is already {state.lead_id!r}")
     return None
 
 
+def _already_one(state: LeadState, other: str) -> bool:
+    """``other`` was merged into this lead before: a replayed or re-sent merge, nothing to do."""
+    return other == state.lead_id or other in state.aliases
+
+
 def _merge_request(state: LeadState | None, message: MergeRequest) -> tuple[LeadState | None, list[Emitted]]:
-    rejected = _refused(state, message.lead_id, message.merge_id, other=message.other)
+    rejected = _refused(state, message.lead_id, message.merge_id)
     if rejected is not None or state is None:
         return state, [rejected] if rejected else []
+    if _already_one(state, message.other):
+        return state, []
     offer = MergeOffer(
         merge_id=message.merge_id, lead_id=message.other, other=state.lead_id,
         other_stage=state.stage, other_first_event_at=state.first_event_at,
@@ -203,9 +209,11 @@ def pick_survivor(
 
 
 def _merge_offer(state: LeadState | None, message: MergeOffer) -> tuple[LeadState | None, list[Emitted]]:
-    rejected = _refused(state, message.lead_id, message.merge_id, other=message.other)
+    rejected = _refused(state, message.lead_id, message.merge_id)
     if rejected is not None or state is None:
         return state, [rejected] if rejected else []
+    if _already_one(state, message.other):
+        return state, []
     survivor, rule = pick_survivor(
         (message.other, message.other_stage, message.other_first_event_at),
         (state.lead_id, state.stage, state.first_event_at),
@@ -232,7 +240,8 @@ def _hand_over(state: LeadState, survivor: str, rule: str, merge_id: str, at: fl
         absorb_id=f"merge:{merge_id}", lead_id=survivor, absorbed_id=state.lead_id,
         absorbed=state.to_primitive(), rule=rule, at=at, merge_id=merge_id,
     )
-    return _retired(state.lead_id, survivor), [Send(absorb, before_state=True, note="merged")]
+    return (_retired(state.lead_id, survivor, state.generation),
+            [Send(absorb, before_state=True, note="merged")])
 
 
 # -- erasure -----------------------------------------------------------------------------------
@@ -240,7 +249,7 @@ def _hand_over(state: LeadState, survivor: str, rule: str, merge_id: str, at: fl
 
 def _erase(state: LeadState | None, message: Erase) -> tuple[LeadState | None, list[Emitted]]:
     if not message.cascade:
-        return None, [Delete(message.lead_id)] if state is not None else []
+        return None, [Delete(message.lead_id, state.generation + 1)] if state is not None else []
     aliases = tuple(state.aliases) if state is not None else ()
     emitted: list[Emitted] = [
         Send(Erase(erase_id=message.erase_id, lead_id=alias, at=message.at, cascade=False),
@@ -250,7 +259,7 @@ def _erase(state: LeadState | None, message: Erase) -> tuple[LeadState | None, l
     emitted.append(Erased(erase_id=message.erase_id, lead_id=message.lead_id, aliases=aliases,
                           occurred_at=message.at))
     if state is not None:
-        emitted.append(Delete(message.lead_id))
+        emitted.append(Delete(message.lead_id, state.generation + 1))
     return None, emitted
 
 
@@ -265,7 +274,7 @@ def forward(state: LeadState, message: Message) -> list[Emitted]:
         return []
     if isinstance(message, Erase):
         if not message.cascade:
-            return [Delete(message.lead_id)]
+            return [Delete(message.lead_id, state.generation + 1)]
         return [Send(dataclasses.replace(message, lead_id=into), note="forwarded")]
     if isinstance(message, Link):
         # linked before (a replay, or the same cookie with another contact: never merged again)
@@ -275,6 +284,8 @@ def forward(state: LeadState, message: Message) -> list[Emitted]:
         return [Rejected(message.absorb_id, "merge_conflict",
                          f"{message.absorbed_id!r} and {message.lead_id!r} were merged into each "
                          "other by conflicting commands; this hand-over is dropped")]
+    if isinstance(message, MergeRequest | MergeOffer) and message.other == into:
+        return []  # merged into the other one already: a replayed or re-sent merge
     changes: dict[str, Any] = {"lead_id": into}
     if isinstance(message, MergeRequest | MergeOffer) and message.survivor == state.lead_id:
         changes["survivor"] = into

@@ -125,7 +125,7 @@ def move(
         state.mql_since = at
     view = snapshot(state, models, score_at)
     transition = Transition(
-        transition_id=transition_id(state.lead_id, label, entry),
+        transition_id=transition_id(state.lead_id, label, entry, state.generation),
         lead_id=state.lead_id,
         sequence=state.transitions + 1,
         kind=kind,

@@ -104,6 +104,8 @@ class LeadState:
     # id, the lead it was merged into (such a state keeps nothing else)
     aliases: list[str] = field(default_factory=list)
     merged_into: str | None = None
+    # how often this id was erased before this state began (part of its transition ids)
+    generation: int = 0
 
     def has_seen(self, event_id: str) -> bool:
         return event_key(event_id) in self.seen

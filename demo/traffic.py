@@ -3,6 +3,13 @@
 People follow journeys of varying intent: newsletter readers who only open emails, researchers
 who download and attend webinars, buyers who visit pricing and request a demo. Some start as
 anonymous visitors. Event time runs over ``span`` (default 30 days) ending now.
+
+Identity as real tracking reports it (``identity_mix="realistic"``, the default): web tracking
+knows only the browser cookie (web visits); web forms know the cookie and the email they ask for
+(forms, gated downloads, demo and callback requests, newsletter sign-ups, chats); the email
+platform, the webinar platform and the event app know only the email (opens, clicks,
+unsubscribes, bounces, webinars, badge scans). Each system keys its records by what it knows.
+``identity_mix="cookie_everywhere"`` puts the cookie on every touchpoint of a person instead.
 """
 
 from __future__ import annotations
@@ -12,7 +19,7 @@ import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 __all__ = ["Record", "TrafficGenerator", "MALFORMED_KINDS", "FILTERED_KINDS"]
 
@@ -30,6 +37,10 @@ _URLS = ["/", "/blog/lead-scoring-basics", "/blog/bant", "/product", "/product/i
          "/pricing", "/pricing/enterprise", "/customers", "/careers", "/docs/getting-started"]
 _ASSETS = [("wp-lead-mgmt", "whitepaper"), ("cs-nordwind", "case_study"), ("ds-platform", "datasheet"),
            ("eb-nurturing", "ebook"), ("rp-benchmark-2026", "report")]
+
+#: touchpoints from web forms: they carry the cookie and the contact the form asks for
+_WEB_FORMS = frozenset({"form_submit", "download", "demo_request", "callback_request",
+                        "newsletter_signup", "chat"})
 
 MALFORMED_KINDS = ("invalid_json", "missing_identity", "unknown_type", "invalid_field", "oversize",
                    "not_an_object")
@@ -71,8 +82,10 @@ class TrafficGenerator:
         malformed_rate: float = 0.03,
         bot_rate: float = 0.01,
         max_message_bytes: int = 65536,
+        identity_mix: Literal["realistic", "cookie_everywhere"] = "realistic",
     ) -> None:
         self._rng = random.Random(seed)
+        self._mix = identity_mix
         self._people = [self._person(i) for i in range(people)]
         self._weights = [p.intent for p in self._people]
         self._end = end or datetime.now(tz=UTC)
@@ -125,14 +138,17 @@ class TrafficGenerator:
         del self._sent[:-1000]
         return record
 
-    def _identity(self, person: _Person) -> dict[str, Any]:
-        """Tracking sends the browser cookie on every touchpoint; once the person is known, with
-        their contact (the first such touchpoint links the visitor's history to the lead)."""
+    def _identity(self, person: _Person, kind: str) -> dict[str, Any]:
+        """What the system that reports ``kind`` knows of the person (module docstring); the
+        first touchpoint with both cookie and contact links the visitor's history to the lead."""
+        contact = {"lead_id": person.lead_id} if person.lead_id else {"email": person.email}
         if not person.known:
             return {"anonymous_id": person.anonymous_id}
-        if person.lead_id:
-            return {"lead_id": person.lead_id, "anonymous_id": person.anonymous_id}
-        return {"email": person.email, "anonymous_id": person.anonymous_id}
+        if self._mix == "cookie_everywhere" or kind in _WEB_FORMS:
+            return {**contact, "anonymous_id": person.anonymous_id}
+        if kind == "web_visit":
+            return {"anonymous_id": person.anonymous_id}
+        return contact
 
     def _valid(self) -> Record:
         rng = self._rng
@@ -144,15 +160,16 @@ class TrafficGenerator:
             "type": kind,
             "occurred_at": self._clock.isoformat(timespec="milliseconds"),
             "source": rng.choice(["web", "marketo", "hubspot", "events-app"]),
-            **self._identity(person),
+            **self._identity(person, kind),
             "payload": payload,
         }
         if rng.random() < 0.4:
             body["campaign"] = rng.choice(["q4-webinar-series", "spring-launch", "retargeting"])
         if kind == "web_visit":
             body["user_agent"] = _BROWSER
-        # keyed by the cookie, as web tracking does: a person's records stay in order
-        return Record(person.anonymous_id.encode(), json.dumps(body).encode(), "valid")
+        # each system keys by what it knows: one system's records of a person stay in order
+        key = body.get("anonymous_id") or body.get("email") or body.get("lead_id")
+        return Record(str(key).encode(), json.dumps(body).encode(), "valid")
 
     def _bot(self) -> Record:
         rng = self._rng

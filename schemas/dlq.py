@@ -28,7 +28,11 @@ class DlqHeader(_Out):
 
 class DlqRecord(_Out):
     schema_version: Literal[1] = 1
-    dlq_id: str = Field(description="deterministic: same source record ⇒ same id (dedupe on it)")
+    dlq_id: str = Field(
+        description="deterministic: the same rejected input gets the same id, also when it is "
+        "rejected again after a crash (a DLQ consumer dedupes on it). For stage ingest, feedback "
+        "and commands it derives from the input record's position; for stage leads from the "
+        "rejected message's own event, feedback or command id")
     kind: str = Field(description="short bounded code, e.g. invalid_json, unknown_type, oversize")
     reason: str = Field(description="what is wrong, for a human")
     stage: Literal["ingest", "feedback", "commands", "leads"] = Field(

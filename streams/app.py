@@ -97,6 +97,9 @@ def faust_settings(settings: Settings) -> dict[str, Any]:
         # at-least-once + per-lead dedupe + deterministic ids (DESIGN §8; BROKER.md defect 2)
         processing_guarantee="at_least_once",
         consumer_auto_offset_reset="earliest",
+        # static membership (KIP-345): a restarted worker with the same id takes its place in
+        # the group at once instead of waiting for the broker to drop its previous incarnation
+        consumer_group_instance_id=kafka.group_instance_id,
         store="rocksdb://",
         datadir=str(settings.state.dir),
         topic_partitions=settings.topics.partitions,

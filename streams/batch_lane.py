@@ -155,7 +155,14 @@ class BatchLaneConsumerMixin:
                 if records is None or service.should_stop or not records:
                     continue
                 if not service.flow_active:
-                    await service.perform_seek()
+                    # as Faust's getmany does: a partition revoked while seeking (a rebalance
+                    # under way) raises IllegalStateError; the next assignment seeks again, and
+                    # the worker must not die of it
+                    try:
+                        await service.perform_seek()
+                    except Exception as exc:
+                        service.log.warning("seek while the flow is stopped failed (%s); the "
+                                            "next assignment seeks again", type(exc).__name__)
                     continue
                 generation = self.app.consumer_generation_id
 

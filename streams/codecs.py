@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import orjson
@@ -29,6 +30,24 @@ __all__ = [
     "encode_touchpoint",
     "decode_touchpoint",
 ]
+
+
+#: lead-table keys of erasure records: a one-way hash of an erased id and how often it was erased,
+#: so a person who comes back starts a new transition-id space (core.emitted.transition_id).
+#: Nothing else of an erased person is kept.
+ERASED_PREFIX = b"\x00erased:"
+
+
+def erased_key(key: bytes) -> bytes:
+    return ERASED_PREFIX + hashlib.sha256(key).hexdigest()[:32].encode("ascii")
+
+
+def encode_generation(generation: int) -> bytes:
+    return str(generation).encode("ascii")
+
+
+def decode_generation(raw: bytes | None) -> int:
+    return int(raw) if raw else 0
 
 
 def encode_state(state: LeadState) -> bytes:

@@ -240,8 +240,18 @@ def dlq_record(
     key: bytes | None,
     value: bytes | None,
     headers: Iterable[tuple[str, bytes | None]] = (),
+    rejected_id: str | None = None,
 ) -> DlqRecord:
-    dlq_id = hashlib.sha256(f"{stage}\x1f{topic}\x1f{partition}\x1f{offset}".encode()).hexdigest()
+    """A DLQ record. Its ``dlq_id`` names what was rejected, so a replay after a crash publishes
+    the same id: the input position for records rejected as they come in (ingest, feedback,
+    commands); in the lead stage, whose input is the app's own re-keyed copy (its offsets differ
+    from run to run), the rejected message's own id (``rejected_id``: its event, feedback or
+    command id), which the producer chose."""
+    if rejected_id is not None:
+        source = f"{stage}\x1f{kind}\x1fid\x1f{rejected_id}"
+    else:
+        source = f"{stage}\x1f{topic}\x1f{partition}\x1f{offset}"
+    dlq_id = hashlib.sha256(source.encode()).hexdigest()
     return DlqRecord(
         dlq_id=dlq_id[:32],
         kind=kind,

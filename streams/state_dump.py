@@ -8,7 +8,7 @@ import rocksdict
 
 from leadstream.core.state import LeadState
 from leadstream.streams.app import LEADS_TABLE
-from leadstream.streams.codecs import decode_state
+from leadstream.streams.codecs import ERASED_PREFIX, decode_state
 
 __all__ = ["read_leads", "read_table"]
 
@@ -17,7 +17,8 @@ _FAUST_OFFSET_KEY = b"__faust\0offset__"
 
 def read_leads(state_dir: Path) -> dict[str, LeadState]:
     """Every lead in every partition DB under ``state_dir``; the worker must not be running."""
-    return {key.decode(): decode_state(value) for key, value in read_table(state_dir, LEADS_TABLE).items()}
+    return {key.decode(): decode_state(value) for key, value in read_table(state_dir, LEADS_TABLE).items()
+            if not key.startswith(ERASED_PREFIX)}
 
 
 def read_table(state_dir: Path, table: str) -> dict[bytes, bytes]:

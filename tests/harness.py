@@ -15,21 +15,25 @@ __all__ = ["run", "transitions"]
 
 
 def run(
-    messages: Iterable[Message], model: ScoringModel | ModelSet, *, states: dict[str, LeadState] | None = None
+    messages: Iterable[Message], model: ScoringModel | ModelSet, *,
+    states: dict[str, LeadState] | None = None, erased: dict[str, int] | None = None,
 ) -> tuple[dict[str, LeadState], list[Emitted]]:
     """Apply every message to its lead in order; return final states and all emitted items.
 
     Like the worker, messages the core sends to other leads (``Send``) are delivered, each
     after the message that sent it (as if every lead had its own partition), and ``Delete``
-    removes a lead. ``states`` continues from earlier states.
+    removes a lead (``erased`` keeps its erasure count, as the worker's tombstone does).
+    ``states`` and ``erased`` continue from an earlier run.
     """
     states = {} if states is None else states
+    erased = {} if erased is None else erased
     emitted: list[Emitted] = []
     for message in messages:
         queue: deque[Message] = deque([message])
         while queue:
             current = queue.popleft()
-            state, out = apply(states.get(current.lead_id), current, model)
+            state, out = apply(states.get(current.lead_id), current, model,
+                               generation=erased.get(current.lead_id, 0))
             if state is not None:
                 states[current.lead_id] = state
             for item in out:
@@ -37,6 +41,8 @@ def run(
                     queue.append(item.message)
                 elif isinstance(item, Delete):
                     states.pop(item.lead_id, None)
+                    # what the worker's tombstone keeps: the erasure count of the id
+                    erased[item.lead_id] = item.generation
             emitted.extend(out)
     return states, emitted
 

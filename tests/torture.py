@@ -75,6 +75,7 @@ class Reference:
     def __init__(self, models: ModelSet) -> None:
         self.models = models
         self.states: dict[str, LeadState] = {}
+        self.erased: dict[str, int] = {}  # lead id → erasure count (the worker's tombstones)
         self.transitions: dict[str, str] = {}  # id → handover JSON
         #: handover records an uninterrupted run publishes (a re-sent trigger re-publishes)
         self.published = 0
@@ -100,7 +101,8 @@ class Reference:
             queue: deque[Any] = deque([message])
             while queue:
                 current = queue.popleft()
-                state, emitted = apply(self.states.get(current.lead_id), current, self.models)
+                state, emitted = apply(self.states.get(current.lead_id), current, self.models,
+                                       generation=self.erased.get(current.lead_id, 0))
                 if state is not None:
                     self.states[current.lead_id] = state
                 for item in emitted:
@@ -114,13 +116,17 @@ class Reference:
                         queue.append(item.message)
                     elif isinstance(item, Delete):
                         self.states.pop(item.lead_id, None)
+                        self.erased[item.lead_id] = item.generation
 
 
 def build_log(*, touchpoints: int, people: int, seed: int, models: ModelSet) -> TortureLog:
     rng = random.Random(seed)
     end = datetime.now(tz=UTC).replace(microsecond=0) - timedelta(hours=2)
+    # the cookie on every touchpoint: the log's order per lead is the order the worker applies,
+    # so the pure core over the log is the exact reference (tests/backlog.py has the realistic mix)
     traffic = TrafficGenerator(people=people, total=touchpoints, seed=seed, end=end,
-                               duplicate_rate=0.03, malformed_rate=0.02)
+                               duplicate_rate=0.03, malformed_rate=0.02,
+                               identity_mix="cookie_everywhere")
     generated = [next(traffic) for _ in range(touchpoints)]
     records: Records = [(r.key, r.value) for r in generated]
     # late events: a valid record moved later in the log (its key, so its partition, unchanged)
@@ -191,7 +197,7 @@ async def _drained(deployment: Any) -> bool:
     """Every record of every input topic processed and committed by the app's consumer group."""
     bootstrap = deployment.broker.bootstrap_servers
     topics = [deployment.topics["touchpoints"], deployment.topics["feedback"],
-              lead_messages_topic(deployment.settings())]
+              deployment.topics["commands"], lead_messages_topic(deployment.settings())]
     # a consumer of the group that never subscribes: it only reads the group's committed offsets
     # (the admin client's OffsetFetch version is one the embedded broker answers wrongly)
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=deployment.name,
@@ -224,7 +230,8 @@ def drained(deployment: Any) -> bool:
 
 
 def run_log(deployment: Any, log: TortureLog, *, kills: int, seed: int,
-            kill_window: tuple[float, float] = (0.3, 2.5), timeout: float = 300.0) -> RunReport:
+            kill_window: tuple[float, float] = (0.3, 2.5), timeout: float = 300.0,
+            settle: float = 0.0, per_slice: int | None = None) -> RunReport:
     """Produce each phase as a trickle while the worker is killed -9 ``kills`` times (spread over
     the phases) and restarted each time, then wait until the phase is fully processed.
 
@@ -234,14 +241,17 @@ def run_log(deployment: Any, log: TortureLog, *, kills: int, seed: int,
     rng = random.Random(seed)
     report = RunReport()
     started = time.monotonic()
-    shares = [0.5, 0.2, 0.3]
+    shares = [0.5, 0.2, 0.3] if len(log.phases) == 3 else [1 / len(log.phases)] * len(log.phases)
     plan = [int(kills * s) for s in shares]
     plan[0] += kills - sum(plan)
     worker = deployment.start_worker()
     for phase, phase_kills in zip(log.phases, plan, strict=True):
         phase_started = time.monotonic()
         topic = deployment.topics[phase.topic]
-        trickle = Trickle(deployment, phase.records, topic, slices=phase_kills * 80 + 1)
+        slices = phase_kills * 80 + 1
+        if per_slice:  # a steady rate: ``per_slice`` records every 0.2 s
+            slices = max(slices, len(phase.records) // per_slice + 1)
+        trickle = Trickle(deployment, phase.records, topic, slices=slices)
         trickle.start()
         for _ in range(phase_kills):
             time.sleep(rng.uniform(*kill_window))
@@ -263,11 +273,35 @@ def run_log(deployment: Any, log: TortureLog, *, kills: int, seed: int,
                       f"{counter_total(samples, 'leadstream_touchpoints_total'):.0f} lag "
                       f"{counter_total(samples, 'leadstream_consumer_lag'):.0f}", file=sys.stderr)
             time.sleep(0.5)
+        if settle:
+            wait_settled(deployment, settle, timeout)
         report.phase_seconds.append(round(time.monotonic() - phase_started, 1))
     report.count_forwards(worker)
     worker.stop()
     report.seconds = round(time.monotonic() - started, 1)
     return report
+
+
+def wait_settled(deployment: Any, seconds: float, timeout: float) -> None:
+    """After a drain, wait until time-driven work (ticks) has caught up: no tick sent for
+    ``seconds`` and everything it sent processed. A log in the past is due at once, and an SLA
+    breach sets the next deadline 48 h of event time later, often still in the past, so a lead
+    breaches once per tick round until its deadlines reach the present."""
+    deadline = time.monotonic() + timeout
+    worker = next(w for w in reversed(deployment.workers) if w.alive)
+    last, quiet_since = -1.0, time.monotonic()
+    while True:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"ticks still being sent after {timeout}s")
+        try:
+            sent = counter_total(scrape(worker.metrics_url), "leadstream_ticks_sent_total")
+        except OSError:
+            sent = last
+        if sent != last:
+            last, quiet_since = sent, time.monotonic()
+        elif time.monotonic() - quiet_since >= seconds and drained(deployment):
+            return
+        time.sleep(0.5)
 
 
 class Trickle(threading.Thread):

@@ -61,6 +61,9 @@ class Deployment:
     #: tests check does not depend on them; a test that measures a join (the takeover) turns
     #: this off.
     quick_rejoin: bool = True
+    #: workers join as static members (kafka.group_instance_id = deployment and worker name);
+    #: one worker only on the embedded broker (README, "The embedded broker")
+    static_membership: bool = False
 
     @property
     def topics(self) -> dict[str, str]:
@@ -96,11 +99,16 @@ class Deployment:
         return self.base / f"state-{worker}"
 
     def start_worker(self, worker: str = "w1", *, ready: bool = True) -> WorkerProcess:
+        env = dict(self.env)
+        if self.static_membership:
+            # one stable id per worker name, as a StatefulSet's pod names give: a worker killed
+            # and started again under its name takes its place at once
+            env.setdefault("LEADSTREAM__KAFKA__GROUP_INSTANCE_ID", f"{self.name}-{worker}")
         process = WorkerProcess(
             bootstrap_servers=self.broker.bootstrap_servers,
             state_dir=self.state_dir(worker),
             log_path=self.base / f"{worker}.log",
-            extra_env=self.env,
+            extra_env=env,
         ).start()
         self.workers.append(process)
         if ready:

@@ -60,3 +60,43 @@ def test_the_survivor_takes_over_and_nothing_changes(deployment: Deployment) -> 
     assert outcome.missing_transitions == set() and outcome.unexpected_transitions == set()
     assert outcome.duplicates_differing == []
     assert outcome.dlq_by_stage_kind == reference.rejected
+
+
+def test_two_workers_killed_in_turn_never_take_the_survivor_down(deployment: Deployment) -> None:
+    """kill -9 of either worker, again and again, mid-stream: the other one rides out every
+    rebalance (a partition revoked while it seeks, fetches or commits must not end it), and the
+    outcome is the uninterrupted one — the same transition ids, every DLQ record once by id."""
+    reference = Reference(MODELS)
+    reference.feed(LOG.phases[0])
+    workers = {"w1": deployment.start_worker("w1"), "w2": deployment.start_worker("w2")}
+    first = LOG.phases[0]
+    trickle = Trickle(deployment, first.records, deployment.topics[first.topic], slices=60)
+    trickle.start()
+    kills = 0
+    for victim_name in ("w2", "w1", "w2", "w1"):
+        time.sleep(1.5)
+        survivor_name = "w1" if victim_name == "w2" else "w2"
+        workers[victim_name].kill()
+        kills += 1
+        # the survivor goes through the rebalance (it takes the victim's partitions)
+        deployment.wait_for(lambda: len(_partitions(workers[survivor_name])) == 8
+                            or not workers[survivor_name].alive,
+                            timeout=60, what="the survivor to hold every partition")
+        assert workers[survivor_name].alive, \
+            f"{survivor_name} exited ({workers[survivor_name].returncode}) after {victim_name} died"
+        workers[victim_name] = deployment.start_worker(victim_name)
+        assert workers[survivor_name].alive
+    trickle.finish()
+    deployment.wait_for(lambda: drained(deployment), timeout=180, what="everything processed")
+    assert all(worker.alive for worker in workers.values())
+    for worker in workers.values():
+        worker.stop()
+
+    handovers = deployment.handovers(count=len(reference.transitions), settle=2.0)
+    assert {h["transition_id"] for h in handovers if "transition_id" in h} == set(reference.transitions)
+    dlq = [json.loads(m.value) for m in deployment.consume("dlq", count=sum(reference.rejected.values()),
+                                                            settle=2.0)]
+    # a record rejected again after a crash carries the same dlq_id: one id per rejected input
+    assert len({d["dlq_id"] for d in dlq}) == sum(reference.rejected.values())
+    assert kills == 4
+

@@ -284,3 +284,15 @@ def test_config_check_prints_effective_settings_with_secrets_masked(
     monkeypatch.delenv("LEADSTREAM__WEB__API_TOKEN")
     assert main(["config", "check", "--config", str(file)]) == 2
     assert "web.api_token" in capsys.readouterr().err
+
+
+def test_static_group_membership_reaches_the_faust_consumer() -> None:
+    """kafka.group_instance_id (KIP-345) is what Faust hands aiokafka as group_instance_id;
+    unset, the group stays dynamic."""
+    from leadstream.streams.app import faust_settings
+
+    assert faust_settings(load_settings(environ=_OPEN))["consumer_group_instance_id"] is None
+    static = load_settings(environ={"LEADSTREAM__KAFKA__GROUP_INSTANCE_ID": "leadstream-0", **_OPEN})
+    assert faust_settings(static)["consumer_group_instance_id"] == "leadstream-0"
+    with pytest.raises(ConfigError, match="kafka.group_instance_id"):
+        load_settings(environ={"LEADSTREAM__KAFKA__GROUP_INSTANCE_ID": "$(POD_NAME)", **_OPEN})

@@ -284,9 +284,9 @@ def test_statefulset_matches_the_settings_and_endpoints_the_worker_has(tmp_path:
     statefulset = manifests["StatefulSet"]
     container = statefulset["spec"]["template"]["spec"]["containers"][0]
     mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
-    env = {e["name"]: e["value"] for e in container["env"] if "value" in e}
-    env["LEADSTREAM__WEB__CANONICAL_URL"] = env["LEADSTREAM__WEB__CANONICAL_URL"].replace(
-        "$(POD_NAME)", "leadstream-0")
+    env = {e["name"]: e["value"].replace("$(POD_NAME)", "leadstream-0")
+           for e in container["env"] if "value" in e}
+    assert env["LEADSTREAM__KAFKA__GROUP_INSTANCE_ID"] == "leadstream-0"  # one per pod
     # the token file, where the Secret volume puts it
     token_file = env.pop("LEADSTREAM__WEB__API_TOKEN_FILE")
     assert token_file.startswith(mounts["api-token"] + "/")

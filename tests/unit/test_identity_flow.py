@@ -206,3 +206,39 @@ def test_a_hand_over_from_a_newer_build_stops_the_worker_instead_of_going_to_the
         apply(None, absorb, make_model())
     with pytest.raises(StateVersionError):
         decode_state(b'{"v": %d, "lead_id": "L1"}' % (STATE_VERSION + 1))
+
+
+def test_a_person_who_returns_after_an_erasure_gets_transition_ids_of_their_own() -> None:
+    """The same lead id, the same stages again: the ids must differ from the erased ones (a CRM
+    upserting on them would otherwise overwrite the old records with new content)."""
+    journey = [core_touchpoint("demo_request", event_id="d1", at=0.0, lead_id="L1")]
+    erase = Erase(erase_id="gdpr-1", lead_id="L1", at=T0.timestamp() + 3600)
+    erased: dict[str, int] = {}
+    states, first = run([*journey, erase], MODEL, erased=erased)
+    assert states == {} and erased == {"L1": 1}
+    back = [core_touchpoint("demo_request", event_id="d2", at=2 * H, lead_id="L1")]
+    states, second = run(back, MODEL, states=states, erased=erased)
+    before = {e.transition_id for e in first if isinstance(e, Transition)}
+    after = {e.transition_id for e in second if isinstance(e, Transition)}
+    assert len(before) == len(after) == 2 and not before & after
+    assert states["L1"].generation == 1
+    # and a second erasure starts a third id space
+    states, _ = run([Erase(erase_id="gdpr-2", lead_id="L1", at=T0.timestamp() + 3 * 3600)], MODEL,
+                    states=states, erased=erased)
+    assert erased == {"L1": 2}
+    # ids of a never-erased lead are what they always were (no change for existing CRMs)
+    from leadstream.core.emitted import transition_id
+    assert transition_id("L1", "mgl", 1) == transition_id("L1", "mgl", 1, 0)
+
+
+def test_a_replayed_or_re_sent_merge_is_taken_in_silently() -> None:
+    merge = MergeRequest(merge_id="m1", lead_id="Y", other="X", survivor=None, at=T0.timestamp() + 3 * 3600)
+    states, emitted = run([*_two_leads(), merge], MODEL)
+    assert states["Y"].merged_into == "X"
+    # the same command again (replayed after a crash, or re-sent), and the other way round
+    again = [merge, MergeRequest(merge_id="m2", lead_id="X", other="Y", survivor=None,
+                                 at=merge.at + 60)]
+    states, more = run(again, MODEL, states=states)
+    assert not [e for e in more if isinstance(e, Rejected)]
+    assert not [e for e in more if isinstance(e, LeadsMerged)]
+    assert states["X"].touchpoints == 3
