@@ -32,7 +32,7 @@ import dataclasses
 from typing import Any, Protocol
 
 from leadstream.core.emitted import Delete, Emitted, Erased, LeadsMerged, Rejected, Send, Transition
-from leadstream.core.lifecycle import advance_on_touchpoint, catch_up
+from leadstream.core.lifecycle import advance_on_touchpoint, catch_up, move
 from leadstream.core.messages import (
     Absorb,
     Erase,
@@ -130,6 +130,7 @@ def _absorb(
     else:
         if state is None:
             state = LeadState(lead_id=message.lead_id, models_ref=models.ref)
+        known = state.stage != Stage.VISITOR
         if message.absorbed is not None:
             absorbed = LeadState.from_primitive(dict(message.absorbed))
             # the absorbed history is news from its first touchpoint on: decisions from then on
@@ -153,8 +154,16 @@ def _absorb(
             if merged is not None:
                 emitted.append(merged)
     if message.then is not None:
-        state, more = touchpoint(state, message.then, models, late_from=late_from)
+        then = message.then
+        state, more = touchpoint(state, then, models, late_from=late_from)
         emitted.extend(more)
+        if (late_from is not None and known and message.merge_id is None and state is not None
+                and not any(isinstance(item, Transition) for item in more)):
+            # the lead was handed over before its visitor's history joined it (an email-only
+            # touchpoint came first): publish the corrected view, as its next transition would
+            emitted.append(move(state, models, state.stage, "history_linked",
+                                trigger_id=then.event_id, trigger_type=then.type,
+                                at=then.occurred_at, kind="lead_updated"))
     return state, emitted
 
 

@@ -17,6 +17,8 @@ Reason codes on transitions:
 ``sales_disqualified``       any open stage → disqualified (CRM)
 ``went_cold``                mql/sal → recycled: no touchpoint for ``recycle_after_days``
 ``sla_breach``               (mql stays mql) not accepted within ``sla_hours``; re-routed
+``history_linked``           (stage unchanged, kind ``lead_updated``) a visitor's history joined a
+                             lead that was known already: the CRM gets the corrected view
 ===========================  ==========================================================
 """
 
@@ -116,16 +118,23 @@ def move(
     detail: str | None = None,
     routing_extra: dict[str, Any] | None = None,
 ) -> Transition:
-    """Record a transition (or, with ``kind='sla_breach'``, a breach) and return its event."""
-    label = "sla_breach" if kind == "sla_breach" else to
+    """Record a transition (or, with ``kind='sla_breach'``, a breach; with ``kind='lead_updated'``,
+    an update of an unchanged stage) and return its event.
+
+    An update's id names its trigger (the message that changed the lead), not a count: how many
+    updates a lead gets depends on the order its messages arrive in, its transitions' ids do not.
+    """
+    label = to if kind == "stage_transition" else kind
     entry = state.stage_entries.get(label, 0) + 1
+    tid = (transition_id(state.lead_id, f"{label}\x1f{trigger_id}", 1, state.generation)
+           if kind == "lead_updated" else transition_id(state.lead_id, label, entry, state.generation))
     score_at = max(at, state.last_event_at or at)
     if to == Stage.MQL and kind == "stage_transition":
         state.routing = route(state.lead_id, state.profile, models.primary)
         state.mql_since = at
     view = snapshot(state, models, score_at)
     transition = Transition(
-        transition_id=transition_id(state.lead_id, label, entry, state.generation),
+        transition_id=tid,
         lead_id=state.lead_id,
         sequence=state.transitions + 1,
         kind=kind,
@@ -152,7 +161,7 @@ def move(
     )
     state.stage_entries[label] = entry
     state.stage = to
-    if to == Stage.RECYCLED:
+    if to == Stage.RECYCLED and kind == "stage_transition":
         primary_components = state.components.get(models.primary.name, {})
         state.recycled_components = {rule: list(c) for rule, c in primary_components.items()}
     state.history.append(

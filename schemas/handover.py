@@ -1,7 +1,7 @@
 """The handover events: the contract CRM connectors consume from ``lead-handover``.
 
-Three kinds share the topic, told apart by ``kind``: stage transitions and SLA breaches
-(:class:`HandoverEvent`), ``leads_merged`` (:class:`LeadsMergedEvent`) and ``erased``
+Several kinds share the topic, told apart by ``kind``: stage transitions, SLA breaches and lead
+updates (:class:`HandoverEvent`), ``leads_merged`` (:class:`LeadsMergedEvent`) and ``erased``
 (:class:`ErasedEvent`). The last two are identity events; consumers should apply them to the CRM
 records of the ids they name (merge the absorbed record into the survivor; delete).
 
@@ -69,15 +69,18 @@ class Routing(_Out):
 
 class HandoverEvent(_Out):
     schema_version: Literal[1] = SCHEMA_VERSION
-    kind: Literal["stage_transition", "sla_breach"] = Field(
-        description="sla_breach: an MQL not accepted within the SLA, re-routed (stage unchanged)"
+    kind: Literal["stage_transition", "sla_breach", "lead_updated"] = Field(
+        description="sla_breach: an MQL not accepted within the SLA, re-routed (stage unchanged); "
+        "lead_updated: the lead changed without changing stage (reason history_linked: a "
+        "visitor's history joined a lead handed over before), the same snapshot as a transition"
     )
     transition_id: str = Field(description="deterministic id; upsert key for consumers")
     lead_id: str
     sequence: int = Field(
         ge=1,
-        description="n-th transition of this lead; the lead's current stage is the to_stage of "
-        "its highest sequence (a re-published record never moves a lead backwards)",
+        description="n-th event of this lead (transitions, SLA breaches and updates); folding "
+        "the topic by the highest sequence per lead gives its current view: the to_stage is its "
+        "stage (a re-published record never moves a lead backwards)",
     )
     from_stage: str
     to_stage: str

@@ -9,7 +9,7 @@ at once before the worker reads it), and paced with kill -9s; each run is compar
 first on what must never differ: every lead's stage and stage entries, score and grade, the set
 of handover transition ids, and what the DLQ holds. SLA breaches are left out of the comparison:
 they follow the wall clock (ticks), and an SLA that ends while the runs go on ends in one and not
-in the other.
+in the other. So are lead updates, whose number depends on the arrival order by design.
 
 The suite runs it small (``tests/integration/test_backlog.py``); the long run is this module:
 
@@ -47,6 +47,10 @@ MODELS = load_models(DEFAULT_MODEL_PATH, [])
 #: MQL whose SLA has passed (in event time, the log is in the past: all of them)
 MIX_ENV = {"LEADSTREAM__TICKS__ENABLED": "true", "LEADSTREAM__TICKS__INTERVAL_S": "1"}
 TICK_SETTLE_S = 3.0
+#: event kinds whose number depends on more than the log: SLA breaches on the wall clock, lead
+#: updates on the arrival order (an update corrects a handover made before a visitor's history
+#: arrived; in another order the handover already had it)
+_NOT_COMPARED = ("sla_breach", "lead_updated")
 #: scores are compared as of one fixed time, after every event of the log
 _SCORE_AT = datetime(2100, 1, 1, tzinfo=UTC).timestamp()
 
@@ -109,7 +113,7 @@ def _lead_view(state: LeadState) -> tuple[str, tuple[tuple[str, int], ...], floa
     if state.merged_into is not None:
         return ("retired:" + state.merged_into, (), 0.0, "")
     view = snapshot(state, MODELS, _SCORE_AT)
-    entries = tuple(sorted((k, v) for k, v in state.stage_entries.items() if k != "sla_breach"))
+    entries = tuple(sorted((k, v) for k, v in state.stage_entries.items() if k not in _NOT_COMPARED))
     return (state.stage, entries,
             round(view["scores"][MODELS.primary.name], 3), view["grade"])
 
@@ -133,7 +137,7 @@ def snapshot_of(deployment: Any, *, expected_transitions: int = 1) -> Snapshot:
         if "transition_id" in body:
             contents.setdefault(body["transition_id"], set()).add(record.value)
             lead_of[body["transition_id"]] = body["lead_id"]
-            if body.get("kind") == "sla_breach":
+            if body.get("kind") in _NOT_COMPARED:
                 breaches.add(body["transition_id"])
     dlq = [json.loads(m.value) for m in deployment.consume("dlq", count=1, settle=2.0, timeout=10.0)]
     inputs = {(d["stage"], d["kind"], d["value_b64"] if d["stage"] == "leads"
