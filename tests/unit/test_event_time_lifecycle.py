@@ -222,7 +222,8 @@ def test_an_opt_out_does_not_block_a_promotion_earned_before_it_that_arrives_aft
 
 
 @pytest.mark.parametrize("scope, promoted", [("newsletter", True), ("marketing", False), ("all", False)])
-def test_after_an_opt_out_only_its_scope_decides_whether_the_score_promotes(scope: str, promoted: bool) -> None:
+def test_after_an_opt_out_only_its_scope_decides_whether_the_score_promotes(
+        scope: str, promoted: bool) -> None:
     opt_out = core_touchpoint("unsubscribe", event_id="u", at=0.0, payload={"scope": scope}, lead_id=LEAD)
     scans = [core_touchpoint("event_scan", event_id=f"s{i}", at=(i + 1) * H,
                              payload={"event_name": "x", "profile": PROFILES[0]}, lead_id=LEAD)
