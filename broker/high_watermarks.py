@@ -1,7 +1,7 @@
 """End offsets from a Fetch response's high watermark instead of ListOffsets.
 
 Tansu 0.6 answers ListOffsets(LATEST) with (base offset of the newest batch) + 1, which is wrong
-whenever that batch holds more than one record (BROKER.md defect 1). Faust uses end offsets as the
+whenever that batch holds more than one record (README, "The embedded broker": ListOffsets). Faust uses end offsets as the
 target of changelog recovery, so the wrong answer loses table updates. A Fetch with
 ``max_bytes=0`` returns no records but a correct high watermark; on real Kafka it is the same
 value as ListOffsets(LATEST). Used only with ``kafka.flavour: tansu``.

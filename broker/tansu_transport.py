@@ -1,6 +1,6 @@
 """A Faust transport for the embedded broker: aiokafka plus the two Tansu workarounds.
 
-* end offsets come from :func:`high_watermarks` (BROKER.md defect 1);
+* end offsets come from :func:`high_watermarks` (README, "The embedded broker": ListOffsets);
 * the consumer's fetch wait is short (defect 7): Faust hard-codes 1.5 s, and Tansu re-checks idle
   partitions only every half of it, which would put ~1 s of latency on every quiet touchpoint.
 

@@ -43,7 +43,7 @@ class KafkaSettings(_Section):
     bootstrap_servers: str = Field(default="localhost:9092", min_length=1)
     flavour: Literal["kafka", "tansu"] = Field(
         default="kafka",
-        description="'tansu' applies the embedded broker's workarounds (BROKER.md); "
+        description="'tansu' applies the embedded broker's workarounds (README, 'The embedded broker'); "
         "'kafka' uses normal client defaults",
     )
     client_id: str = "leadstream"
@@ -91,7 +91,7 @@ class KafkaSettings(_Section):
             )
         return self
 
-    # Defaults that differ per broker flavour (BROKER.md defects 3 and 7).
+    # Defaults that differ per broker flavour (README, "The embedded broker": joins, fetch wait).
     def effective_session_timeout(self) -> float:
         return self.session_timeout_s or (6.0 if self.flavour == "tansu" else 60.0)
 

@@ -1,4 +1,4 @@
-"""Identity across partitions: visitor links, merges of known leads, erasure (DESIGN §7).
+"""Identity across partitions: visitor links, merges of known leads, erasure (README, "Identity").
 
 Each id's state lives on one partition, so work that involves two ids travels as messages
 addressed to one id at a time (the shell sends every :class:`Send` keyed by its addressee):

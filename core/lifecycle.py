@@ -1,4 +1,4 @@
-"""The lead lifecycle state machine (DESIGN §6) and the lead "snapshot" a transition carries.
+"""The lead lifecycle state machine (README, "The scoring model" and "Handover events") and the lead "snapshot" a transition carries.
 
 Reason codes on transitions:
 

@@ -74,7 +74,7 @@ class Tick:
     now: float
 
 
-# -- identity (DESIGN §7) -------------------------------------------------------------------
+# -- identity (README, "Identity") -------------------------------------------------------------------
 # Every message is addressed to ``lead_id``: the shell sends it keyed by that id, so everything
 # about one id is applied in one order on one partition. Merges cross partitions as messages.
 

@@ -1,4 +1,4 @@
-"""Lifecycle stages (DESIGN §6)."""
+"""Lifecycle stages (README, "The scoring model" and "Handover events")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The touchpoint types leadstream understands (DESIGN §4).
+"""The touchpoint types leadstream understands (README, "Touchpoints").
 
 ``schemas/touchpoints.py`` defines one payload model per type; a unit test keeps the two in step.
 """

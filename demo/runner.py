@@ -86,7 +86,7 @@ def run_demo(options: DemoOptions) -> int:
         token_file.write_text(secrets.token_urlsafe(24) + "\n")
         token_file.chmod(0o600)
         extra["LEADSTREAM__WEB__API_TOKEN_FILE"] = str(token_file)
-        # the broker is new and empty, so the state dir must be too (BROKER.md defect 4)
+        # the broker is new and empty, so the state dir must be too (README, "The embedded broker": memory only)
         state_dir = Path(tempfile.mkdtemp(prefix="state-", dir=workdir))
         worker = WorkerProcess(
             bootstrap_servers=broker.bootstrap_servers,

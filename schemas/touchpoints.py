@@ -1,4 +1,4 @@
-"""Touchpoints as producers send them (DESIGN §4): an envelope plus a type-specific payload.
+"""Touchpoints as producers send them (README, "Touchpoints"): an envelope plus a type-specific payload.
 
 ``parse_touchpoint(raw)`` is the only way bytes become a touchpoint; every failure raises
 :class:`~leadstream.exceptions.InvalidTouchpoint` with a bounded ``kind`` and a readable reason.

@@ -94,7 +94,7 @@ def faust_settings(settings: Settings) -> dict[str, Any]:
         producer_max_batch_size=kafka.producer_batch_bytes,
         # Faust's default is 1 MiB; ours is 4 MiB, see KafkaSettings.max_partition_fetch_bytes
         consumer_max_fetch_size=kafka.max_partition_fetch_bytes,
-        # at-least-once + per-lead dedupe + deterministic ids (DESIGN §8; BROKER.md defect 2)
+        # at-least-once + per-lead dedupe + deterministic ids (README, "Guarantees"; the embedded broker has no working transactions)
         processing_guarantee="at_least_once",
         consumer_auto_offset_reset="earliest",
         # static membership (KIP-345): a restarted worker with the same id takes its place in

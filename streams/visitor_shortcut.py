@@ -7,7 +7,7 @@ goes to the visitor first (keyed by the cookie) and the retired visitor forwards
 one more hop of latency each (benchmarks/HISTORY.md, latency.py). Ingest can do the forward
 itself — the retired visitor's answer (``forward``) depends on nothing but its being retired —
 but only where nothing the visitor was sent before can still be on its way to the lead, or the
-lead would apply the visitor's touchpoints out of their input order (DESIGN §8).
+lead would apply the visitor's touchpoints out of their input order (README, "Guarantees").
 
 So ingest forwards a message addressed to visitor ``V`` itself only when all of these hold, and
 otherwise sends it to ``V`` as before:

@@ -1,4 +1,4 @@
-"""kill -9 at random points changes nothing in the outcome (DESIGN §8), at a size for the suite;
+"""kill -9 at random points changes nothing in the outcome (README, "Guarantees"), at a size for the suite;
 `python -m tests.torture` is the long run."""
 
 from __future__ import annotations

@@ -93,7 +93,7 @@ def test_high_watermark_shim_is_right_where_list_offsets_is_wrong(broker: Embedd
 
     listed, fetched = asyncio.run(scenario())
     assert fetched == 5
-    # BROKER.md defect 1. If this fails, Tansu answers ListOffsets right and the shim can go.
+    # The embedded broker's ListOffsets defect (README). If this fails, Tansu answers ListOffsets right and the shim can go.
     assert listed == 1
 
 

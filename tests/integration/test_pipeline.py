@@ -159,7 +159,7 @@ def test_state_is_kept_across_a_clean_worker_restart(deployment: Deployment) -> 
 
 
 def test_lead_table_is_rebuilt_exactly_from_the_changelog(deployment: Deployment) -> None:
-    """Wipe the local RocksDB state; recovery must restore every lead (BROKER.md defect 1).
+    """Wipe the local RocksDB state; recovery must restore every lead (README, "The embedded broker": ListOffsets).
 
     The lead handler writes its changelog records in multi-record batches: exactly the case in
     which Tansu's ListOffsets answer is wrong and recovery would stop short without the shim.
