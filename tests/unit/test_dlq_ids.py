@@ -1,0 +1,30 @@
+"""dlq_id names the rejected input, so a record rejected again after a crash has the same id."""
+
+from __future__ import annotations
+
+from leadstream.streams.mappers import dlq_record
+
+
+def _record(**changes: object) -> str:
+    fields: dict[str, object] = dict(kind="unknown_lead", reason="no known lead", stage="leads",
+                                     topic="app-lead-messages", partition=3, offset=120,
+                                     timestamp_ms=None, key=b"L1", value=b"{}")
+    fields.update(changes)
+    return dlq_record(**fields).dlq_id  # type: ignore[arg-type]
+
+
+def test_input_stages_name_the_record_by_its_position() -> None:
+    ingest = dict(stage="ingest", kind="invalid_json", topic="touchpoints")
+    assert _record(**ingest) == _record(**ingest, reason="other words", value=b"other")
+    assert _record(**ingest) != _record(**ingest, offset=121)
+    assert _record(**ingest) != _record(**ingest, partition=4)
+    assert _record(**ingest) != _record(**{**ingest, "stage": "feedback"})
+
+
+def test_the_lead_stage_names_the_rejected_message_not_its_internal_offset() -> None:
+    """The lead stage reads the app's own re-keyed copy: its offsets differ from run to run and
+    after a replay. The rejected message's own id (event, feedback or command id) does not."""
+    first = _record(rejected_id="crm-verdict-17")
+    assert first == _record(rejected_id="crm-verdict-17", offset=9_999, partition=5)
+    assert first != _record(rejected_id="crm-verdict-18")
+    assert first != _record(rejected_id="crm-verdict-17", kind="impossible_verdict")
