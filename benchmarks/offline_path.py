@@ -182,17 +182,19 @@ def _best_of(passes: int, values: list[bytes], models: ModelSet) -> tuple[float,
     return best, applied
 
 
-def _log(touchpoints: int, people: int = 3000) -> list[bytes]:
+def _log(touchpoints: int, people: int = 3000, mix: str = "realistic") -> list[bytes]:
     """The first ``touchpoints`` records of the demo generator's log (seed 11) over ``people``
     people: 20,000 records, or ``touchpoints`` if more."""
-    traffic = TrafficGenerator(people=people, seed=11, total=max(20_000, touchpoints))
+    traffic = TrafficGenerator(people=people, seed=11, total=max(20_000, touchpoints),
+                               identity_mix=mix)  # type: ignore[arg-type]
     return [next(traffic).value for _ in range(touchpoints)]
 
 
-def _instructions(valgrind: str, first: int, log_size: int, people: int) -> int:
+def _instructions(valgrind: str, first: int, log_size: int, people: int, mix: str) -> int:
     out = subprocess.run(
         [valgrind, "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable,
-         __file__, "--touchpoints", str(log_size), "--people", str(people), "--only", str(first)],
+         __file__, "--touchpoints", str(log_size), "--people", str(people), "--only", str(first),
+         "--identity-mix", mix],
         capture_output=True, text=True, check=True, env={**os.environ, "PYTHONHASHSEED": "0"},
     )
     match = re.search(r"Collected : (\d+)", out.stderr)
@@ -213,6 +215,10 @@ def main() -> int:
     parser.add_argument("--phases", action="store_true",
                         help="one timed pass: µs per touchpoint by phase, the collector's "
                         "pauses apart (shares of the timed pass, scaled to untimed ones)")
+    parser.add_argument("--identity-mix", choices=["realistic", "cookie_everywhere"],
+                        default="realistic",
+                        help="what each touchpoint carries (demo/traffic.py); cookie_everywhere is "
+                        "the log of runs before 2026-12-06")
     parser.add_argument("--only", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.instructions:
@@ -221,12 +227,12 @@ def main() -> int:
             print("--instructions needs valgrind on PATH", file=sys.stderr)
             return 2
         n1, n2 = args.touchpoints // 5, args.touchpoints
-        i1 = _instructions(valgrind, n1, n2, args.people)
-        i2 = _instructions(valgrind, n2, n2, args.people)
+        i1 = _instructions(valgrind, n1, n2, args.people, args.identity_mix)
+        i2 = _instructions(valgrind, n2, n2, args.people, args.identity_mix)
         print(f"{(i2 - i1) / (n2 - n1):,.0f} instructions per touchpoint "
               f"({n1:,} and {n2:,} touchpoints: {i1:,} and {i2:,})")
         return 0
-    values = _log(args.touchpoints, args.people)
+    values = _log(args.touchpoints, args.people, args.identity_mix)
     models = ModelSet.of(load_model())
     # the worker's collector settings: with CPython's defaults, full collections over the
     # states kept here (every lead of the log) made a pass over 100,000 touchpoints ~20 % slower

@@ -281,9 +281,12 @@ def advance_on_touchpoint(
     if state.stage == Stage.VISITOR and has_contact:
         out.append(move(state, models, Stage.MGL, "contact_identified",
                         trigger_id=event_id, trigger_type=type, at=at))
-    if late_from is not None and state.stage == Stage.MGL:
+    if late_from is not None and state.stage == Stage.MGL and \
+            max(late_from, state.contact_since or late_from) < (state.last_event_at or at):
         return out + catch_up(state, models, since=late_from, trigger_id=event_id,
                               trigger_type=type)
+    # else nothing before this touchpoint can be decided again (a visitor's history that joins
+    # with the lead's first contact): the guards as of now are the guards as of then
     out += _disqualify_if_ruled(state, models, "disqualify_rule", event_id, type, at)
     by_score = "re_engaged" if state.stage == Stage.RECYCLED else "score_threshold"
     out += _promote(state, models, by_score, event_id, type, at,

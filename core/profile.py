@@ -41,9 +41,14 @@ def merge_latest(
             continue
         current = stamps.get(name)
         if current is None or stamp > current:
-            changed = changed or values.get(name) != value
+            old = values.get(name)
+            changed = changed or old != value
             if history is not None and current is not None:
-                _keep(history, name, [current[0], current[1], values.get(name)])
+                kept = history.get(name)
+                # a value said again (an email domain on every touchpoint) needs only where its
+                # run began: as of any time since then it was this value
+                if not (old == value and kept and kept[-1][2] == value):
+                    _keep(history, name, [current[0], current[1], old])
             values[name] = value
             stamps[name] = stamp
         elif history is not None and stamp != current:
@@ -53,12 +58,16 @@ def merge_latest(
 
 def _keep(history: dict[str, list[list[Any]]], name: str, entry: list[Any]) -> None:
     kept = history.setdefault(name, [])
-    keys = [(e[0], e[1]) for e in kept]
-    position = bisect.bisect_left(keys, (entry[0], entry[1]))
-    if position < len(kept) and keys[position] == (entry[0], entry[1]):
-        return
-    kept.insert(position, entry)
-    del kept[:-HISTORY_PER_FIELD]
+    key = (entry[0], entry[1])
+    if not kept or (kept[-1][0], kept[-1][1]) < key:  # the usual case: newer than all kept
+        kept.append(entry)
+    else:
+        position = bisect.bisect_left(kept, key, key=lambda e: (e[0], e[1]))
+        if position < len(kept) and (kept[position][0], kept[position][1]) == key:
+            return
+        kept.insert(position, entry)
+    if len(kept) > HISTORY_PER_FIELD:
+        del kept[:-HISTORY_PER_FIELD]
 
 
 def as_of(
