@@ -135,8 +135,12 @@ class LeadState:
     def to_primitive(self) -> dict[str, Any]:
         """The fields as JSON-able primitives (shallow: the containers are the state's own)."""
         data: dict[str, Any] = {"v": STATE_VERSION}
-        for name in _FIELD_NAMES:
+        for name in _DENSE_FIELDS:
             data[name] = getattr(self, name)
+        for name in _SPARSE_FIELDS:  # most leads have none of these: their defaults stay unwritten
+            value = getattr(self, name)
+            if value:
+                data[name] = value
         return data
 
     @classmethod
@@ -175,3 +179,6 @@ def _upgrade_to_6(values: dict[str, Any], data: dict[str, Any]) -> None:
 
 # dataclasses.fields() is slow enough to show in a profile of the lead handler
 _FIELD_NAMES = tuple(f.name for f in fields(LeadState))
+#: fields whose empty default most states keep: written only when set
+_SPARSE_FIELDS = ("profile_history", "consent", "hand_raises", "generation")
+_DENSE_FIELDS = tuple(name for name in _FIELD_NAMES if name not in _SPARSE_FIELDS)

@@ -233,14 +233,16 @@ def _summary(worker: WorkerProcess, seen: _Seen, workdir: Path, complete: bool, 
     refused = sum(v for k, v in samples.get("leadstream_dlq_records_total", {}).items()
                   if ("stage", "ingest") not in k)
     latest: dict[str, dict[str, Any]] = {}
-    transitions = [e for e in seen.handovers if e.get("kind") in ("stage_transition", "sla_breach")]
+    transitions = [e for e in seen.handovers
+                   if e.get("kind") in ("stage_transition", "sla_breach", "lead_updated")]
     seen.handovers = transitions
     for event in seen.handovers:  # a lead's current stage: its highest sequence
         if event["sequence"] > latest.get(event["lead_id"], {"sequence": 0})["sequence"]:
             latest[event["lead_id"]] = event
     stages = Counter(event["to_stage"] for event in latest.values())
     unique = {e["transition_id"]: e for e in seen.handovers}
-    moves = Counter(f"{e['from_stage']}→{e['to_stage']}" + (" (sla_breach)" if e["kind"] == "sla_breach" else "")
+    moves = Counter(f"{e['from_stage']}→{e['to_stage']}"
+                    + (f" ({e['kind']})" if e["kind"] != "stage_transition" else "")
                     for e in unique.values())
     _say()
     _say(f"== summary ({elapsed:.0f}s) " + "=" * 50)
