@@ -106,3 +106,39 @@ def test_prepare_creates_topics_and_wipes_state_without_a_changelog(deployment: 
     assert state_dir.exists() and not any(state_dir.iterdir())
     assert asyncio.run(ensure_topics(settings)) == []  # all there now
     assert changelog_topic(settings) not in external_topics(settings)
+
+
+def test_topics_create_makes_every_topic_of_the_plan(deployment: Deployment) -> None:
+    """`leadstream topics create` (the Kubernetes topics Job) creates the whole plan — inputs,
+    outputs, the internal lead-messages topic and the changelogs — with the configured partition
+    count, and a second run finds nothing to do."""
+    from leadstream.streams.prepare import topic_plan
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LEADSTREAM")}
+    env.update(deployment.env)
+    env.update({"LEADSTREAM__KAFKA__BOOTSTRAP_SERVERS": deployment.broker.bootstrap_servers,
+                "LEADSTREAM__KAFKA__FLAVOUR": "tansu", "LEADSTREAM__TOPICS__PARTITIONS": "3"})
+    env.pop("LEADSTREAM__WEB__AUTH", None)  # a client command: no API, no token needed
+
+    def topics_create() -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "leadstream", "topics", "create"], env=env,
+                              capture_output=True, text=True, timeout=120, check=False)
+
+    first = topics_create()
+    assert first.returncode == 0, first.stderr
+    settings = deployment.settings()
+    plan = [spec.name for spec in topic_plan(settings)]
+    assert f"created {len(plan)} topic(s)" in first.stdout
+
+    async def partitions() -> dict[str, int]:
+        consumer = AIOKafkaConsumer(bootstrap_servers=deployment.broker.bootstrap_servers)
+        await consumer.start()
+        try:
+            return {name: len(consumer.partitions_for_topic(name) or ())
+                    for name in await consumer.topics() if name in plan}
+        finally:
+            await consumer.stop()
+
+    assert asyncio.run(partitions()) == {name: 3 for name in plan}
+    again = topics_create()
+    assert again.returncode == 0 and "created 0 topic(s) (all existed)" in again.stdout
