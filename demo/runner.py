@@ -192,9 +192,12 @@ async def _collect(bootstrap: str, seen: _Seen) -> None:
 
 
 def _accounted(samples: Any) -> int:
+    """Input records the worker is done with: scored, duplicate or rejected at ingest (all three
+    in leadstream_touchpoints_total, whose outcome "dlq" is the ingest DLQ: adding that DLQ's own
+    counter again would count each rejected record twice) or too late for their lead."""
     handled = counter_total(samples, "leadstream_touchpoints_total")
-    rejected = counter_total(samples, "leadstream_dlq_records_total", stage="ingest")
-    return int(handled + rejected)
+    too_late = counter_total(samples, "leadstream_dlq_records_total", stage="leads", reason="too_late")
+    return int(handled + too_late)
 
 
 async def _drain(worker: WorkerProcess, produced: int, timeout: float) -> bool:

@@ -28,3 +28,24 @@ def test_the_lead_stage_names_the_rejected_message_not_its_internal_offset() -> 
     assert first == _record(rejected_id="crm-verdict-17", offset=9_999, partition=5)
     assert first != _record(rejected_id="crm-verdict-18")
     assert first != _record(rejected_id="crm-verdict-17", kind="impossible_verdict")
+
+
+def test_the_run_command_counts_each_rejected_record_once() -> None:
+    """A record rejected at ingest is counted in leadstream_touchpoints_total (outcome dlq) and
+    in leadstream_dlq_records_total: "accounted for" must count it once, or the run command
+    stops waiting before the worker is done."""
+    from leadstream.demo.runner import _accounted
+
+    samples = {
+        "leadstream_touchpoints_total": {
+            frozenset({("type", "web_visit"), ("outcome", "scored")}): 90.0,
+            frozenset({("type", "web_visit"), ("outcome", "duplicate")}): 2.0,
+            frozenset({("type", "unknown"), ("outcome", "dlq")}): 5.0,
+        },
+        "leadstream_dlq_records_total": {
+            frozenset({("stage", "ingest"), ("reason", "invalid_json")}): 5.0,
+            frozenset({("stage", "leads"), ("reason", "too_late")}): 3.0,
+            frozenset({("stage", "feedback"), ("reason", "unknown_lead")}): 4.0,
+        },
+    }
+    assert _accounted(samples) == 90 + 2 + 5 + 3
