@@ -52,6 +52,7 @@ from leadstream.core.state_merge import merge_states
 
 __all__ = ["handle", "forward", "STAGE_RANK", "pick_survivor"]
 
+
 class ApplyTouchpoint(Protocol):
     def __call__(self, state: LeadState | None, message: Touchpoint, models: ModelSet, *,
                  late_from: float | None = None) -> tuple[LeadState | None, list[Emitted]]: ...

@@ -24,6 +24,7 @@ Reason codes on transitions:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from leadstream.core import consent
@@ -235,13 +236,19 @@ def catch_up(
     if not times and not raises:
         return []
 
+    profiles: dict[float, Mapping[str, Any]] = {}  # a candidate is graded and checked once each
+
+    def profile_at(at: float) -> Mapping[str, Any]:
+        if at not in profiles:
+            profiles[at] = profile_as_of(state.profile, state.profile_stamps,
+                                         state.profile_history, at)
+        return profiles[at]
+
     def grade_at(at: float) -> str:
-        profile = profile_as_of(state.profile, state.profile_stamps, state.profile_history, at)
-        return primary.fit.grade(fit_points(profile, primary))
+        return primary.fit.grade(fit_points(profile_at(at), primary))
 
     def disqualified_at(at: float) -> str | None:
-        profile = profile_as_of(state.profile, state.profile_stamps, state.profile_history, at)
-        return disqualifying_rule(profile, primary)
+        return disqualifying_rule(profile_at(at), primary)
 
     promote: tuple[float, str] | None = None
     for at in raises:
