@@ -1,4 +1,4 @@
-"""Thin handlers on the batch lane (streams/batch_lane.py): decode → core → table write → send."""
+"""Thin handlers on the batch lane (streams/lane/upstream.py): decode → core → table write → send."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from leadstream.agents.leads import register_leads
 from leadstream.agents.ticks import register_ticks
 
 if TYPE_CHECKING:
-    from leadstream.streams.app import Pipeline
+    from leadstream.streams.pipeline import Pipeline
 
 __all__ = ["register_agents", "register_commands", "register_feedback", "register_ingest", "register_leads", "register_ticks"]
 

@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING
 from leadstream.agents.keying import register_keying
 from leadstream.core.messages import Erase, MergeRequest
 from leadstream.schemas.commands import parse_command
-from leadstream.streams.mappers import command_to_core
+from leadstream.streams.encoding.mappers import command_to_core
 
 if TYPE_CHECKING:
-    from leadstream.streams.app import Pipeline
+    from leadstream.streams.pipeline import Pipeline
 
 __all__ = ["register_commands"]
 

@@ -6,15 +6,16 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from leadstream.streams.mappers import dlq_record
-from leadstream.streams.outbox import Outbox
+from leadstream.streams.encoding.mappers import dlq_record
 
 if TYPE_CHECKING:
-    from leadstream.streams.app import Pipeline
+    from leadstream.streams.lane import FetchCommit, InputRecord
+    from leadstream.streams.ops.metrics import Metrics
+    from leadstream.streams.pipeline import Pipeline
 
-__all__ = ["reject", "log_unexpected", "DlqLog"]
+__all__ = ["reject", "dlq_value", "note_rejected", "log_unexpected", "DlqLog"]
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,7 @@ class DlqLog:
         self._last: dict[tuple[str, str], float] = {}
         self._left_out: Counter[tuple[str, str]] = Counter()
 
-    def record(self, record: Any, *, stage: str, kind: str, reason: str) -> None:
+    def record(self, record: InputRecord, *, stage: str, kind: str, reason: str) -> None:
         key = (stage, kind)
         now = self._clock()
         last = self._last.get(key)
@@ -53,16 +54,16 @@ class DlqLog:
 _dlq_log = DlqLog()
 
 
-def _headers(record: Any) -> list[tuple[str, bytes | None]]:
+def _headers(record: InputRecord) -> list[tuple[str, bytes | None]]:
     headers = record.headers or []
     items = headers.items() if isinstance(headers, dict) else headers
     return [(str(k), v if isinstance(v, bytes | None) else str(v).encode()) for k, v in items]
 
 
-def reject(pipeline: Pipeline, outbox: Outbox, record: Any, *, stage: str, kind: str,
-           reason: str, rejected_id: str | None = None) -> None:
-    """Queue the DLQ record for an input ``record`` (an aiokafka ``ConsumerRecord``): its
-    original bytes, position and headers, with the kind and reason."""
+def dlq_value(record: InputRecord, *, stage: str, kind: str, reason: str,
+              rejected_id: str | None = None) -> bytes:
+    """The DLQ record for an input ``record``: its original bytes, position and headers, with
+    the kind and reason."""
     entry = dlq_record(
         kind=kind,
         reason=reason,
@@ -76,12 +77,27 @@ def reject(pipeline: Pipeline, outbox: Outbox, record: Any, *, stage: str, kind:
         headers=_headers(record),
         rejected_id=rejected_id,
     )
-    outbox.add(pipeline.dlq.get_topic_name(), record.key, entry.model_dump_json().encode())
-    pipeline.metrics.dlq_records.labels(stage=stage, reason=kind).inc()
+    return entry.model_dump_json().encode()
+
+
+def note_rejected(metrics: Metrics, record: InputRecord, *, stage: str, kind: str,
+                  reason: str) -> None:
+    """Count a rejected record and log its position (rate-limited, no content)."""
+    metrics.dlq_records.labels(stage=stage, reason=kind).inc()
     _dlq_log.record(record, stage=stage, kind=kind, reason=reason)
 
 
-def log_unexpected(logger: logging.Logger, where: str, record: Any, exc: BaseException) -> None:
+def reject(pipeline: Pipeline, commit: FetchCommit, record: InputRecord, *, stage: str,
+           kind: str, reason: str, rejected_id: str | None = None) -> None:
+    """Queue the DLQ record for ``record`` as an output of the fetch, count and log it."""
+    commit.output(pipeline.dlq.get_topic_name(), record.key,
+                  dlq_value(record, stage=stage, kind=kind, reason=reason,
+                            rejected_id=rejected_id))
+    note_rejected(pipeline.metrics, record, stage=stage, kind=kind, reason=reason)
+
+
+def log_unexpected(logger: logging.Logger, where: str, record: InputRecord,
+                   exc: BaseException) -> None:
     """Log a failure by record position and code location only: an exception's message can
     quote the record (names, emails), so it is not logged; the record itself is in the DLQ."""
     frame = exc.__traceback__

@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING
 from leadstream.agents.keying import register_keying
 from leadstream.core.messages import Feedback
 from leadstream.schemas.feedback import parse_feedback
-from leadstream.streams.mappers import feedback_to_core
+from leadstream.streams.encoding.mappers import feedback_to_core
 
 if TYPE_CHECKING:
-    from leadstream.streams.app import Pipeline
+    from leadstream.streams.pipeline import Pipeline
 
 __all__ = ["register_feedback"]
 

@@ -10,12 +10,12 @@ import orjson
 from leadstream.agents.keying import register_keying
 from leadstream.core.messages import Link, Touchpoint
 from leadstream.schemas.touchpoints import parse_touchpoint
-from leadstream.streams.hygiene import TrafficFilter
-from leadstream.streams.mappers import routed_touchpoint
-from leadstream.streams.metrics import type_label
+from leadstream.streams.services.hygiene import TrafficFilter
+from leadstream.streams.encoding.mappers import routed_touchpoint
+from leadstream.streams.ops.metrics import type_label
 
 if TYPE_CHECKING:
-    from leadstream.streams.app import Pipeline
+    from leadstream.streams.pipeline import Pipeline
 
 __all__ = ["register_ingest"]
 

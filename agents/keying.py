@@ -6,18 +6,18 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from leadstream.agents.dlq import log_unexpected, reject
 from leadstream.core.messages import Message
 from leadstream.exceptions import RejectedMessage
-from leadstream.streams.codecs import encode_message
-from leadstream.streams.outbox import Outbox
+from leadstream.streams.encoding.codecs import encode_message
+from leadstream.streams.lane import FetchCommit, InputRecord, Partition
 
 if TYPE_CHECKING:
     from faust.types import TopicT
 
-    from leadstream.streams.app import Pipeline
+    from leadstream.streams.pipeline import Pipeline
 
 __all__ = ["register_keying"]
 
@@ -46,7 +46,7 @@ def register_keying(
     out = pipeline.lead_messages.get_topic_name()
     metrics = pipeline.metrics
 
-    async def keying(tp: Any, records: list[Any], outbox: Outbox) -> None:
+    async def keying(tp: Partition, records: list[InputRecord], commit: FetchCommit) -> None:
         accepted = 0
         notes: Counter[str] = Counter()
         for record in records:
@@ -55,21 +55,21 @@ def register_keying(
                 message = to_core(raw)
             except RejectedMessage as rejected:
                 on_rejected(raw)
-                reject(pipeline, outbox, record, stage=stage, kind=rejected.kind,
+                reject(pipeline, commit, record, stage=stage, kind=rejected.kind,
                        reason=rejected.reason)
                 continue
             except Exception as exc:
                 log_unexpected(log, stage, record, exc)
                 metrics.errors.labels(kind="validate").inc()
                 on_rejected(raw)
-                reject(pipeline, outbox, record, stage=stage, kind="internal_error",
+                reject(pipeline, commit, record, stage=stage, kind="internal_error",
                        reason=f"unexpected {type(exc).__name__} while validating")
                 continue
             if route is not None:
                 message, note = route(message)
                 if note is not None:
                     notes[note] += 1
-            outbox.add(out, message.lead_id.encode(), encode_message(message))
+            commit.output(out, message.lead_id.encode(), encode_message(message))
             accepted += 1
         if accepted:
             on_accepted(accepted)

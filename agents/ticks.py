@@ -21,14 +21,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from leadstream.core.messages import Tick
-from leadstream.streams.codecs import ERASED_PREFIX, decode_state, encode_message
-from leadstream.streams.deadlines import decode_deadline
-from leadstream.streams.outbox import Outbox, partition_for
-from leadstream.streams.readiness import is_ready
-from leadstream.streams.table_buffer import TableBuffer
+from leadstream.streams.encoding.codecs import ERASED_PREFIX, decode_state, encode_message
+from leadstream.streams.services.deadlines import decode_deadline
+from leadstream.streams.lane.outbox import Outbox, partition_for
+from leadstream.streams.ops.readiness import is_ready
+from leadstream.streams.lane.table_buffer import TableBuffer
 
 if TYPE_CHECKING:
-    from leadstream.streams.app import Pipeline
+    from leadstream.streams.pipeline import Pipeline
 
 __all__ = ["register_ticks", "sweep_marker_path"]
 

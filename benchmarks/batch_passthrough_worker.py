@@ -1,7 +1,7 @@
 """A Faust pass-through on the batch lane: the framework cost once Faust's per-record path is gone.
 
 Same app settings as leadstream; the touchpoint topic is handled by a batch handler that forwards
-every record through an :class:`Outbox` (see streams/batch_lane.py).
+every record as an output of the fetch's :class:`FetchCommit` (see streams/lane/).
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from typing import Any
 
 import faust
 from leadstream.config import load_settings
-from leadstream.streams.app import faust_settings
+from leadstream.streams.pipeline import faust_settings
 from leadstream.streams.prepare import prepare
-from leadstream.streams.batch_lane import BatchLane
-from leadstream.streams.outbox import Outbox
+from leadstream.streams.lane import BatchLane, FetchCommit, upstream
+
 
 def main() -> int:
     settings = load_settings()
@@ -26,11 +26,11 @@ def main() -> int:
     source = app.topic(*settings.topics.touchpoints, **raw)
     sink = settings.topics.handover
     lane = BatchLane()
-    app.batch_lane = lane
+    upstream.attach_lane(app, lane)
 
-    async def forward(tp: Any, records: list[Any], out: Outbox) -> None:
+    async def forward(tp: Any, records: list[Any], commit: FetchCommit) -> None:
         for r in records:
-            out.add(sink, r.key, r.value)
+            commit.output(sink, r.key, r.value)
 
     lane.subscribe(app, source, forward)
     faust.Worker(app, loglevel=settings.log.level, quiet=True, redirect_stdouts=False).execute_from_commandline()

@@ -35,7 +35,7 @@ from leadstream.broker import EmbeddedBroker
 from leadstream.demo.observe import counter_total, scrape
 from leadstream.demo.traffic import Record, TrafficGenerator
 from leadstream.demo.worker_process import WorkerProcess
-from leadstream.streams.app import lead_messages_topic
+from leadstream.streams.pipeline import lead_messages_topic
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from broker_hop import over_time, percentile, raw_hop  # noqa: E402  (sibling script)

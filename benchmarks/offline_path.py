@@ -49,10 +49,10 @@ from leadstream.demo.traffic import TrafficGenerator
 from leadstream.exceptions import RejectedMessage
 from leadstream.gc_tuning import tune_gc
 from leadstream.schemas.touchpoints import parse_touchpoint
-from leadstream.streams.codecs import decode_message, decode_state, encode_message, encode_state
-from leadstream.streams.funnel import bucket_of
-from leadstream.streams.hygiene import TrafficFilter
-from leadstream.streams.mappers import routed_touchpoint, transition_to_handover_json
+from leadstream.streams.encoding.codecs import decode_message, decode_state, encode_message, encode_state
+from leadstream.streams.services.funnel import bucket_of
+from leadstream.streams.services.hygiene import TrafficFilter
+from leadstream.streams.encoding.mappers import routed_touchpoint, transition_to_handover_json
 
 MAX_BYTES = Settings().max_message_bytes
 

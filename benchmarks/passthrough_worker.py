@@ -14,7 +14,7 @@ from typing import Any
 import faust
 
 from leadstream.config import load_settings
-from leadstream.streams.app import faust_settings
+from leadstream.streams.pipeline import faust_settings
 from leadstream.streams.prepare import prepare
 
 

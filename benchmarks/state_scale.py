@@ -38,9 +38,9 @@ from leadstream.demo.traffic import TrafficGenerator
 from leadstream.demo.worker_process import WorkerProcess
 from leadstream.exceptions import RejectedMessage
 from leadstream.schemas.touchpoints import parse_touchpoint
-from leadstream.streams.app import changelog_topic
-from leadstream.streams.codecs import encode_state
-from leadstream.streams.mappers import touchpoint_to_core
+from leadstream.streams.pipeline import changelog_topic
+from leadstream.streams.encoding.codecs import encode_state
+from leadstream.streams.encoding.mappers import touchpoint_to_core
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from throughput import (  # noqa: E402  (sibling benchmark script)

@@ -45,8 +45,8 @@ from leadstream.core.model import ModelSet
 from leadstream.demo.observe import counter_total, scrape
 from leadstream.demo.traffic import Record, TrafficGenerator
 from leadstream.demo.worker_process import WorkerProcess
-from leadstream.streams.app import changelog_topic, lead_messages_topic
-from leadstream.streams.codecs import decode_state
+from leadstream.streams.pipeline import changelog_topic, lead_messages_topic
+from leadstream.streams.encoding.codecs import decode_state
 
 PARTITIONS = 8
 HERE = Path(__file__).resolve().parent

@@ -28,8 +28,8 @@ from leadstream.core.state import LeadState
 from leadstream.demo.traffic import TrafficGenerator
 from leadstream.exceptions import RejectedMessage
 from leadstream.schemas.touchpoints import parse_touchpoint
-from leadstream.streams.hygiene import TrafficFilter
-from leadstream.streams.mappers import routed_touchpoint
+from leadstream.streams.services.hygiene import TrafficFilter
+from leadstream.streams.encoding.mappers import routed_touchpoint
 
 MAX_BYTES = Settings().max_message_bytes  # the worker's default
 

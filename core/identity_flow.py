@@ -17,7 +17,7 @@ merge command (two known leads, X and Y)::
 
 A retired id forwards everything addressed to it to its survivor: anonymous-only touchpoints of a
 linked visitor, touchpoints and verdicts for a merged-away lead id (ingest calls :func:`forward`
-for a retired visitor itself where that keeps the visitor's order: streams/visitor_shortcut.py).
+for a retired visitor itself where that keeps the visitor's order: streams/services/visitor_shortcut.py).
 A retiring id hands over its state *before* its retired record is stored (``Send.before_state``),
 so a crash in between replays the hand-over, and the survivor takes it in once (``absorb_id`` is
 remembered like an event id).
@@ -50,7 +50,7 @@ from leadstream.core.stages import Stage
 from leadstream.core.state import LeadState
 from leadstream.core.state_merge import merge_states
 
-__all__ = ["handle", "forward", "STAGE_RANK", "pick_survivor"]
+__all__ = ["handle", "forward", "event_id_of", "STAGE_RANK", "pick_survivor"]
 
 
 class ApplyTouchpoint(Protocol):
@@ -302,3 +302,12 @@ def forward(state: LeadState, message: Message) -> list[Emitted]:
     if isinstance(message, Touchpoint | Feedback | Absorb | MergeRequest | MergeOffer | Retire):
         return [Send(dataclasses.replace(message, **changes), note="forwarded")]
     raise TypeError(f"cannot forward {type(message).__name__}")
+
+
+def event_id_of(message: Message) -> str | None:
+    """The touchpoint event id of a message ingest may send to a visitor, else ``None``."""
+    if isinstance(message, Link):
+        return message.touchpoint.event_id
+    if isinstance(message, Touchpoint) and not message.has_contact:
+        return message.event_id
+    return None

@@ -35,7 +35,7 @@ def _cmd_worker(args: argparse.Namespace) -> int:
 def run_worker(settings: object, model: object) -> int:
     import faust
 
-    from leadstream.streams.app import create_pipeline
+    from leadstream.app import create_pipeline
     from leadstream.streams.prepare import prepare
 
     from leadstream.gc_tuning import tune_gc

@@ -16,7 +16,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from leadstream.config.settings import Settings
 from leadstream.exceptions import BrokerError
-from leadstream.streams.app import changelog_topics, lead_messages_topic
+from leadstream.streams.pipeline import changelog_topics, lead_messages_topic
 from leadstream.streams.kafka_options import aiokafka_options
 
 __all__ = ["prepare", "ensure_topics", "external_topics", "topic_plan", "TopicSpec",

@@ -123,6 +123,6 @@ def make_model(
 
 
 def faust_producer(kafka: Any) -> Any:
-    """Faust's producer as :class:`~leadstream.streams.outbox.Outbox` uses it: only
+    """Faust's producer as :class:`~leadstream.streams.lane.outbox.Outbox` uses it: only
     ``_ensure_producer()``, which hands over the aiokafka producer (``kafka``, real or fake)."""
     return SimpleNamespace(_ensure_producer=lambda: kafka)

@@ -45,9 +45,9 @@ from leadstream.demo.traffic import TrafficGenerator
 from leadstream.exceptions import RejectedMessage
 from leadstream.schemas.feedback import parse_feedback
 from leadstream.schemas.touchpoints import parse_touchpoint
-from leadstream.streams.app import lead_messages_topic
-from leadstream.streams.hygiene import TrafficFilter
-from leadstream.streams.mappers import feedback_to_core, routed_touchpoint, transition_to_handover
+from leadstream.streams.pipeline import lead_messages_topic
+from leadstream.streams.services.hygiene import TrafficFilter
+from leadstream.streams.encoding.mappers import feedback_to_core, routed_touchpoint, transition_to_handover
 
 __all__ = ["TortureLog", "build_log", "Reference", "run_log", "RunReport", "check_outcome"]
 

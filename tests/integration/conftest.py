@@ -26,7 +26,7 @@ from leadstream.config import load_settings
 from leadstream.core.state import LeadState
 from leadstream.demo.observe import scrape
 from leadstream.demo.worker_process import WorkerProcess
-from leadstream.streams.state_dump import read_leads, read_table
+from leadstream.streams.ops.state_dump import read_leads, read_table
 
 pytestmark = pytest.mark.integration
 

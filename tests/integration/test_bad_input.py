@@ -14,8 +14,8 @@ from aiokafka.partitioner import DefaultPartitioner
 
 from leadstream.core.messages import Touchpoint
 from leadstream.demo.observe import counter_total
-from leadstream.streams.app import lead_messages_topic
-from leadstream.streams.codecs import encode_message
+from leadstream.streams.pipeline import lead_messages_topic
+from leadstream.streams.encoding.codecs import encode_message
 from tests.factories import T0, wire
 from tests.integration.conftest import Deployment
 from tests.unit.test_corpus import AGENT_KINDS, corpus, expected_kind

@@ -34,7 +34,7 @@ def test_the_log_exercises_what_crashes_can_break() -> None:
 
 def test_five_kills_change_nothing(deployment: Deployment) -> None:
     """Kills while the worker catches up and while ingest forwards linked visitors' touchpoints
-    itself (streams/visitor_shortcut.py): a restart must not reorder or lose them."""
+    itself (streams/services/visitor_shortcut.py): a restart must not reorder or lose them."""
     reference = _reference()
     report = run_log(deployment, LOG, kills=5, seed=11)
     outcome = check_outcome(deployment, reference)

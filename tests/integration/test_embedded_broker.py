@@ -18,7 +18,7 @@ from leadstream.broker import EmbeddedBroker
 from leadstream.broker.embedded import probe_metadata
 from leadstream.broker.high_watermarks import high_watermarks
 from leadstream.exceptions import EmbeddedBrokerError
-from leadstream.streams.app import changelog_topic
+from leadstream.streams.pipeline import changelog_topic
 from leadstream.streams.prepare import ensure_topics, external_topics, prepare
 from tests.integration.conftest import Deployment
 

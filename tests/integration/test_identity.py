@@ -13,7 +13,7 @@ import pytest
 
 from leadstream.core.identity import email_lead_id
 from leadstream.demo.observe import counter_total
-from leadstream.streams.app import DEADLINES_TABLE, LEADS_TABLE, changelog_topic, lead_messages_topic
+from leadstream.streams.pipeline import DEADLINES_TABLE, LEADS_TABLE, changelog_topic, lead_messages_topic
 from tests.factories import T0, wire
 from tests.integration.conftest import Deployment, http_get
 
@@ -82,7 +82,7 @@ def test_a_visitor_becomes_a_lead_with_its_history(deployment: Deployment) -> No
         200, {"lead_id": "anon-ck-9", "merged_into": lead})
 
     # a retired visitor held in the worker's state cache forwards without rewriting itself: its
-    # changelog gets no new record (one read from RocksDB would be rewritten, see agents/leads.py)
+    # changelog gets no new record (one read from RocksDB would be rewritten, see agents/leads/handler.py)
     leads_changelog = changelog_topic(deployment.settings(), LEADS_TABLE)
 
     def visitor_records() -> list[Any]:
@@ -167,8 +167,8 @@ def test_a_hand_over_this_build_cannot_read_stops_the_worker_and_reaches_no_dlq(
     the hand-over unacknowledged, so an upgraded worker applies it."""
     from leadstream.core.messages import Absorb
     from leadstream.core.state import STATE_VERSION, LeadState
-    from leadstream.streams.app import lead_messages_topic
-    from leadstream.streams.codecs import encode_message
+    from leadstream.streams.pipeline import lead_messages_topic
+    from leadstream.streams.encoding.codecs import encode_message
 
     worker = deployment.start_worker()
     newer = {**LeadState(lead_id="anon-ck-5").to_primitive(), "v": STATE_VERSION + 1}
@@ -188,7 +188,7 @@ def test_a_hand_over_this_build_cannot_read_stops_the_worker_and_reaches_no_dlq(
 def test_a_linked_visitors_next_touchpoints_go_straight_to_the_lead(
         deployment: Deployment, at_ingest: bool) -> None:
     """Once the link is handled and its outputs are written, ingest does the visitor's forward
-    itself (streams/visitor_shortcut.py): the lead gets them in order, through one hop. Turned
+    itself (streams/services/visitor_shortcut.py): the lead gets them in order, through one hop. Turned
     off, they go through the retired visitor, with the same outcome."""
     email = "ida.berg@nordlicht.example"
     lead = email_lead_id(email)

@@ -11,7 +11,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import TopicPartition
 from leadstream.broker import EmbeddedBroker
-from leadstream.streams.outbox import Outbox
+from leadstream.streams.lane.outbox import Outbox
 
 from tests.factories import faust_producer
 

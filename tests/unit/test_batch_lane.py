@@ -1,71 +1,62 @@
-"""The batch lane's contract with Faust's commit bookkeeping: an input batch is acknowledged only
-when everything its handler produced is written; a failed output never acknowledges it and stops
-the worker; a rebalance waits for batches in flight."""
+"""The batch lane's contract with Faust's commit bookkeeping, on Faust's own consumer: an input
+batch is acknowledged only when everything its handler produced is written; a failed output never
+acknowledges it and stops the worker; a rebalance waits for batches in flight."""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections import defaultdict
 from types import SimpleNamespace
 from typing import Any
-from weakref import WeakSet
 
 import pytest
 from aiokafka.structs import TopicPartition
-from intervaltree import IntervalTree
+import faust
 from leadstream.core.state import LeadState
-from leadstream.streams.batch_lane import BatchLane, BatchLaneConsumerMixin
-from leadstream.streams.state_cache import StateCache
+from leadstream.streams.lane import BatchLane, FetchCommit, upstream
+from leadstream.streams.services.state_cache import StateCache
 
 from tests.factories import faust_producer
 
 TP = TopicPartition("in", 3)
 
 
-class _FaustConsumerState:
-    """The attributes of faust's Consumer that the lane reads and writes."""
+def _Consumer() -> Any:
+    """Faust's own aiokafka consumer with the lane (not started): the commit bookkeeping is
+    Faust's real containers and methods; only what would talk to the broker is replaced."""
+    app = faust.App("lane-test", broker=f"{upstream.scheme_for('kafka')}://127.0.0.1:9",
+                    web_enabled=False)
+    lane = BatchLane()
+    lane.register(TP.topic, _no_outputs)
+    upstream.attach_lane(app, lane)
+    consumer = app.consumer
+    crashed: list[BaseException] = []
+    app.crash_reasons = crashed  # what crash() was called with
+    consumer.broker_committed = {}
 
-    def __init__(self) -> None:
-        self._acked: dict[Any, list[int]] = defaultdict(list)
-        self._acked_index: dict[Any, set[int]] = defaultdict(set)
-        self._committed_offset: dict[Any, int | None] = defaultdict(lambda: None)
-        self._read_offset: dict[Any, int | None] = defaultdict(lambda: None)
-        self._gap: dict[Any, IntervalTree] = defaultdict(IntervalTree)
-        self._unacked_messages: WeakSet[Any] = WeakSet()
-        self._waiting_for_ack = None
-        self._n_acked = 0
-        self.crashed: list[BaseException] = []
-        self.broker_committed: dict[Any, int] = {}
-        lane = BatchLane()
-        lane.register(TP.topic, _no_outputs)
-        self.app = SimpleNamespace(crash=self._crash, batch_lane=lane, producer=None)
+    async def crash(exc: BaseException) -> None:
+        crashed.append(exc)
 
-    def assignment(self) -> set[Any]:
-        return {TP}
-
-    async def _commit_offsets(self, offsets: dict[Any, int],
-                              start_new_transaction: bool = True) -> bool:
-        self._committed_offset.update(offsets)
+    async def commit_at_broker(offsets: dict[Any, int]) -> bool:
         return True
 
-    async def perform_seek(self) -> None:
-        # Faust's: read the committed offsets from the broker, then store them
-        read = dict(self.broker_committed)
+    async def seek_to_committed() -> dict[Any, int]:  # the broker's answer, read before a wait
+        read = dict(consumer.broker_committed)
         await asyncio.sleep(0)
-        self._committed_offset.update(read)
-        self._read_offset.update(read)
+        return read
 
-    async def crash(self, exc: BaseException) -> None:
-        self.crashed.append(exc)
+    async def flush() -> None:
+        return None
 
-    async def _crash(self, exc: BaseException) -> None:
-        self.crashed.append(exc)
-
-
-class _Consumer(BatchLaneConsumerMixin, _FaustConsumerState):
-    def gaps(self, tp: Any) -> list[tuple[int, int]]:
-        return sorted((i.begin, i.end - 1) for i in self._gap[tp])
+    consumer.crash = crash
+    app.crash = crash
+    consumer.assignment = lambda: {TP}
+    consumer._commit = commit_at_broker
+    consumer.seek_to_committed = seek_to_committed
+    app.producer = SimpleNamespace(flush=flush)
+    consumer.handle = lambda fetched, current: consumer._handle(lane, fetched, current)
+    consumer.gaps = lambda tp: sorted((i.begin, i.end - 1) for i in consumer._gap[tp])
+    return consumer
 
 
 async def _no_outputs(tp: Any, records: list[Any], outbox: Any) -> None:
@@ -106,10 +97,12 @@ class _KafkaProducer:
         return future
 
 
-def _consumer_with_producer() -> tuple[_Consumer, _KafkaProducer]:
+def _consumer_with_producer() -> tuple[Any, _KafkaProducer]:
     consumer = _Consumer()
     kafka = _KafkaProducer()
-    consumer.app.producer = faust_producer(kafka)
+    producer = faust_producer(kafka)
+    producer.flush = consumer.app.producer.flush
+    consumer.app.producer = producer
     return consumer, kafka
 
 
@@ -122,15 +115,15 @@ async def _spin() -> None:
         await asyncio.sleep(0)
 
 
-async def _to_out(tp: Any, records: list[Any], outbox: Any) -> None:
+async def _to_out(tp: Any, records: list[Any], commit: FetchCommit) -> None:
     for record in records:  # every input partition writes to output partitions 0 and 1
-        outbox.add("out", record.key, b"%d" % record.offset, partition=record.offset % 2)
+        commit.output("out", record.key, b"%d" % record.offset, partition=record.offset % 2)
 
 
 def test_a_batch_is_acknowledged_only_when_its_outputs_are_written() -> None:
     async def scenario() -> None:
         consumer, kafka = _consumer_with_producer()
-        await consumer._handle([(TP, _records(10, 11, 12), _to_out)], _current)
+        await consumer.handle([(TP, _records(10, 11, 12), _to_out)], _current)
         assert consumer._acked[TP] == []
         assert len(consumer._unacked_messages) == 1  # a rebalance would wait for it
         for future in kafka.futures:
@@ -147,12 +140,12 @@ def test_a_batch_is_acknowledged_only_when_its_outputs_are_written() -> None:
 def test_a_failed_output_never_acknowledges_and_stops_the_worker() -> None:
     async def scenario() -> None:
         consumer, kafka = _consumer_with_producer()
-        await consumer._handle([(TP, _records(5, 6), _to_out)], _current)
+        await consumer.handle([(TP, _records(5, 6), _to_out)], _current)
         kafka.futures[0].set_result(None)
         kafka.futures[1].set_exception(RuntimeError("broker said no"))
         await _spin()
         assert consumer._acked[TP] == []
-        assert [type(e) for e in consumer.crashed] == [RuntimeError]
+        assert [type(e) for e in consumer.app.crash_reasons] == [RuntimeError]
         assert len(consumer._unacked_messages) == 0  # not left for a rebalance to wait on
 
     asyncio.run(scenario())
@@ -166,9 +159,9 @@ def test_a_handler_that_raises_stops_the_worker_without_acknowledging() -> None:
             raise OSError("disk full")
 
         with pytest.raises(OSError):
-            await consumer._handle([(TP, _records(1), handler)], _current)
+            await consumer.handle([(TP, _records(1), handler)], _current)
         assert consumer._acked[TP] == []
-        assert [type(e) for e in consumer.crashed] == [OSError]
+        assert [type(e) for e in consumer.app.crash_reasons] == [OSError]
 
     asyncio.run(scenario())
 
@@ -177,10 +170,10 @@ def test_offsets_the_broker_skipped_count_as_processed() -> None:
     async def scenario() -> None:
         consumer = _Consumer()
         consumer._committed_offset[TP] = 18
-        await consumer._handle([(TP, _records(20, 21, 24), _no_outputs)], _current)
+        await consumer.handle([(TP, _records(20, 21, 24), _no_outputs)], _current)
         # before the first batch (from the committed offset) and inside it; nothing else
         assert consumer.gaps(TP) == [(18, 19), (22, 23)]
-        await consumer._handle([(TP, _records(27), _no_outputs)], _current)
+        await consumer.handle([(TP, _records(27), _no_outputs)], _current)
         assert consumer.gaps(TP) == [(18, 19), (22, 23), (25, 26)]
         assert consumer._new_offset(TP) == 28
 
@@ -191,7 +184,7 @@ def test_offsets_below_the_committed_one_are_not_acknowledged() -> None:
     async def scenario() -> None:
         consumer = _Consumer()
         consumer._committed_offset[TP] = 21
-        await consumer._handle([(TP, _records(20, 21, 22), _no_outputs)], _current)
+        await consumer.handle([(TP, _records(20, 21, 22), _no_outputs)], _current)
         assert consumer._acked[TP] == [21, 22]
         assert consumer._new_offset(TP) == 23
 
@@ -206,9 +199,9 @@ def test_a_seek_to_the_committed_offset_while_a_batch_is_handled_makes_no_gap() 
     async def scenario() -> None:
         consumer = _Consumer()
         consumer._committed_offset[TP] = 4
-        await consumer._handle([(TP, _records(*range(4, 151)), _no_outputs)], _current)
+        await consumer.handle([(TP, _records(*range(4, 151)), _no_outputs)], _current)
         consumer._read_offset[TP] = 4  # Faust's perform_seek
-        await consumer._handle([(TP, _records(*range(151, 377)), _no_outputs)], _current)
+        await consumer.handle([(TP, _records(*range(151, 377)), _no_outputs)], _current)
         assert consumer.gaps(TP) == []
         assert consumer._new_offset(TP) == 377
         assert consumer._acked[TP] == [] and not consumer._acked_index[TP]
@@ -220,8 +213,8 @@ def test_the_commit_waits_for_a_batch_still_in_flight_before_later_ones() -> Non
     async def scenario() -> None:
         consumer, kafka = _consumer_with_producer()
         consumer._committed_offset[TP] = 10
-        await consumer._handle([(TP, _records(10), _to_out)], _current)
-        await consumer._handle([(TP, _records(11, 12), _no_outputs)], _current)
+        await consumer.handle([(TP, _records(10), _to_out)], _current)
+        await consumer.handle([(TP, _records(11, 12), _no_outputs)], _current)
         assert consumer._new_offset(TP) is None  # 10's outputs are not written yet
         (slow,) = kafka.futures
         slow.set_result(None)
@@ -237,7 +230,7 @@ def test_a_commit_that_lands_during_the_seek_to_committed_offsets_is_not_undone(
     async def scenario() -> None:
         consumer = _Consumer()
         consumer.broker_committed[TP] = 108
-        await consumer._handle([(TP, _records(*range(108, 136)), _no_outputs)], _current)
+        await consumer.handle([(TP, _records(*range(108, 136)), _no_outputs)], _current)
         seek = asyncio.ensure_future(consumer.perform_seek())
         await asyncio.sleep(0)  # the seek has read 108
         offset = consumer._new_offset(TP)
@@ -245,7 +238,7 @@ def test_a_commit_that_lands_during_the_seek_to_committed_offsets_is_not_undone(
         assert await consumer._commit_offsets({TP: offset})
         await seek
         assert consumer._committed_offset[TP] == 136
-        await consumer._handle([(TP, _records(*range(136, 642)), _no_outputs)], _current)
+        await consumer.handle([(TP, _records(*range(136, 642)), _no_outputs)], _current)
         assert consumer._new_offset(TP) == 642
 
     asyncio.run(scenario())
@@ -325,7 +318,7 @@ def test_retired_ids_are_cached_apart_as_where_they_forward() -> None:
 def test_the_batches_of_one_fetch_share_one_outbox_and_wait_for_all_of_it() -> None:
     async def scenario() -> None:
         consumer, kafka = _consumer_with_producer()
-        await consumer._handle([(TP, _records(10, 11), _to_out), (TP2, _records(7, 8), _to_out)],
+        await consumer.handle([(TP, _records(10, 11), _to_out), (TP2, _records(7, 8), _to_out)],
                                _current)
         # one Kafka batch per output partition for both input batches, in the order added
         assert kafka.batches == [("out", 0, [b"10", b"8"]), ("out", 1, [b"11", b"7"])]
@@ -350,7 +343,7 @@ def test_a_rebalance_during_a_fetch_drops_the_batches_not_handled_yet() -> None:
             handled.append(tp)
             await _to_out(tp, records, outbox)
 
-        await consumer._handle([(TP, _records(10, 11), handler), (TP2, _records(7), handler)],
+        await consumer.handle([(TP, _records(10, 11), handler), (TP2, _records(7), handler)],
                                lambda: not handled)
         assert handled == [TP]
         assert consumer._read_offset[TP2] is None  # read again after the rebalance
@@ -367,10 +360,10 @@ def test_an_outbox_that_cannot_be_sent_stops_the_worker_without_acknowledging() 
         consumer, kafka = _consumer_with_producer()
         kafka.fail = RuntimeError("accumulator closed")
         with pytest.raises(RuntimeError):
-            await consumer._handle([(TP, _records(1), _to_out), (TP2, _records(2), _to_out)],
+            await consumer.handle([(TP, _records(1), _to_out), (TP2, _records(2), _to_out)],
                                    _current)
         assert consumer._acked[TP] == [] and consumer._acked[TP2] == []
-        assert [type(e) for e in consumer.crashed] == [RuntimeError]
+        assert [type(e) for e in consumer.app.crash_reasons] == [RuntimeError]
         assert len(consumer._unacked_messages) == 0
 
     asyncio.run(scenario())
@@ -378,11 +371,11 @@ def test_an_outbox_that_cannot_be_sent_stops_the_worker_without_acknowledging() 
 
 def test_a_large_fetch_sends_its_outbox_early_and_still_waits_for_all_of_it(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("leadstream.streams.batch_lane._OUTBOX_SEND_AT", 2)
+    monkeypatch.setattr("leadstream.streams.lane.upstream._SEND_AT", 2)
 
     async def scenario() -> None:
         consumer, kafka = _consumer_with_producer()
-        await consumer._handle([(TP, _records(10, 11), _to_out), (TP2, _records(7, 8), _to_out)],
+        await consumer.handle([(TP, _records(10, 11), _to_out), (TP2, _records(7, 8), _to_out)],
                                _current)
         # sent after the first batch (2 records queued), then the rest at the end of the fetch
         assert kafka.batches == [("out", 0, [b"10"]), ("out", 1, [b"11"]),
@@ -416,7 +409,7 @@ def test_a_long_fetch_gives_the_loop_back_between_batches() -> None:
         await asyncio.sleep(0)
         before = turns
         fetched = [(TopicPartition("in", p), _records(1), slow) for p in range(8)]
-        await consumer._handle(fetched, _current)
+        await consumer.handle(fetched, _current)
         during = turns - before
         other.cancel()
         # 8 ms per batch, the loop given back once 10 ms have passed: before batches 3, 5 and 7;

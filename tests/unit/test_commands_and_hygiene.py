@@ -14,8 +14,8 @@ from leadstream.core.messages import Erase, MergeRequest
 from leadstream.exceptions import ConfigError, InvalidCommand, InvalidTouchpoint
 from leadstream.schemas.commands import parse_command
 from leadstream.schemas.touchpoints import parse_touchpoint
-from leadstream.streams.hygiene import TrafficFilter
-from leadstream.streams.mappers import command_to_core
+from leadstream.streams.services.hygiene import TrafficFilter
+from leadstream.streams.encoding.mappers import command_to_core
 from tests.factories import T0, wire
 
 AT = "2026-11-20T10:00:00Z"

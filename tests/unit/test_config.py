@@ -33,7 +33,7 @@ def test_fetch_size_reaches_the_faust_consumer() -> None:
     """Faust's consumer fetches at most ``consumer_max_fetch_size`` per partition (Faust's 1 MiB
     unless told; ours 4 MiB); the setting must get there, and a nonsense size stops the worker at
     start."""
-    from leadstream.streams.app import faust_settings
+    from leadstream.streams.pipeline import faust_settings
 
     default = load_settings(environ=_OPEN)
     assert faust_settings(default)["consumer_max_fetch_size"] == 4 * 1024 * 1024
@@ -289,7 +289,7 @@ def test_config_check_prints_effective_settings_with_secrets_masked(
 def test_static_group_membership_reaches_the_faust_consumer() -> None:
     """kafka.group_instance_id (KIP-345) is what Faust hands aiokafka as group_instance_id;
     unset, the group stays dynamic."""
-    from leadstream.streams.app import faust_settings
+    from leadstream.streams.pipeline import faust_settings
 
     assert faust_settings(load_settings(environ=_OPEN))["consumer_group_instance_id"] is None
     static = load_settings(environ={"LEADSTREAM__KAFKA__GROUP_INSTANCE_ID": "leadstream-0", **_OPEN})

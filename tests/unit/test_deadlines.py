@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from leadstream.streams.deadlines import DeadlineIndex, decode_deadline, encode_deadline, index_update
+from leadstream.streams.services.deadlines import DeadlineIndex, decode_deadline, encode_deadline, index_update
 
 _times = st.floats(min_value=0, max_value=4e9, allow_nan=False)
 

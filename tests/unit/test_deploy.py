@@ -18,7 +18,7 @@ import yaml
 
 from leadstream.config import load_settings
 from leadstream.config.model_loader import load_model
-from leadstream.streams.metrics import Metrics
+from leadstream.streams.ops.metrics import Metrics
 
 ROOT = Path(__file__).parents[2]
 DEPLOY = ROOT / "deploy"
@@ -93,8 +93,8 @@ def _exposed_names() -> set[str]:
             names.update(f"{family.name}_{s}" for s in ("bucket", "count", "sum"))
         else:
             names.add(family.name)
-    # scrape-time gauges (StateCollector) are documented in streams/metrics.py
-    source = (ROOT / "streams" / "metrics.py").read_text()
+    # scrape-time gauges (StateCollector) are documented in streams/ops/metrics.py
+    source = (ROOT / "streams" / "ops" / "metrics.py").read_text()
     names.update(re.findall(r'GaugeMetricFamily\(\s*"(leadstream_[a-z_]+)"', source))
     return names
 

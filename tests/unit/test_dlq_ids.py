@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from leadstream.streams.mappers import dlq_record
+from leadstream.streams.encoding.mappers import dlq_record
 
 
 def _record(**changes: object) -> str:

@@ -18,8 +18,8 @@ from leadstream.core.model import ModelSet
 from leadstream.demo.traffic import TrafficGenerator
 from leadstream.exceptions import RejectedMessage
 from leadstream.schemas.touchpoints import parse_touchpoint
-from leadstream.streams import mappers
-from leadstream.streams.mappers import (
+from leadstream.streams.encoding import mappers
+from leadstream.streams.encoding.mappers import (
     routed_touchpoint,
     transition_to_handover,
     transition_to_handover_json,

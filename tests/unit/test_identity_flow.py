@@ -195,7 +195,7 @@ def test_a_hand_over_from_a_newer_build_stops_the_worker_instead_of_going_to_the
     from leadstream.core.messages import Absorb
     from leadstream.core.state import STATE_VERSION
     from leadstream.exceptions import StateVersionError
-    from leadstream.streams.codecs import decode_state
+    from leadstream.streams.encoding.codecs import decode_state
 
     states, _ = run([core_touchpoint("web_visit", lead_id=None, anonymous_id="ck-1")], make_model())
     (visitor,) = states.values()

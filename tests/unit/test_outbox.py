@@ -1,4 +1,6 @@
-"""The outbox hands batches to aiokafka in order per partition, without making its caller wait for
+"""The fetch commit's order (first records → state → outputs), and the outbox under it.
+
+The outbox hands batches to aiokafka in order per partition, without making its caller wait for
 the partition's previous batch to leave (aiokafka's ``send_batch`` does); records sent while a
 partition is busy share its next batch; it pushes back only when too many batches of one partition
 are waiting."""
@@ -6,12 +8,15 @@ are waiting."""
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from leadstream.streams import outbox as outbox_module
-from leadstream.streams.outbox import Outbox
+from leadstream.streams.lane import FetchCommit
+from leadstream.streams.lane import outbox as outbox_module
+from leadstream.streams.lane.outbox import Outbox
+from rocksdict import Options, Rdict
 
 from tests.factories import faust_producer
 
@@ -35,6 +40,10 @@ class _KafkaProducer:
         self._drained: dict[tuple[str, int], list[asyncio.Future[None]]] = {}
         self.fail: Exception | None = None
         self.capacity: int | None = None  # records per batch (aiokafka: bytes)
+        # keyed records: two partitions, every key to partition 0
+        self._metadata = SimpleNamespace(partitions_for_topic=lambda topic: {0, 1},
+                                         available_partitions_for_topic=lambda topic: [0, 1])
+        self._partitioner = lambda key, every, available: 0
 
     async def _metadata(self, topic: str) -> None:
         return None
@@ -232,50 +241,75 @@ def test_a_batch_that_fails_to_enter_fails_every_outbox_that_shared_it() -> None
     asyncio.run(scenario())
 
 
-def test_a_step_after_another_outbox_runs_once_that_is_written_and_before_this_one_is_sent() -> None:
+def _table(tmp_path: Path) -> tuple[Any, Rdict, dict[int, int]]:
+    """A RocksDB-backed table as the lane sees it (one partition's database, its changelog)."""
+    db = Rdict(str(tmp_path / "leads-0"), options=Options(raw_mode=True))
+    persisted: dict[int, int] = {}
+    store = SimpleNamespace(_db_for_partition=lambda partition: db,
+                            set_persisted_offset=lambda tp, offset: persisted.update(
+                                {tp.partition: offset}))
+    table = SimpleNamespace(name="leads", data=store, changelog_topic=SimpleNamespace(
+        get_topic_name=lambda: "leads-changelog"))
+    return table, db, persisted
+
+
+def test_a_fetch_commit_writes_first_records_then_state_then_outputs(tmp_path: Path) -> None:
     async def scenario() -> None:
         kafka = _KafkaProducer()
-        rest = _outbox_factory(kafka)
-        first = _outbox_factory(kafka)
-        rest.add("handover", b"k", b"queued before", partition=0)
-        first.add("lead-messages", b"lead", b"hand-over", partition=1)
-        steps: list[str] = []
+        table, db, persisted = _table(tmp_path)
+        commit = FetchCommit(faust_producer(kafka))
+        seen: list[str] = []
 
-        def write() -> None:
-            steps.append("write")
-            rest.add("changelog", b"k", b"state", partition=0)
+        class Remember:
+            def apply(self) -> None:  # an in-memory view: only of what RocksDB holds
+                seen.append(f"memory sees {db.get(b'lead')!r}")
 
-        rest.after(first, write)
-        assert steps == []  # nothing happens before the send
-        sending = asyncio.ensure_future(rest.send())
+        commit.output("handover", b"lead", b"mql", partition=0)
+        commit.first("lead-messages", b"lead", b"hand-over")
+        commit.table(table).set(0, b"lead", b"state")
+        commit.remember(Remember())
+        assert commit.table(table) is commit.table(table)  # one buffer per table and fetch
+        assert db.get(b"lead") is None and kafka.entered == []  # nothing before send()
+        sending = asyncio.ensure_future(commit.send())
         await _spin()
         assert [topic for topic, _, _ in kafka.entered] == ["lead-messages"]
-        assert steps == [] and not sending.done()  # the hand-over is not written yet
+        assert db.get(b"lead") is None and seen == []  # the state waits for the hand-over
         kafka.deliveries[0].set_result(SimpleNamespace(offset=7))
-        await _spin()
-        assert steps == ["write"]
-        await asyncio.wait_for(sending, timeout=1)
+        outputs = await asyncio.wait_for(sending, timeout=1)
+        assert db.get(b"lead") == b"state"
+        assert seen == ["memory sees b'state'"]
         assert [topic for topic, _, _ in kafka.entered] == \
-            ["lead-messages", "handover", "changelog"]
-        assert len(sending.result()) == 2  # the step's records went out with this send
-        assert await rest.send() == []  # and the step ran once
+            ["lead-messages", "handover", "leads-changelog"]
+        assert len(outputs) == 2  # the lane acknowledges the input when these are done
+        outputs[1].set_result(SimpleNamespace(offset=41))
+        await _spin()
+        assert persisted == {0: 41}  # recovery after a restart starts past it
+        assert await commit.send() == [] and seen == ["memory sees b'state'"]  # once only
 
     asyncio.run(scenario())
 
 
-def test_a_failed_first_outbox_runs_no_step_and_fails_the_send() -> None:
+def test_a_failed_first_record_writes_no_state_and_fails_the_send(tmp_path: Path) -> None:
     async def scenario() -> None:
         kafka = _KafkaProducer()
-        rest = _outbox_factory(kafka)
-        first = _outbox_factory(kafka)
-        first.add("lead-messages", b"lead", b"hand-over", partition=1)
-        steps: list[str] = []
-        rest.after(first, lambda: steps.append("write"))
-        sending = asyncio.ensure_future(rest.send())
+        table, db, _ = _table(tmp_path)
+        commit = FetchCommit(faust_producer(kafka))
+        seen: list[str] = []
+
+        class Remember:
+            def apply(self) -> None:
+                seen.append("memory")
+
+        commit.first("lead-messages", b"lead", b"hand-over")
+        commit.table(table).set(0, b"lead", b"state")
+        commit.remember(Remember())
+        commit.output("handover", b"lead", b"mql")
+        sending = asyncio.ensure_future(commit.send())
         await _spin()
         kafka.deliveries[0].set_exception(RuntimeError("not written"))
         with pytest.raises(RuntimeError, match="not written"):
             await asyncio.wait_for(sending, timeout=1)
-        assert steps == []
+        assert db.get(b"lead") is None and seen == []
+        assert [topic for topic, _, _ in kafka.entered] == ["lead-messages"]
 
     asyncio.run(scenario())

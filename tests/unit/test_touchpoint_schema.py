@@ -9,7 +9,7 @@ import pytest
 from leadstream.core.touchpoint_types import TOUCHPOINT_TYPES
 from leadstream.exceptions import InvalidTouchpoint
 from leadstream.schemas import TOUCHPOINT_MODELS, parse_touchpoint
-from leadstream.streams.mappers import touchpoint_to_core
+from leadstream.streams.encoding.mappers import touchpoint_to_core
 from tests.factories import wire
 
 LIMIT = 65536

@@ -1,6 +1,6 @@
 """Ingest forwards a linked visitor's touchpoint itself only when nothing sent to the visitor
-before can still be on its way to the lead (streams/visitor_shortcut.py), and the lane's progress
-says how far each partition's outputs are written (streams/lane_progress.py)."""
+before can still be on its way to the lead (streams/services/visitor_shortcut.py), and the lane's progress
+says how far each partition's outputs are written (streams/lane/progress.py)."""
 
 from __future__ import annotations
 
@@ -12,13 +12,14 @@ from typing import Any
 import pytest
 from faust.types import TP
 
+from leadstream.core.identity_flow import event_id_of
 from leadstream.core.messages import Link, Message, Touchpoint
 from leadstream.core.state import LeadState
-from leadstream.streams import outbox as outbox_module
-from leadstream.streams.codecs import encode_state
-from leadstream.streams.lane_progress import LaneProgress
-from leadstream.streams.state_cache import StateCache
-from leadstream.streams.visitor_shortcut import VisitorShortcut
+from leadstream.streams.lane import outbox as outbox_module
+from leadstream.streams.encoding.codecs import encode_state
+from leadstream.streams.lane.progress import LaneProgress
+from leadstream.streams.services.state_cache import StateCache
+from leadstream.streams.services.visitor_shortcut import VisitorShortcut
 from tests.factories import core_link, core_touchpoint, faust_producer
 
 TOPIC = "lead-messages"
@@ -54,7 +55,9 @@ class Setup:
         self.progress.fetched(tp, first + len(records))
         mark = self.progress.handling(tp, first + len(records) - 1)
         for offset, (key, message) in enumerate(records, start=first):
-            self.shortcut.reached(key, message, partition, offset)
+            event_id = event_id_of(message)
+            if event_id is not None:  # as the lead planner reports them
+                self.shortcut.reached(key, event_id, partition, offset)
         self.next_offset[partition] = first + len(records)
         if written:
             self.progress.written(tp, mark)
@@ -268,7 +271,7 @@ def test_touchpoints_with_a_contact_are_neither_routed_nor_tracked(setup_factory
 def test_settled_visitors_are_forgotten_once_many_are_tracked(
         setup_factory: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """Most visitors are seen once: what is tracked about them must not grow without bound."""
-    monkeypatch.setattr("leadstream.streams.visitor_shortcut._SWEEP_AT", 10)
+    monkeypatch.setattr("leadstream.streams.services.visitor_shortcut._SWEEP_AT", 10)
     s = setup_factory()
     s.catch_up()
     visits = [core_touchpoint(lead_id=None, anonymous_id=f"once-{i}") for i in range(30)]

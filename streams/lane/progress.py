@@ -1,7 +1,7 @@
 """LaneProgress: per lane partition, up to which offset every handled record's outputs are written.
 
 Faust's commit bookkeeping answers the same question only at each commit, seconds apart. The
-ingest shortcut (streams/visitor_shortcut.py) needs it at once: it may send a linked visitor's
+ingest shortcut (streams/services/visitor_shortcut.py) needs it at once: it may send a linked visitor's
 touchpoint straight to the lead only when everything sent to the visitor before is handled and
 its forwards are in Kafka.
 

@@ -1,4 +1,7 @@
-"""Build the Faust app: settings → app, topics, lead table, metrics, agents."""
+"""The worker's Faust app and what the agents share: settings → app, topics, tables, lane, metrics.
+
+:func:`build_pipeline` makes the app without any handler; ``leadstream.app.create_pipeline``
+registers the agents and the HTTP views on it."""
 
 from __future__ import annotations
 
@@ -9,20 +12,16 @@ from typing import Any
 import faust
 from faust.types import TopicT
 
-from leadstream.broker import tansu_transport
 from leadstream.config.settings import Settings
 from leadstream.core.model import ModelSet, ScoringModel
-from leadstream.streams.deadlines import DeadlineIndex
-from leadstream.streams import transport
-from leadstream.streams.batch_lane import BatchLane
-from leadstream.streams.durable_flush import make_flush_durable
-from leadstream.streams.http_api import register_views
 from leadstream.streams.kafka_options import broker_urls, faust_credentials
-from leadstream.streams.metrics import Metrics
-from leadstream.streams.state_cache import StateCache
-from leadstream.streams.visitor_shortcut import VisitorShortcut
+from leadstream.streams.lane import BatchLane, upstream
+from leadstream.streams.services.deadlines import DeadlineIndex
+from leadstream.streams.ops.metrics import Metrics
+from leadstream.streams.services.state_cache import StateCache
+from leadstream.streams.services.visitor_shortcut import VisitorShortcut
 
-__all__ = ["Pipeline", "create_pipeline", "changelog_topic", "changelog_topics", "LEADS_TABLE",
+__all__ = ["Pipeline", "build_pipeline", "changelog_topic", "changelog_topics", "LEADS_TABLE",
            "DEADLINES_TABLE"]
 
 LEADS_TABLE = "leads"
@@ -80,8 +79,8 @@ def canonical_url(settings: Settings) -> str:
 def faust_settings(settings: Settings) -> dict[str, Any]:
     kafka = settings.kafka
     if kafka.flavour == "tansu":
-        tansu_transport.configure(fetch_max_wait_ms=kafka.effective_fetch_max_wait_ms())
-    scheme = transport.scheme_for(kafka.flavour)
+        upstream.configure_tansu(fetch_max_wait_ms=kafka.effective_fetch_max_wait_ms())
+    scheme = upstream.scheme_for(kafka.flavour)
     options: dict[str, Any] = dict(
         broker=broker_urls(kafka, scheme),
         broker_client_id=kafka.client_id,
@@ -132,13 +131,12 @@ def _rocksdb_options(settings: Settings, share: int = 1) -> dict[str, Any]:
     }
 
 
-def create_pipeline(settings: Settings, models: ScoringModel | ModelSet) -> Pipeline:
-    """Create the app with its topics, table and agents (not started)."""
-    from leadstream.agents import register_agents
-
+def build_pipeline(settings: Settings, models: ScoringModel | ModelSet) -> Pipeline:
+    """Create the app with its topics, tables and lane, and no handler yet (not started)."""
     app = faust.App(settings.app_id, **faust_settings(settings))
-    make_flush_durable(app)
-    app.batch_lane = BatchLane()  # type: ignore[attr-defined]  # read by the lane's consumer
+    upstream.make_flush_durable(app)
+    lane = BatchLane()
+    upstream.attach_lane(app, lane)
     partitions = settings.topics.partitions
     raw: dict[str, Any] = dict(key_serializer="raw", value_serializer="raw", partitions=partitions)
     leads = _bytes_table(app, settings, LEADS_TABLE)
@@ -158,13 +156,11 @@ def create_pipeline(settings: Settings, models: ScoringModel | ModelSet) -> Pipe
         deadlines=_bytes_table(app, settings, DEADLINES_TABLE, share=8),  # 16 bytes per entry
         deadline_index=DeadlineIndex(),
         stats=_bytes_table(app, settings, STATS_TABLE, share=16),  # one record per partition
-        lane=app.batch_lane,  # type: ignore[attr-defined]
+        lane=lane,
         state_cache=cache,
         shortcut=VisitorShortcut(app, lead_messages_topic(settings), leads, cache,
-                                 app.batch_lane.progress),  # type: ignore[attr-defined]
+                                 lane.progress),
     )
-    register_agents(pipeline)
-    register_views(pipeline)
     return pipeline
 
 

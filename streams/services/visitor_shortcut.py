@@ -13,15 +13,15 @@ So ingest forwards a message addressed to visitor ``V`` itself only when all of 
 otherwise sends it to ``V`` as before:
 
 - this worker handles ``V``'s lead-messages partition, and has written the outputs of everything
-  that was in it when the partition was assigned (streams/lane_progress.py): messages sent by an
+  that was in it when the partition was assigned (streams/lane/progress.py): messages sent by an
   earlier process or before a rebalance are all handled;
 - every message this ingest sent to ``V`` is handled, and the outputs of its batch (the forward
   to the lead among them) are written: the lead's partition holds them before this one;
 - ``V`` is retired (read now, from the lead handler's cache or RocksDB: an erased visitor is not
   retired any more).
 
-Forwards of one process land in order per partition (streams/outbox.py), and a rebalance waits
-until every handled batch's outputs are written (streams/batch_lane.py), so what ingest sends
+Forwards of one process land in order per partition (streams/lane/outbox.py), and a rebalance waits
+until every handled batch's outputs are written (streams/lane/upstream.py), so what ingest sends
 before a rebalance is in the partition when the next assignment's catch-up mark is taken; the
 tracking is therefore dropped at each generation change.
 
@@ -37,15 +37,16 @@ from typing import TYPE_CHECKING, Any
 from faust.types import TP
 
 from leadstream.core.emitted import Send
-from leadstream.core.identity_flow import forward
-from leadstream.core.messages import Link, Message, Touchpoint
+from leadstream.core.identity_flow import event_id_of, forward
+from leadstream.core.messages import Message, Touchpoint
 from leadstream.core.state import LeadState
-from leadstream.streams.codecs import retired_into
-from leadstream.streams.outbox import partition_for
+from leadstream.streams.encoding.codecs import retired_into
+from leadstream.streams.lane.outbox import partition_for
+from leadstream.streams.lane.upstream import partition_db
 
 if TYPE_CHECKING:
-    from leadstream.streams.lane_progress import LaneProgress
-    from leadstream.streams.state_cache import StateCache
+    from leadstream.streams.lane.progress import LaneProgress
+    from leadstream.streams.services.state_cache import StateCache
 
 __all__ = ["VisitorShortcut", "event_id_of"]
 
@@ -54,21 +55,12 @@ __all__ = ["VisitorShortcut", "event_id_of"]
 _SWEEP_AT = 100_000
 
 
-def event_id_of(message: Message) -> str | None:
-    """The touchpoint event id of a message ingest may send to a visitor, else ``None``."""
-    if isinstance(message, Link):
-        return message.touchpoint.event_id
-    if isinstance(message, Touchpoint) and not message.has_contact:
-        return message.event_id
-    return None
-
-
 class VisitorShortcut:
     def __init__(self, app: Any, topic: str, leads_table: Any, cache: StateCache,
                  progress: LaneProgress) -> None:
         self._app = app
         self._topic = topic
-        self._store = leads_table.data
+        self._leads = leads_table
         self._cache = cache
         self._progress = progress
         self._generation: int | None = None
@@ -117,10 +109,11 @@ class VisitorShortcut:
         return out[0].message, ("link_conflict" if out[0].note == "link_conflict"
                                 else "forwarded_at_ingest")
 
-    def reached(self, key: bytes, message: Message, partition: int, offset: int) -> None:
-        """The lead handler reached ``message`` (for ``key``, at ``offset`` of ``partition``)."""
+    def reached(self, key: bytes, event_id: str, partition: int, offset: int) -> None:
+        """The lead handler reached the message with the touchpoint ``event_id`` (``event_id_of``)
+        for ``key``, at ``offset`` of ``partition``."""
         events = self._inflight.get(key)
-        if events is None or events[0] != event_id_of(message):
+        if events is None or events[0] != event_id:
             return
         del events[0]
         if not events:
@@ -144,7 +137,7 @@ class VisitorShortcut:
         state = self._cache.get(key)
         if state is not None:
             return state if state.merged_into is not None else None
-        raw = self._store._db_for_partition(partition).get(key)
+        raw = partition_db(self._leads, partition).get(key)
         into = retired_into(raw) if raw is not None else None
         return LeadState(lead_id=key.decode(), merged_into=into) if into is not None else None
 

@@ -24,14 +24,15 @@ from aiohttp import ClientTimeout
 from faust.web import View
 
 from leadstream.exceptions import ConfigError
-from leadstream.streams.codecs import decode_state
-from leadstream.streams.funnel import decode_counts, merge_counts, stats_key
-from leadstream.streams.mappers import lead_to_api
-from leadstream.streams.metrics import StateCollector
-from leadstream.streams.readiness import is_ready
+from leadstream.streams.encoding.codecs import decode_state
+from leadstream.streams.lane.upstream import committed_offsets
+from leadstream.streams.services.funnel import decode_counts, merge_counts, stats_key
+from leadstream.streams.encoding.mappers import lead_to_api
+from leadstream.streams.ops.metrics import StateCollector
+from leadstream.streams.ops.readiness import is_ready
 
 if TYPE_CHECKING:
-    from leadstream.streams.app import Pipeline
+    from leadstream.streams.pipeline import Pipeline
 
 __all__ = ["register_views"]
 
@@ -135,7 +136,7 @@ def _split(counts: dict[str, dict[str, int]]) -> tuple[dict[str, int], dict[str,
 def consumer_lag(pipeline: Pipeline) -> dict[tuple[str, int], int]:
     """Highwater minus committed offset for every input partition this worker consumes."""
     consumer = pipeline.app.consumer
-    committed = getattr(consumer, "_committed_offset", {})  # Faust keeps no public accessor
+    committed = committed_offsets(consumer)
     inputs = {*pipeline.settings.topics.touchpoints, pipeline.settings.topics.feedback,
               pipeline.settings.topics.commands,
               pipeline.lead_messages.get_topic_name()}  # not changelogs, not Faust's own topics

@@ -7,8 +7,8 @@ from pathlib import Path
 import rocksdict
 
 from leadstream.core.state import LeadState
-from leadstream.streams.app import LEADS_TABLE
-from leadstream.streams.codecs import ERASED_PREFIX, decode_state
+from leadstream.streams.pipeline import LEADS_TABLE
+from leadstream.streams.encoding.codecs import ERASED_PREFIX, decode_state
 
 __all__ = ["read_leads", "read_table"]
 

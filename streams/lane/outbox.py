@@ -7,13 +7,14 @@ producer's own partitioner (murmur2 on real Kafka), so they land where ``topic.s
 them; the partition can also be given explicitly (table changelogs: the input's partition).
 
 Records go out in the order they were added, per partition. The batch lane acknowledges an input
-batch only when the futures :meth:`Outbox.send` returns have succeeded.
+batch only when the futures :meth:`Outbox.send` returns have succeeded
+(:class:`~leadstream.streams.lane.commit.FetchCommit` owns that order).
 
 Handing a batch to aiokafka never blocks the caller. aiokafka takes a partition's next batch into
 its accumulator only once the previous one has left in a produce request, and it keeps one request
 in flight per broker; ``send_batch`` waits for that. With a batch per output partition and fetch,
-the worker's loop waited there for ~4-14 % of the time at a steady 2,500 touchpoints/s
-(benchmarks/HISTORY.md), with nothing else to do. So records that would wait are queued behind the
+the worker's loop would wait there at a steady rate with nothing else to do (measured in
+benchmarks/HISTORY.md). So records that would wait are queued behind the
 partition's previous batch instead (:class:`_Queue`, per producer and partition, first in first
 out across every outbox), and the caller gets their delivery future at once. The newest queued
 batch takes the records of later outboxes until it can enter, so a busy partition gets about one
@@ -31,6 +32,8 @@ from collections.abc import Callable
 from typing import Any
 
 from faust.exceptions import NotReady
+
+from leadstream.streams.lane import upstream
 
 __all__ = ["Outbox", "Sent", "partition_for"]
 
@@ -53,10 +56,9 @@ class Outbox:
         self._keyed: list[tuple[str, bytes | None, bytes | None, int]] = []
         self._on_sent: dict[str, Sent] = {}
         self._known_topics: set[str] = set()
-        self._after: list[tuple[Outbox, Callable[[], None]]] = []
 
     def __len__(self) -> int:
-        """Records queued (not counting those of the outboxes passed to :meth:`after`)."""
+        """Records queued."""
         return len(self._keyed) + sum(len(v) for v in self._pending.values())
 
     def add(self, topic: str, key: bytes | None, value: bytes | None, *,
@@ -73,36 +75,23 @@ class Outbox:
         """Call ``callback(partition, last_offset)`` for every batch written to ``topic``."""
         self._on_sent[topic] = callback
 
-    def after(self, first: Outbox, step: Callable[[], None]) -> None:
-        """At the next :meth:`send`, before anything queued here: send ``first``, wait until
-        the broker has all of it, then call ``step()`` (which may queue more records here).
-
-        For effects that must not outrun ``first``: the lead handler's state writes wait for a
-        visitor's hand-over. Deferred to the send, the waits of every batch in a fetch become one
-        (the worker's loop had waited for each, 7-19 % of the time at 2,500 touchpoints/s)."""
-        self._after.append((first, step))
-
     async def send(self) -> list[asyncio.Future[Any]]:
         """Hand everything queued to aiokafka; return the futures of its partition batches."""
-        if self._after:
-            await self._run_after()
         if not self._keyed and not self._pending:
             return []
-        producer = self._faust_producer._ensure_producer()
+        producer = upstream.kafka_producer(self._faust_producer)
         for topic in {t for t, *_ in self._keyed} | {t for t, _ in self._pending}:
             if topic not in self._known_topics:
-                await producer.client._wait_on_metadata(topic)
+                await upstream.wait_for_topic(producer, topic)
                 self._known_topics.add(topic)
         if self._keyed:
             pending = self._pending
-            metadata = producer._metadata
-            partitioner = producer._partitioner
+            partitioner = upstream.partitioner(producer)
             partitions: dict[str, tuple[list[int], list[int]]] = {}
             cache = _partition_cache
             for topic, key, value, ts in self._keyed:
                 if topic not in partitions:
-                    partitions[topic] = (sorted(metadata.partitions_for_topic(topic)),
-                                         list(metadata.available_partitions_for_topic(topic)))
+                    partitions[topic] = upstream.partitions_of(producer, topic)
                 every, available = partitions[topic]
                 if key is None:
                     partition = partitioner(key, every, available)
@@ -117,15 +106,6 @@ class Outbox:
             futures.extend(await self._send_partition(producer, topic, partition, records))
         self._pending = {}
         return futures
-
-    async def _run_after(self) -> None:
-        after, self._after = self._after, []
-        written: list[asyncio.Future[Any]] = []
-        for first, _ in after:
-            written.extend(await first.send())
-        await asyncio.gather(*written)
-        for _, step in after:
-            step()
 
     async def flush(self) -> None:
         """Send everything queued and wait until the broker has all of it."""
@@ -146,17 +126,16 @@ def partition_for(faust_producer: Any, topic: str, key: bytes) -> int | None:
     """The partition a record with ``key`` goes to, as :meth:`Outbox.send` picks it; ``None``
     while the producer has no metadata for ``topic``."""
     try:
-        producer = faust_producer._ensure_producer()
+        producer = upstream.kafka_producer(faust_producer)
     except NotReady:
         return None
-    every = producer._metadata.partitions_for_topic(topic)
+    every, available = upstream.partitions_of(producer, topic)
     if not every:
         return None
     partition = _partition_cache.get((key, len(every)), -1)
     if partition >= 0:
         return partition
-    return _keyed_partition(producer._partitioner, key, sorted(every),
-                            list(producer._metadata.available_partitions_for_topic(topic)))
+    return _keyed_partition(upstream.partitioner(producer), key, every, available)
 
 
 def _keyed_partition(partitioner: Any, key: bytes, every: list[int], available: list[int]) -> int:
@@ -209,7 +188,7 @@ class _Queue:
     partition's batch while a request is in flight). With one request in flight per broker
     connection, every partition's next batch waits for the whole request; appending keeps the
     batches per partition at about one per request, where there was one per handled fetch
-    (measured: ~35 % fewer batches in a burst, ~15 % fewer paced; benchmarks/HISTORY.md). The
+    (benchmarks/HISTORY.md has the measurements). The
     embedded broker's fetches slow down with every batch stored ahead of the fetch offset
     (broker_hop.py), so the worker's own topics also grow slower to read."""
 
@@ -296,9 +275,7 @@ class _Queue:
         return tail
 
     def _pending_in_accumulator(self) -> bool:
-        accumulator = getattr(self._producer, "_message_accumulator", None)
-        return bool(accumulator is not None and
-                    accumulator._batches.get((self._topic, self._partition)))
+        return upstream.has_batch_in_accumulator(self._producer, self._topic, self._partition)
 
     async def _enter(self, tail: _Open, ahead: asyncio.Future[None] | None,
                      entered: asyncio.Future[None]) -> None:

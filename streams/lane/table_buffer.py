@@ -4,7 +4,7 @@ A Faust table write (``table[k] = v``) puts the value into RocksDB and sends one
 through Faust's producer buffer, per write, and needs the stream's current event for the partition.
 A batch handler instead collects its writes here and calls :meth:`TableBuffer.flush` once: one
 RocksDB ``WriteBatch`` per partition and one changelog record per changed key (the last value),
-queued on the handler's :class:`~leadstream.streams.outbox.Outbox` to the same changelog partition
+queued on an :class:`~leadstream.streams.lane.outbox.Outbox` to the same changelog partition
 Faust would use. When a changelog batch is written, the table's persisted offset moves on, as
 Faust's own ``_on_changelog_sent`` does, so recovery after a restart replays only what is newer.
 
@@ -14,12 +14,16 @@ handler writes.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from faust.types import TP
 from rocksdict import WriteBatch
 
-from leadstream.streams.outbox import Outbox
+from leadstream.streams.lane import upstream
+from leadstream.streams.lane.outbox import Outbox
+
+if TYPE_CHECKING:
+    from faust.types.tables import CollectionT
 
 __all__ = ["TableBuffer"]
 
@@ -27,19 +31,19 @@ _DELETED = None
 
 
 class TableBuffer:
-    """Pending writes of one handler call to one table: ``(partition, key) → bytes | None``."""
+    """Pending writes to one table: ``(partition, key) → bytes | None``."""
 
-    def __init__(self, table: Any) -> None:
-        self._store = table.data  # faust.stores.rocksdb.Store, one RocksDB per partition
+    def __init__(self, table: CollectionT) -> None:
+        self._table = table
         self._topic = table.changelog_topic.get_topic_name()
         self._pending: dict[tuple[int, bytes], bytes | None] = {}
 
     def get(self, partition: int, key: bytes) -> bytes | None:
-        """The value this batch wrote, else the stored one."""
+        """The value written through this buffer and not flushed yet, else the stored one."""
         slot = (partition, key)
         if slot in self._pending:
             return self._pending[slot]
-        value: bytes | None = self._store._db_for_partition(partition).get(key)
+        value: bytes | None = upstream.partition_db(self._table, partition).get(key)
         return value
 
     def set(self, partition: int, key: bytes, value: bytes) -> None:
@@ -53,7 +57,7 @@ class TableBuffer:
         """Write everything to RocksDB now and queue the changelog records on ``outbox``."""
         if not self._pending:
             return
-        batches: dict[int, Any] = {}
+        batches: dict[int, WriteBatch] = {}
         for (partition, key), value in self._pending.items():
             batch = batches.get(partition)
             if batch is None:
@@ -64,9 +68,9 @@ class TableBuffer:
                 batch.put(key, value)
             outbox.add(self._topic, key, value, partition=partition)
         for partition, batch in batches.items():
-            self._store._db_for_partition(partition).write(batch)
+            upstream.partition_db(self._table, partition).write(batch)
         self._pending = {}
         outbox.on_sent(self._topic, self._persisted)
 
     def _persisted(self, partition: int, offset: int) -> None:
-        self._store.set_persisted_offset(TP(self._topic, partition), offset)
+        self._table.data.set_persisted_offset(TP(self._topic, partition), offset)

@@ -1,0 +1,22 @@
+"""The worker's wiring: the Faust app from ``streams``, the agents on its lane, the HTTP views.
+
+The only module that imports both ``streams`` and ``agents``: agents depend on the shell, never
+the other way round."""
+
+from __future__ import annotations
+
+from leadstream.agents import register_agents
+from leadstream.config.settings import Settings
+from leadstream.core.model import ModelSet, ScoringModel
+from leadstream.streams.ops.http_api import register_views
+from leadstream.streams.pipeline import Pipeline, build_pipeline
+
+__all__ = ["create_pipeline"]
+
+
+def create_pipeline(settings: Settings, models: ScoringModel | ModelSet) -> Pipeline:
+    """Create the worker's app with its topics, tables, agents and views (not started)."""
+    pipeline = build_pipeline(settings, models)
+    register_agents(pipeline)
+    register_views(pipeline)
+    return pipeline

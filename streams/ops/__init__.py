@@ -1,0 +1,1 @@
+"""What operators see: the HTTP API, Prometheus metrics, readiness, and the state dump."""
