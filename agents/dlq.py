@@ -24,8 +24,8 @@ class DlqLog:
     """At most one log line per stage and DLQ kind every ``interval_s``, naming how many records
     of that kind it left out since the previous line.
 
-    A producer that sends garbage must not flood the log (one line per record was 1.4 % of a
-    worker's CPU with ~3 % malformed input); every record's position and reason is in its DLQ
+    A producer that sends garbage must not flood the log nor spend the worker's CPU on it;
+    every record's position and reason is in its DLQ
     record, and the counts are in ``leadstream_dlq_records_total``. Keys are bounded codes.
     """
 

@@ -67,8 +67,8 @@ def register_ticks(pipeline: Pipeline) -> None:
             _add_tick(pipeline, outbox, key, Tick(f"due:{due!r}", key.decode(), due))
         sent = len(outbox)
         if sent:
-            # one Kafka batch per partition (Faust's ``topic.send`` per tick was 5 % of a busy
-            # worker's CPU); a tick lost in a crash is sent again: its deadline stays stored
+            # one Kafka batch per partition (Faust's ``topic.send`` per tick costs a task and a
+            # future each); a tick lost in a crash is sent again: its deadline stays stored
             await outbox.flush()
             pipeline.metrics.ticks.labels(cause="deadline").inc(sent)
 
@@ -77,7 +77,7 @@ def _stored_deadline(pipeline: Pipeline, stored: TableBuffer, key: bytes) -> byt
     """The deadline table's entry for ``key``, read from the key's own partition.
 
     Faust's ``Table.get`` looks for the key in every partition's RocksDB, twice (``in``, then
-    ``[]``): 64 % of the timer's CPU in a backlog where many leads come due (py-spy)."""
+    ``[]``): most of the timer's CPU in a backlog where many leads come due."""
     partition = partition_for(pipeline.app.producer, pipeline.lead_messages.get_topic_name(), key)
     if partition is None:  # no metadata yet
         value: bytes | None = pipeline.deadlines.get(key)

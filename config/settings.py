@@ -75,8 +75,8 @@ class KafkaSettings(_Section):
     max_partition_fetch_bytes: int = Field(
         default=4 * 1024 * 1024, ge=64 * 1024, le=64 * 1024 * 1024,
         description="most data one fetch returns per partition (Faust's default is 1 MiB). Larger "
-        "fetches let a lead's messages share one state write while a backlog is worked off (4 MiB: "
-        "~10 % less CPU than 1 MiB in benchmarks/throughput.py); a stop or rebalance waits only for "
+        "fetches let a lead's messages share one state write while a backlog is worked off (less "
+        "CPU per touchpoint than 1 MiB in benchmarks/throughput.py); a stop or rebalance waits only for "
         "the partition batch at hand, not the whole fetch. Memory holds up to this much per "
         "assigned partition (at most 50 MB per fetch: aiokafka's fetch_max_bytes)",
     )

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from leadstream.core.emitted import Counted, Duplicate, Emitted, Rejected, Transition
-from leadstream.core.lifecycle import OPEN_STAGES, advance_on_touchpoint, move, re_evaluate
+from leadstream.core.lifecycle import (OPEN_STAGES, Trigger, advance_on_touchpoint, move,
+                                       re_evaluate)
 from leadstream.core.messages import Absorb, Feedback, Message, Tick, Touchpoint
 from leadstream.core import consent, identity_flow
 from leadstream.core.model import BehaviourRule, Lifecycle, ModelSet, ScoringModel
@@ -89,7 +90,7 @@ def touchpoint(
             f"touchpoint; max_lateness_days is {models.primary.lifecycle.max_lateness_days:g}",
         )]
     emitted: list[Emitted] = list(
-        re_evaluate(state, models, trigger_id=message.event_id, trigger_type=message.type, at=at)
+        re_evaluate(state, models, Trigger(message.event_id, message.type, at))
     )
     if state.last_event_at is not None and at < state.last_event_at:
         late_from = at if late_from is None else min(late_from, at)
@@ -216,8 +217,9 @@ def _feedback(
         state.routing = {**state.routing, "owner": message.owner}
     if state.stage == Stage.MQL:
         state.mql_since = None
-    transition = move(state, models, to, reason, trigger_id=message.feedback_id,
-                      trigger_type="feedback", at=message.occurred_at, detail=message.reason)
+    transition = move(state, models, to, reason,
+                      Trigger(message.feedback_id, "feedback", message.occurred_at),
+                      detail=message.reason)
     return state, [transition]
 
 
@@ -255,14 +257,14 @@ def _tick(state: LeadState | None, message: Tick, models: ModelSet) -> tuple[Lea
         return None, []
     now = message.now
     out: list[Emitted] = list(
-        re_evaluate(state, models, trigger_id=message.tick_id, trigger_type="tick", at=now)
+        re_evaluate(state, models, Trigger(message.tick_id, "tick", now))
     )
     lifecycle = models.primary.lifecycle
     cold_at = _cold_at(state, lifecycle)
     if cold_at is not None and now >= cold_at:
         state.mql_since = None
         out.append(move(state, models, Stage.RECYCLED, "went_cold",
-                        trigger_id=message.tick_id, trigger_type="tick", at=now))
+                        Trigger(message.tick_id, "tick", now)))
     sla_at = _sla_at(state, lifecycle)
     if sla_at is not None and now >= sla_at:
         previous = state.routing.get("owner")
@@ -274,7 +276,7 @@ def _tick(state: LeadState | None, message: Tick, models: ModelSet) -> tuple[Lea
         state.routing = {**state.routing, "owner": owner, "tried": tried}
         state.sla_breaches += 1
         state.mql_since = now
-        out.append(move(state, models, Stage.MQL, "sla_breach", trigger_id=message.tick_id,
-                        trigger_type="tick", at=now, kind="sla_breach",
+        out.append(move(state, models, Stage.MQL, "sla_breach",
+                        Trigger(message.tick_id, "tick", now), kind="sla_breach",
                         routing_extra={"previous_owner": previous}))
     return state, out

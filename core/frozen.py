@@ -1,11 +1,10 @@
-"""``@quick_init``: the same ``__init__`` as a frozen, slotted dataclass's, at about half the cost.
+"""``@quick_init``: the same ``__init__`` as a frozen, slotted dataclass's, for less.
 
 A frozen dataclass sets each field through ``object.__setattr__``, looked up and dispatched at
 every call; the core builds ~40 fields of messages and events per touchpoint (a touchpoint three
 times: at ingest, and decoded at the visitor and at the lead). The ``__init__`` made here calls
-each slot's own setter instead: a 9-field ``Touchpoint`` took ~2.5 µs to build on this VM, now
-~1.3 µs, and the worker's Python path per touchpoint runs 4.8 % fewer instructions
-(benchmarks/offline_path.py; benchmarks/HISTORY.md). The class stays a frozen dataclass:
+each slot's own setter instead (benchmarks/offline_path.py counts the instructions saved). The
+class stays a frozen dataclass:
 ``dataclasses.replace``, equality, hashing and ``FrozenInstanceError`` on assignment are unchanged
 (tests/unit/test_frozen.py).
 """

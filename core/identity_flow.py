@@ -32,7 +32,7 @@ import dataclasses
 from typing import Any, Protocol
 
 from leadstream.core.emitted import Delete, Emitted, Erased, LeadsMerged, Rejected, Send, Transition
-from leadstream.core.lifecycle import advance_on_touchpoint, catch_up, move
+from leadstream.core.lifecycle import Trigger, advance_on_touchpoint, catch_up, move
 from leadstream.core.messages import (
     Absorb,
     Erase,
@@ -146,7 +146,7 @@ def _absorb(
         if message.merge_id is not None:
             if late_from is not None and state.stage == Stage.MGL:
                 emitted.extend(catch_up(state, models, since=late_from,
-                                        trigger_id=message.absorb_id, trigger_type="merge"))
+                                        trigger=Trigger(message.absorb_id, "merge", message.at)))
             else:
                 emitted.extend(advance_on_touchpoint(
                     state, models, event_id=message.absorb_id, type="merge",
@@ -163,8 +163,8 @@ def _absorb(
             # the lead was handed over before its visitor's history joined it (an email-only
             # touchpoint came first): publish the corrected view, as its next transition would
             emitted.append(move(state, models, state.stage, "history_linked",
-                                trigger_id=then.event_id, trigger_type=then.type,
-                                at=then.occurred_at, kind="lead_updated"))
+                                Trigger(then.event_id, then.type, then.occurred_at),
+                                kind="lead_updated"))
     return state, emitted
 
 

@@ -25,6 +25,7 @@ Reason codes on transitions:
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from typing import Any
 
 from leadstream.core import consent
@@ -44,6 +45,8 @@ __all__ = [
     "re_evaluate",
     "move",
     "snapshot",
+    "Snapshot",
+    "Trigger",
     "temperature",
     "OPEN_STAGES",
     "PROMOTABLE",
@@ -63,7 +66,30 @@ def temperature(score: float, bant: dict[str, Any], model: ScoringModel) -> str:
     return "cold"
 
 
-def snapshot(state: LeadState, models: ModelSet, at: float) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class Trigger:
+    """What a decision is made for: the message that caused it (its id and type) and the event
+    time at which it takes effect (for a decision made late, the time the guard held)."""
+
+    id: str
+    type: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """The lead's scores, grade, matrix and temperature as of one event time."""
+
+    score: float
+    fit_points: float
+    grade: str
+    matrix: str
+    temperature: str
+    contributors: tuple[tuple[str, float, int], ...]  # (rule id, points now, events counted)
+    scores: dict[str, float]  # every model's score, by model name
+
+
+def snapshot(state: LeadState, models: ModelSet, at: float) -> Snapshot:
     """Scores, grade, matrix and temperature of the lead as of event time ``at``."""
     primary = models.primary
     ranked = sorted(
@@ -74,26 +100,26 @@ def snapshot(state: LeadState, models: ModelSet, at: float) -> dict[str, Any]:
     score = round(sum(points for _, points in ranked), 2)
     fit = fit_points(state.profile, primary)
     grade = primary.fit.grade(fit)
-    return {
-        "score": score,
-        "fit_points": round(fit, 2),
-        "grade": grade,
-        "matrix": f"{grade}{primary.engagement.band(score)}",
-        "temperature": temperature(score, state.bant, primary),
-        "contributors": tuple(
+    return Snapshot(
+        score=score,
+        fit_points=round(fit, 2),
+        grade=grade,
+        matrix=f"{grade}{primary.engagement.band(score)}",
+        temperature=temperature(score, state.bant, primary),
+        contributors=tuple(
             (rule_id, round(points, 2), counts.get(rule_id, 0))
             for rule_id, points in ranked[:_TOP_CONTRIBUTORS]
         ),
-        "scores": {
+        scores={
             m.name: round(behaviour_score(state.components.get(m.name, {}), m, at), 2)
             for m in models.all
         },
-    }
+    )
 
 
-def _mql_guard(state: LeadState, view: dict[str, Any], model: ScoringModel) -> bool:
+def _mql_guard(score: float, grade: str, model: ScoringModel) -> bool:
     guard = model.lifecycle.mql
-    return view["score"] >= guard.min_score and grade_at_least(view["grade"], guard.min_grade)
+    return score >= guard.min_score and grade_at_least(grade, guard.min_grade)
 
 
 def _newly_engaged(state: LeadState, model: ScoringModel, at: float) -> bool:
@@ -111,10 +137,8 @@ def move(
     models: ModelSet,
     to: str,
     reason: str,
+    trigger: Trigger,
     *,
-    trigger_id: str,
-    trigger_type: str,
-    at: float,
     kind: str = "stage_transition",
     detail: str | None = None,
     routing_extra: dict[str, Any] | None = None,
@@ -125,6 +149,7 @@ def move(
     An update's id names its trigger (the message that changed the lead), not a count: how many
     updates a lead gets depends on the order its messages arrive in, its transitions' ids do not.
     """
+    trigger_id, at = trigger.id, trigger.at
     label = to if kind == "stage_transition" else kind
     entry = state.stage_entries.get(label, 0) + 1
     tid = (transition_id(state.lead_id, f"{label}\x1f{trigger_id}", 1, state.generation)
@@ -144,20 +169,20 @@ def move(
         reason=reason,
         occurred_at=at,
         trigger_event_id=trigger_id,
-        trigger_type=trigger_type,
-        score=view["score"],
-        grade=view["grade"],
-        fit_points=view["fit_points"],
-        matrix=view["matrix"],
-        temperature=view["temperature"],
+        trigger_type=trigger.type,
+        score=view.score,
+        grade=view.grade,
+        fit_points=view.fit_points,
+        matrix=view.matrix,
+        temperature=view.temperature,
         model_name=models.primary.name,
         model_version=models.primary.version,
-        contributors=view["contributors"],
+        contributors=view.contributors,
         trail=tuple((e[0], e[1], e[2]) for e in state.trail),
         profile=dict(state.profile),
         bant=dict(state.bant),
         routing={k: v for k, v in {**state.routing, **(routing_extra or {})}.items() if k != "tried"},
-        scores=view["scores"],
+        scores=view.scores,
         detail=detail,
     )
     state.stage_entries[label] = entry
@@ -176,23 +201,22 @@ def move(
 
 
 def _disqualify_if_ruled(
-    state: LeadState, models: ModelSet, reason: str, trigger_id: str, trigger_type: str, at: float
+    state: LeadState, models: ModelSet, reason: str, trigger: Trigger
 ) -> list[Transition]:
     if state.stage not in OPEN_STAGES or state.stage == Stage.VISITOR:
         return []
     rule_id = disqualifying_rule(state.profile, models.primary)
     if rule_id is None:
         return []
-    return [move(state, models, Stage.DISQUALIFIED, reason, trigger_id=trigger_id,
-                 trigger_type=trigger_type, at=at, detail=rule_id)]
+    return [move(state, models, Stage.DISQUALIFIED, reason, trigger, detail=rule_id)]
 
 
 def _promote(
-    state: LeadState, models: ModelSet, reason_by_score: str, trigger_id: str, trigger_type: str,
-    at: float, hand_raiser: bool,
+    state: LeadState, models: ModelSet, reason_by_score: str, trigger: Trigger, hand_raiser: bool,
 ) -> list[Transition]:
     if state.stage not in PROMOTABLE:
         return []
+    at = trigger.at
     primary = models.primary
     score_at = max(at, state.last_event_at or at)
     grade = primary.fit.grade(fit_points(state.profile, primary))
@@ -201,22 +225,16 @@ def _promote(
     elif consent.blocks_score_promotion(state.consent, at):
         return []
     else:
-        # only what the guards read: this runs on every touchpoint of an MGL or recycled lead
-        view: dict[str, Any] = {
-            "score": round(behaviour_score(state.components.get(primary.name, {}), primary,
-                                           score_at), 2),
-            "grade": grade,
-        }
-        if not (_mql_guard(state, view, primary) and _newly_engaged(state, primary, at)):
+        # only what the guards read (not a snapshot): this runs on every touchpoint of an MGL or
+        # recycled lead
+        score = round(behaviour_score(state.components.get(primary.name, {}), primary, score_at), 2)
+        if not (_mql_guard(score, grade, primary) and _newly_engaged(state, primary, at)):
             return []
         reason = reason_by_score
-    return [move(state, models, Stage.MQL, reason, trigger_id=trigger_id,
-                 trigger_type=trigger_type, at=at)]
+    return [move(state, models, Stage.MQL, reason, trigger)]
 
 
-def catch_up(
-    state: LeadState, models: ModelSet, *, since: float, trigger_id: str, trigger_type: str
-) -> list[Transition]:
+def catch_up(state: LeadState, models: ModelSet, *, since: float, trigger: Trigger) -> list[Transition]:
     """Decide an MGL's promotion in event time after facts from ``since`` on arrived late.
 
     The lead would have been promoted at the earliest of its touchpoints (from its first contact
@@ -267,11 +285,10 @@ def catch_up(
     dq = next(((at, rule) for at in times if (rule := disqualified_at(at)) is not None), None)
     out: list[Transition] = []
     if promote is not None and (dq is None or promote[0] < dq[0]):
-        out.append(move(state, models, Stage.MQL, promote[1], trigger_id=trigger_id,
-                        trigger_type=trigger_type, at=promote[0]))
+        out.append(move(state, models, Stage.MQL, promote[1], replace(trigger, at=promote[0])))
     if dq is not None:
         out.append(move(state, models, Stage.DISQUALIFIED, "disqualify_rule",
-                        trigger_id=trigger_id, trigger_type=trigger_type, at=dq[0], detail=dq[1]))
+                        replace(trigger, at=dq[0]), detail=dq[1]))
     return out
 
 
@@ -285,27 +302,26 @@ def advance_on_touchpoint(
     visitor's history): an MGL's promotion is then decided in event time (:func:`catch_up`).
     """
     out: list[Transition] = []
+    trigger = Trigger(event_id, type, at)
     if state.stage == Stage.VISITOR and has_contact:
-        out.append(move(state, models, Stage.MGL, "contact_identified",
-                        trigger_id=event_id, trigger_type=type, at=at))
+        out.append(move(state, models, Stage.MGL, "contact_identified", trigger))
     if late_from is not None and state.stage == Stage.MGL and \
             max(late_from, state.contact_since or late_from) < (state.last_event_at or at):
-        return out + catch_up(state, models, since=late_from, trigger_id=event_id,
-                              trigger_type=type)
+        return out + catch_up(state, models, since=late_from, trigger=trigger)
     # else nothing before this touchpoint can be decided again (a visitor's history that joins
     # with the lead's first contact): the guards as of now are the guards as of then
-    out += _disqualify_if_ruled(state, models, "disqualify_rule", event_id, type, at)
+    out += _disqualify_if_ruled(state, models, "disqualify_rule", trigger)
     by_score = "re_engaged" if state.stage == Stage.RECYCLED else "score_threshold"
-    out += _promote(state, models, by_score, event_id, type, at,
+    out += _promote(state, models, by_score, trigger,
                     hand_raiser=type in models.primary.lifecycle.hand_raiser_types)
     return out
 
 
-def re_evaluate(state: LeadState, models: ModelSet, *, trigger_id: str, trigger_type: str, at: float) -> list[Transition]:
+def re_evaluate(state: LeadState, models: ModelSet, trigger: Trigger) -> list[Transition]:
     """After a model change: the guards are checked again; what they cause says ``model_change``."""
     if state.models_ref == models.ref:
         return []
     state.models_ref = models.ref
-    out = _disqualify_if_ruled(state, models, "model_change", trigger_id, trigger_type, at)
-    out += _promote(state, models, "model_change", trigger_id, trigger_type, at, hand_raiser=False)
+    out = _disqualify_if_ruled(state, models, "model_change", trigger)
+    out += _promote(state, models, "model_change", trigger, hand_raiser=False)
     return out

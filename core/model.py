@@ -83,7 +83,7 @@ class BehaviourRule(_Strict):
         return value
 
     # Derived lookups are cached properties, not pydantic private attributes: those are read
-    # through BaseModel.__getattr__, which cost ~10 % of the worker's CPU in the scoring hot path.
+    # through BaseModel.__getattr__, which is slow in the scoring hot path.
     @cached_property
     def compiled_match(self) -> tuple[tuple[str, re.Pattern[str]], ...]:
         return tuple(

@@ -3,9 +3,8 @@
 The lead handler keeps up to ``state.cache_leads`` decoded states in memory (about 30 container
 objects each), and replaces them all the time. With CPython's default thresholds (700, 10, 10)
 those survivors start a *full* collection every few seconds, and a full collection scans every
-object of the process while the event loop stands still. In the latency benchmark's paced phase
-that was 4–5 full collections per 10 s, of 170–300 ms each: ~10 % of the worker's CPU and the
-largest part of the p99 latency (benchmarks/HISTORY.md). Lead states hold no reference cycles, so
+object of the process while the event loop stands still: in the latency benchmark those pauses
+were the largest part of the p99 latency (benchmarks/HISTORY.md). Lead states hold no reference cycles, so
 those collections found almost nothing; the short-lived cycles of asyncio and Faust die in the
 young generations, which keep CPython's defaults.
 

@@ -5,9 +5,8 @@ of two duplicate keys; a record like ``{"type": "web_visit", "type": "demo_reque
 things to different consumers, so it is rejected instead of guessed at.
 
 jiter (pydantic's JSON parser, in Rust) decodes every record: it rejects duplicate keys and
-``NaN``/``Infinity`` itself, in half the time of the standard library's decoder with a pairs hook
-(4.8 → 2.4 µs for a typical touchpoint; 3.4 % of the instructions of ingest and the lead handler,
-benchmarks/offline_path.py). A rejected record is decoded again by the standard library, only for
+``NaN``/``Infinity`` itself, faster than the standard library's decoder with a pairs hook
+(benchmarks/offline_path.py). A rejected record is decoded again by the standard library, only for
 a clearer reason ("NaN is not a JSON number" rather than "expected value"); where that one accepts
 what jiter did not (an unpaired surrogate escape such as ``"\\ud800"``, which no UTF-8 text can
 hold), jiter's reason stands.
@@ -52,7 +51,7 @@ _MAX_REASON = 200
 def loads_strict(raw: bytes) -> Any:
     try:
         # cache_mode "keys": jiter's default also keeps string values (emails, names) in a
-        # process-wide cache; caching keys alone costs the same (offline_path.py: +0.2 %)
+        # process-wide cache; caching keys alone costs about the same (offline_path.py)
         return jiter.from_json(raw, allow_inf_nan=False, catch_duplicate_keys=True,
                                cache_mode="keys")
     except ValueError as exc:

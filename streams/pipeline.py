@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import faust
-from faust.types import TopicT
+from faust.types import TableT, TopicT
 
 from leadstream.config.settings import Settings
 from leadstream.core.model import ModelSet, ScoringModel
@@ -44,10 +44,10 @@ class Pipeline:
     lead_messages: TopicT
     handover: TopicT
     dlq: TopicT
-    leads: Any  # faust.Table of lead id (bytes) → encoded LeadState (bytes)
-    deadlines: Any  # faust.Table of lead id (bytes) → next tick time (see streams.deadlines)
+    leads: TableT[bytes, bytes]  # lead id → encoded LeadState
+    deadlines: TableT[bytes, bytes]  # lead id → next tick time (see services.deadlines)
     deadline_index: DeadlineIndex
-    stats: Any  # faust.Table of "partition-<n>" → leads per stage and grade (see streams.funnel)
+    stats: TableT[bytes, bytes]  # "partition-<n>" → leads per stage and grade (services.funnel)
     lane: BatchLane  # how the agents consume their topics (see streams.batch_lane)
     state_cache: StateCache  # the lead handler's decoded states (see streams.state_cache)
     shortcut: VisitorShortcut  # ingest's forward for linked visitors (see streams.visitor_shortcut)
@@ -164,7 +164,8 @@ def build_pipeline(settings: Settings, models: ScoringModel | ModelSet) -> Pipel
     return pipeline
 
 
-def _bytes_table(app: faust.App, settings: Settings, name: str, share: int = 1) -> Any:
+def _bytes_table(app: faust.App, settings: Settings, name: str,
+                 share: int = 1) -> TableT[bytes, bytes]:
     """A RocksDB-backed table of bytes → bytes with explicit memory options."""
     partitions = settings.topics.partitions
     table = app.Table(

@@ -115,7 +115,7 @@ def _lead_view(state: LeadState) -> tuple[str, tuple[tuple[str, int], ...], floa
     view = snapshot(state, MODELS, _SCORE_AT)
     entries = tuple(sorted((k, v) for k, v in state.stage_entries.items() if k not in _NOT_COMPARED))
     return (state.stage, entries,
-            round(view["scores"][MODELS.primary.name], 3), view["grade"])
+            round(view.scores[MODELS.primary.name], 3), view.grade)
 
 
 def _blockable(state: LeadState) -> bool:

@@ -157,8 +157,8 @@ def transition_to_handover_json(transition: Transition) -> bytes:
     """The transition's handover record as JSON: the same bytes as
     ``transition_to_handover(transition).model_dump_json()``, at a fraction of the cost.
 
-    Building the nested pydantic models took ~40 µs per transition in the worker (≈ 5 % of its
-    CPU in the throughput benchmark), to validate values the core made itself. A value the
+    Building the nested pydantic models costs more than the rest of publishing a transition,
+    only to validate values the core made itself (benchmarks/HISTORY.md). A value the
     contract would reject (an unknown grade, an unknown routing key, an int beyond 64 bits in the
     profile) takes the pydantic path, so it fails exactly as before; tests/unit/test_handover_json.py
     holds the two paths to the same bytes.
@@ -292,7 +292,7 @@ def lead_to_api(state: LeadState, models: ModelSet) -> dict[str, Any]:
                        key=lambda c: (-abs(c[1]), c[0]))
         scores[model.name] = {
             "version": model.version,
-            "score": view["scores"][model.name],
+            "score": view.scores[model.name],
             "contributions": [
                 {"rule": rule, "points": round(points, 2), "count": counts.get(rule, 0)}
                 for rule, points in parts
@@ -302,11 +302,11 @@ def lead_to_api(state: LeadState, models: ModelSet) -> dict[str, Any]:
         "lead_id": state.lead_id,
         "stage": state.stage,
         "as_of": _iso(state.last_event_at),
-        "score": view["score"],
-        "grade": view["grade"],
-        "fit_points": view["fit_points"],
-        "matrix": view["matrix"],
-        "temperature": view["temperature"],
+        "score": view.score,
+        "grade": view.grade,
+        "fit_points": view.fit_points,
+        "matrix": view.matrix,
+        "temperature": view.temperature,
         "scores": scores,
         "bant": state.bant,
         "profile": state.profile,

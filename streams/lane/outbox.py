@@ -31,7 +31,10 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from aiokafka import AIOKafkaProducer
+from aiokafka.producer.message_accumulator import BatchBuilder
 from faust.exceptions import NotReady
+from faust.types import ProducerT
 
 from leadstream.streams.lane import upstream
 
@@ -50,7 +53,7 @@ class Outbox:
     """Collects records until they are sent; empty again after each :meth:`send`. Not shared
     between concurrent handlers."""
 
-    def __init__(self, producer: Any) -> None:
+    def __init__(self, producer: ProducerT) -> None:
         self._faust_producer = producer
         self._pending: dict[tuple[str, int], list[tuple[bytes | None, bytes | None, int]]] = {}
         self._keyed: list[tuple[str, bytes | None, bytes | None, int]] = []
@@ -111,7 +114,7 @@ class Outbox:
         """Send everything queued and wait until the broker has all of it."""
         await asyncio.gather(*await self.send())
 
-    async def _send_partition(self, producer: Any, topic: str, partition: int,
+    async def _send_partition(self, producer: AIOKafkaProducer, topic: str, partition: int,
                               records: list[tuple[bytes | None, bytes | None, int]],
                               ) -> list[asyncio.Future[Any]]:
         placed = await _Queue.of(producer, topic, partition).put(records)
@@ -122,7 +125,7 @@ class Outbox:
         return [future for future, _ in placed]
 
 
-def partition_for(faust_producer: Any, topic: str, key: bytes) -> int | None:
+def partition_for(faust_producer: ProducerT, topic: str, key: bytes) -> int | None:
     """The partition a record with ``key`` goes to, as :meth:`Outbox.send` picks it; ``None``
     while the producer has no metadata for ``topic``."""
     try:
@@ -138,7 +141,7 @@ def partition_for(faust_producer: Any, topic: str, key: bytes) -> int | None:
     return _keyed_partition(upstream.partitioner(producer), key, every, available)
 
 
-def _keyed_partition(partitioner: Any, key: bytes, every: list[int], available: list[int]) -> int:
+def _keyed_partition(partitioner: Callable[[bytes | None, list[int], list[int]], int], key: bytes, every: list[int], available: list[int]) -> int:
     # a keyed record's partition depends only on the key and the partition count (murmur2, pure
     # Python in aiokafka: worth remembering for hot keys)
     partition: int = partitioner(key, every, available)
@@ -158,7 +161,7 @@ def _written(callback: Sent, partition: int, last: int) -> Callable[[asyncio.Fut
 
 # BatchBuilder.append documents its timestamp in seconds, but the record builder takes integer
 # milliseconds (as ``send(timestamp_ms=...)`` passes them); seconds give 1970 timestamps.
-def _fill(batch: Any, records: list[tuple[bytes | None, bytes | None, int]], start: int) -> int:
+def _fill(batch: BatchBuilder, records: list[tuple[bytes | None, bytes | None, int]], start: int) -> int:
     """Append ``records[start:]`` to ``batch`` until it is full; return how many went in."""
     n = 0
     for key, value, ts in records[start:] if start else records:
@@ -173,7 +176,7 @@ class _Open:
 
     __slots__ = ("batch", "count", "delivered")
 
-    def __init__(self, batch: Any, delivered: asyncio.Future[Any]) -> None:
+    def __init__(self, batch: BatchBuilder, delivered: asyncio.Future[Any]) -> None:
         self.batch = batch
         self.count = 0
         self.delivered = delivered
@@ -192,12 +195,12 @@ class _Queue:
     embedded broker's fetches slow down with every batch stored ahead of the fetch offset
     (broker_hop.py), so the worker's own topics also grow slower to read."""
 
-    _queues: weakref.WeakKeyDictionary[Any, dict[tuple[str, int], _Queue]] = \
+    _queues: weakref.WeakKeyDictionary[AIOKafkaProducer, dict[tuple[str, int], _Queue]] = \
         weakref.WeakKeyDictionary()
 
     __slots__ = ("_producer", "_topic", "_partition", "_waiting", "_open", "_tasks")
 
-    def __init__(self, producer: Any, topic: str, partition: int) -> None:
+    def __init__(self, producer: AIOKafkaProducer, topic: str, partition: int) -> None:
         self._producer = producer
         self._topic = topic
         self._partition = partition
@@ -207,7 +210,7 @@ class _Queue:
         self._tasks: set[asyncio.Task[None]] = set()
 
     @classmethod
-    def of(cls, producer: Any, topic: str, partition: int) -> _Queue:
+    def of(cls, producer: AIOKafkaProducer, topic: str, partition: int) -> _Queue:
         queues = cls._queues.get(producer)
         if queues is None:
             queues = cls._queues[producer] = {}
@@ -252,7 +255,7 @@ class _Queue:
             start += n
         return placed
 
-    def _first(self, batch: Any, records: list[tuple[bytes | None, bytes | None, int]],
+    def _first(self, batch: BatchBuilder, records: list[tuple[bytes | None, bytes | None, int]],
                start: int) -> int:
         n = _fill(batch, records, start)
         if n == 0:

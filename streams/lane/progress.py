@@ -14,7 +14,9 @@ unhandled; until then nothing is known about them.
 from __future__ import annotations
 
 from collections import deque
-from typing import Any
+from collections.abc import Iterable
+
+from faust.types import TP
 
 __all__ = ["LaneProgress", "Mark"]
 
@@ -32,17 +34,17 @@ class Mark:
 
 class LaneProgress:
     def __init__(self) -> None:
-        self._ready_from: dict[Any, int] = {}  # tp → its high watermark at the first fetch
-        self._written: dict[Any, int] = {}  # tp → one past the last offset with outputs written
-        self._marks: dict[Any, deque[Mark]] = {}  # tp → handled batches, oldest first
+        self._ready_from: dict[TP, int] = {}  # tp → its high watermark at the first fetch
+        self._written: dict[TP, int] = {}  # tp → one past the last offset with outputs written
+        self._marks: dict[TP, deque[Mark]] = {}  # tp → handled batches, oldest first
 
-    def fetched(self, tp: Any, highwater: int | None) -> None:
+    def fetched(self, tp: TP, highwater: int | None) -> None:
         """The lane fetched a batch of ``tp``; the first call of an assignment sets the mark to
         catch up to."""
         if tp not in self._ready_from and highwater is not None:
             self._ready_from[tp] = highwater
 
-    def handling(self, tp: Any, last: int) -> Mark:
+    def handling(self, tp: TP, last: int) -> Mark:
         queue = self._marks.get(tp)
         if queue is None:
             queue = self._marks[tp] = deque()
@@ -50,7 +52,7 @@ class LaneProgress:
         queue.append(mark)
         return mark
 
-    def written(self, tp: Any, mark: Mark) -> None:
+    def written(self, tp: TP, mark: Mark) -> None:
         """The outputs of ``mark``'s batch are written. Batches of one partition can finish out
         of order (their fetches wrote to different partitions); the position moves only over
         the oldest finished ones."""
@@ -61,13 +63,13 @@ class LaneProgress:
         while queue and queue[0].done:
             self._written[tp] = queue.popleft().last + 1
 
-    def revoked(self, tps: Any) -> None:
+    def revoked(self, tps: Iterable[TP]) -> None:
         for tp in tps:
             self._ready_from.pop(tp, None)
             self._written.pop(tp, None)
             self._marks.pop(tp, None)
 
-    def caught_up(self, tp: Any) -> int | None:
+    def caught_up(self, tp: TP) -> int | None:
         """One past the last offset of ``tp`` whose outputs are written, once everything that was
         in the partition at its first fetch is; else ``None``."""
         written = self._written.get(tp)

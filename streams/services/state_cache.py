@@ -12,8 +12,8 @@ entry rather than a decoded state's ~8 KB), under their own, larger bound: they 
 leads out of the cache.
 
 An ``OrderedDict``, not a plain dict: evicting a plain dict's first key (``next(iter(d))``) scans
-past every slot deleted since the dict was last resized, which showed as 2 % of a busy worker's
-CPU; ``popitem(last=False)`` is O(1).
+past every slot deleted since the dict was last resized, which showed in a busy worker's
+profile; ``popitem(last=False)`` is O(1).
 """
 
 from __future__ import annotations

@@ -3,8 +3,8 @@ the visitor's order.
 
 Tracking cookies come with every touchpoint, so once a visitor is linked each of its touchpoints
 goes to the visitor first (keyed by the cookie) and the retired visitor forwards it to the lead
-(core.identity_flow): a second pass through the lead-messages topic for ~80 % of touchpoints,
-one more hop of latency each (benchmarks/HISTORY.md, latency.py). Ingest can do the forward
+(core.identity_flow): a second pass through the lead-messages topic for most touchpoints of
+known people, one more hop of latency each (benchmarks/latency.py measures it). Ingest can do the forward
 itself — the retired visitor's answer (``forward``) depends on nothing but its being retired —
 but only where nothing the visitor was sent before can still be on its way to the lead, or the
 lead would apply the visitor's touchpoints out of their input order (README, "Guarantees").
@@ -32,7 +32,7 @@ about 1/N of linked visitors' touchpoints.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from faust.types import TP
 
@@ -45,6 +45,9 @@ from leadstream.streams.lane.outbox import partition_for
 from leadstream.streams.lane.upstream import partition_db
 
 if TYPE_CHECKING:
+    import faust
+    from faust.types.tables import CollectionT
+
     from leadstream.streams.lane.progress import LaneProgress
     from leadstream.streams.services.state_cache import StateCache
 
@@ -56,7 +59,7 @@ _SWEEP_AT = 100_000
 
 
 class VisitorShortcut:
-    def __init__(self, app: Any, topic: str, leads_table: Any, cache: StateCache,
+    def __init__(self, app: faust.App, topic: str, leads_table: CollectionT, cache: StateCache,
                  progress: LaneProgress) -> None:
         self._app = app
         self._topic = topic
