@@ -48,7 +48,7 @@ class Pipeline:
     deadlines: TableT[bytes, bytes]  # lead id → next tick time (see services.deadlines)
     deadline_index: DeadlineIndex
     stats: TableT[bytes, bytes]  # "partition-<n>" → leads per stage and grade (services.funnel)
-    lane: BatchLane  # how the agents consume their topics (see streams.batch_lane)
+    lane: BatchLane  # how the agents consume their topics (see streams.lane)
     state_cache: StateCache  # the lead handler's decoded states (see streams.state_cache)
     shortcut: VisitorShortcut  # ingest's forward for linked visitors (see streams.visitor_shortcut)
 
