@@ -1,4 +1,5 @@
-"""Thin handlers on the batch lane (streams/lane/upstream.py): decode → core → table write → send."""
+"""Handlers on the batch lane (streams/lane/): decode → core → what to write and send, handed to
+the fetch's commit."""
 
 from __future__ import annotations
 

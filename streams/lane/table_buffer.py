@@ -1,8 +1,8 @@
-"""TableBuffer: a batch's writes to a Faust RocksDB table, applied once per key at the end.
+"""TableBuffer: a fetch's writes to a Faust RocksDB table, applied once per key when it commits.
 
 A Faust table write (``table[k] = v``) puts the value into RocksDB and sends one changelog record
 through Faust's producer buffer, per write, and needs the stream's current event for the partition.
-A batch handler instead collects its writes here and calls :meth:`TableBuffer.flush` once: one
+Lane handlers instead collect their writes here (``FetchCommit.table``), flushed once per fetch: one
 RocksDB ``WriteBatch`` per partition and one changelog record per changed key (the last value),
 queued on an :class:`~leadstream.streams.lane.outbox.Outbox` to the same changelog partition
 Faust would use. When a changelog batch is written, the table's persisted offset moves on, as
