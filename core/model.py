@@ -16,7 +16,14 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from leadstream.core.messages import Touchpoint
-from leadstream.core.touchpoint_types import TOUCHPOINT_TYPES
+from leadstream.core.touchpoint_types import (
+    MATCHABLE_ENVELOPE_FIELDS,
+    NUMERIC_PROFILE_FIELDS,
+    PAYLOAD_FIELDS,
+    PAYLOAD_VALUES,
+    PROFILE_FIELDS,
+    TOUCHPOINT_TYPES,
+)
 
 __all__ = [
     "BehaviourRule",
@@ -82,6 +89,24 @@ class BehaviourRule(_Strict):
             )
         return value
 
+    @model_validator(mode="after")
+    def _can_match(self) -> BehaviourRule:
+        """A match on a field the type never carries, or a glob no allowed value fits, would
+        silently never count: an error instead."""
+        carried = PAYLOAD_FIELDS[self.type] - {"profile", "bant"}
+        allowed = carried | MATCHABLE_ENVELOPE_FIELDS | {"type"}
+        for name, pattern in self.match.items():
+            if name not in allowed:
+                raise ValueError(
+                    f"match field {name!r} is not carried by {self.type} touchpoints, so the rule "
+                    f"could never count; matchable: {', '.join(sorted(allowed))}")
+            values = PAYLOAD_VALUES.get((self.type, name))
+            if values is not None and not any(fnmatch.fnmatchcase(v, pattern) for v in values):
+                raise ValueError(
+                    f"match {name}: {pattern!r} fits none of the values {self.type} touchpoints "
+                    f"can carry ({', '.join(sorted(values))})")
+        return self
+
     # Derived lookups are cached properties, not pydantic private attributes: those are read
     # through BaseModel.__getattr__, which is slow in the scoring hot path.
     @cached_property
@@ -105,15 +130,23 @@ class BehaviourRule(_Strict):
 
 
 class FitRule(_Strict):
-    """Fit points for a profile field: globs (case-insensitive), a set of values, or a range."""
+    """Fit points for a profile field: words or phrases, globs, regular expressions, a set of
+    values, or a numeric range (exactly one of them)."""
 
     id: str = Field(pattern=_RULE_ID)
     field: str = Field(
         min_length=1,
-        description="profile field: job_title, company, company_size, industry, country, "
-        "email_domain (derived from the email) …",
+        description="profile field: " + ", ".join(sorted(PROFILE_FIELDS)) +
+        " (email_domain is derived from the email)",
     )
-    match: tuple[str, ...] = Field(default=(), description="globs, case-insensitive")
+    words: tuple[str, ...] = Field(
+        default=(), description="words or phrases, case-insensitive, matched as whole words: "
+        "'cto' matches 'CTO & Co-Founder', not 'Contractor'; 'head of' matches 'Head of IT'; a "
+        "'*' inside a word matches within it ('*leiter' matches 'Vertriebsleiter')")
+    match: tuple[str, ...] = Field(default=(), description="globs over the whole value, "
+                                   "case-insensitive ('*cto*' also matches 'Doctor')")
+    regex: tuple[str, ...] = Field(default=(), description="regular expressions, searched, "
+                                   "case-insensitive")
     values: tuple[str, ...] = Field(default=(), description="exact values, case-insensitive")
     min: float | None = Field(default=None, description="numeric range, inclusive")
     max: float | None = None
@@ -122,15 +155,40 @@ class FitRule(_Strict):
 
     @model_validator(mode="after")
     def _one_condition(self) -> FitRule:
-        kinds = sum([bool(self.match), bool(self.values), self.min is not None or self.max is not None])
+        ranged = self.min is not None or self.max is not None
+        kinds = sum([bool(self.words), bool(self.match), bool(self.regex), bool(self.values),
+                     ranged])
         if kinds != 1:
-            raise ValueError("a fit rule needs exactly one of: match, values, or min/max")
+            raise ValueError(
+                "a fit rule needs exactly one of: words, match, regex, values, or min/max")
         if self.min is not None and self.max is not None and self.min > self.max:
             raise ValueError(f"min ({self.min}) is greater than max ({self.max})")
+        if self.field not in PROFILE_FIELDS:
+            raise ValueError(
+                f"field {self.field!r} is not a profile field, so the rule could never match; "
+                f"profile fields: {', '.join(sorted(PROFILE_FIELDS))}")
+        if ranged and self.field not in NUMERIC_PROFILE_FIELDS:
+            raise ValueError(f"min/max need a numeric field ({', '.join(sorted(NUMERIC_PROFILE_FIELDS))}), "
+                             f"not {self.field!r}")
+        if not ranged and self.field in NUMERIC_PROFILE_FIELDS:
+            raise ValueError(f"{self.field!r} is a number: use min/max")
+        for word in self.words:
+            if not _WORD.findall(word.replace("*", "")):
+                raise ValueError(f"words: {word!r} has no word in it")
+        for pattern in self.regex:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"regex {pattern!r} is not a valid regular expression: {exc}") \
+                    from None
         return self
 
     @cached_property
     def value_patterns(self) -> tuple[re.Pattern[str], ...]:
+        if self.words:
+            return (_words_pattern(self.words),)
+        if self.regex:
+            return tuple(re.compile(p, re.IGNORECASE) for p in self.regex)
         return tuple(re.compile(fnmatch.translate(p.lower())) for p in self.match)
 
     @cached_property
@@ -148,7 +206,23 @@ class FitRule(_Strict):
         text = str(value).lower()
         if self.value_set:
             return text in self.value_set
+        if self.words:
+            return self.value_patterns[0].search(" ".join(_WORD.findall(text))) is not None
+        if self.regex:
+            return any(p.search(str(value)) for p in self.value_patterns)
         return any(p.match(text) for p in self.value_patterns)
+
+
+_WORD = re.compile(r"[^\W_]+")  # letters and digits, in any script; '-', '&', '/', '_' separate
+
+
+def _words_pattern(phrases: tuple[str, ...]) -> re.Pattern[str]:
+    """One pattern over a value's words joined by single spaces: each phrase as whole words."""
+    alternatives = []
+    for phrase in phrases:
+        words = [w for w in re.split(r"[^\w*]+|_", phrase.lower()) if w.replace("*", "")]
+        alternatives.append(" ".join(re.escape(w).replace(r"\*", r"\w*") for w in words))
+    return re.compile(r"(?<!\w)(?:" + "|".join(alternatives) + r")(?!\w)")
 
 
 _DEFAULT_GRADES: dict[Grade, float] = {"A": 40.0, "B": 25.0, "C": 10.0}

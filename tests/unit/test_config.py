@@ -141,6 +141,28 @@ def test_packaged_model_is_valid() -> None:
         ("name: m\nversion: '1'\nrules:\n  - id: a\n    type: chat\n    points: 1\n"
          "    half_life_days: 0\n", 7, "rules.0.half_life_days", "greater than 0"),
         ("name: m\nversion: '1'\nrules: []\n", 3, "rules", "at least 1"),
+        # a typo anywhere is an error, never a rule that silently never matches
+        ("name: m\nversion: '1'\nrules:\n  - id: a\n    type: download\n"
+         "    match: {asset_knd: whitepaper}\n    points: 1\n", 4, "rules.0",
+         "match field 'asset_knd' is not carried by download touchpoints"),
+        ("name: m\nversion: '1'\nrules:\n  - id: a\n    type: download\n"
+         "    match: {asset_kind: white_paper}\n    points: 1\n", 4, "rules.0",
+         "fits none of the values"),
+        ("name: m\nversion: '1'\nrules:\n  - {id: a, type: chat, points: 1}\nfit:\n  rules:\n"
+         "    - id: t\n      field: jobtitle\n      words: [cto]\n", 7, "fit.rules.0",
+         "field 'jobtitle' is not a profile field"),
+        ("name: m\nversion: '1'\nrules:\n  - {id: a, type: chat, points: 1}\nfit:\n  rules:\n"
+         "    - id: t\n      field: job_title\n      wrods: [cto]\n", 9, "fit.rules.0.wrods",
+         "Extra inputs are not permitted"),
+        ("name: m\nversion: '1'\nrules:\n  - {id: a, type: chat, points: 1}\nfit:\n  rules:\n"
+         "    - id: t\n      field: company_size\n      values: ['800']\n", 7, "fit.rules.0",
+         "is a number: use min/max"),
+        ("name: m\nversion: '1'\nrules:\n  - {id: a, type: chat, points: 1}\nfit:\n  rules:\n"
+         "    - id: t\n      field: job_title\n      regex: ['(cto']\n", 7, "fit.rules.0",
+         "not a valid regular expression"),
+        ("name: m\nversion: '1'\nrules:\n  - {id: a, type: chat, points: 1}\nlifecycle:\n"
+         "  mql: {min_score: 5, min_grde: C}\n", 6, "lifecycle.mql.min_grde",
+         "Extra inputs are not permitted"),
     ],
 )
 def test_bad_model_names_file_line_field(tmp_path: Path, text: str, line: int, field: str, why: str) -> None:

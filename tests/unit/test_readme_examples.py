@@ -48,3 +48,45 @@ def test_the_readme_has_examples() -> None:
 def test_every_json_example_validates_against_a_schema(text: str) -> None:
     json.loads(text)
     assert _accepted_by(text), f"no schema accepts this README example:\n{text}"
+
+
+def test_the_readme_lists_every_types_required_and_optional_payload_fields() -> None:
+    from leadstream.core.touchpoint_types import PAYLOAD_FIELDS
+    from leadstream.schemas.touchpoints import TOUCHPOINT_MODELS
+
+    text = README
+    rows = {}
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 3 and cells[0].startswith("`") and cells[0].strip("`") in TOUCHPOINT_MODELS:
+            rows[cells[0].strip("`")] = (cells[1], cells[2])
+    assert set(rows) == set(TOUCHPOINT_MODELS)
+    for type_, model in TOUCHPOINT_MODELS.items():
+        payload = model.model_fields["payload"].annotation.model_fields  # type: ignore[union-attr]
+        named = {cell: {w.strip("`,") for w in text_.split() if w.startswith("`")}
+                 for cell, text_ in zip(("required", "optional"), rows[type_])}
+        required = {n for n, f in payload.items() if f.is_required()}
+        optional = set(payload) - required
+        # enumerated values are listed in parentheses after their field
+        assert required <= named["required"] and optional <= named["optional"], type_
+        assert not (named["required"] - required) & set(payload), type_
+        assert set(payload) == PAYLOAD_FIELDS[type_], type_  # the core's copy for model checks
+
+
+def test_the_cores_profile_fields_are_the_schemas() -> None:
+    from leadstream.core.touchpoint_types import PROFILE_FIELDS
+    from leadstream.schemas.touchpoints import Profile
+
+    assert PROFILE_FIELDS == set(Profile.model_fields) | {"email_domain"}
+
+
+def test_the_cores_closed_payload_values_are_the_schemas() -> None:
+    from typing import get_args
+
+    from leadstream.core.touchpoint_types import PAYLOAD_VALUES
+    from leadstream.schemas.touchpoints import TOUCHPOINT_MODELS
+
+    for (type_, field), values in PAYLOAD_VALUES.items():
+        payload = TOUCHPOINT_MODELS[type_].model_fields["payload"].annotation
+        annotation = payload.model_fields[field].annotation  # type: ignore[union-attr]
+        assert set(get_args(annotation)) == values, (type_, field)
