@@ -89,9 +89,9 @@ def touchpoint(
             f"occurred {(state.last_event_at - at) / _DAY:.1f} days before the lead's newest "
             f"touchpoint; max_lateness_days is {models.primary.lifecycle.max_lateness_days:g}",
         )]
-    emitted: list[Emitted] = list(
-        re_evaluate(state, models, Trigger(message.event_id, message.type, at))
-    )
+    trigger = Trigger(message.event_id, message.type, at)
+    emitted: list[Emitted] = list(re_evaluate(state, models, trigger))
+    emitted += _back_to_nurture(state, models, trigger)
     if state.last_event_at is not None and at < state.last_event_at:
         late_from = at if late_from is None else min(late_from, at)
     state.touchpoints += 1
@@ -232,7 +232,8 @@ def next_deadline(state: LeadState, model: ScoringModel | ModelSet) -> float | N
     The worker ticks a lead at this time; a tick before it changes nothing.
     """
     lifecycle = ModelSet.of(model).primary.lifecycle
-    due = [at for at in (_cold_at(state, lifecycle), _sla_at(state, lifecycle)) if at is not None]
+    due = [at for at in (_cold_at(state, lifecycle), _sla_at(state, lifecycle),
+                         _nurture_at(state, lifecycle)) if at is not None]
     return min(due) if due else None
 
 
@@ -251,6 +252,25 @@ def _sla_at(state: LeadState, lifecycle: Lifecycle) -> float | None:
     return state.mql_since + lifecycle.sla_hours * 3600.0
 
 
+def _nurture_at(state: LeadState, lifecycle: Lifecycle) -> float | None:
+    """When a lost lead goes back to nurturing: the cool-off after the time it was lost."""
+    if state.stage != Stage.LOST or lifecycle.lost_cool_off_days is None:
+        return None
+    lost_at = next((entry["at"] for entry in reversed(state.history)
+                    if entry["to"] == Stage.LOST and entry["from"] != Stage.LOST), None)
+    return None if lost_at is None else lost_at + lifecycle.lost_cool_off_days * _DAY
+
+
+def _back_to_nurture(state: LeadState, models: ModelSet, trigger: Trigger) -> list[Emitted]:
+    """lost → recycled once the cool-off has passed at ``trigger.at`` (a tick, or a touchpoint
+    after it: the lead is recycled as of the cool-off's end, before the touchpoint counts, so a
+    demo request a year later reaches sales)."""
+    due = _nurture_at(state, models.primary.lifecycle)
+    if due is None or trigger.at < due:
+        return []
+    return [move(state, models, Stage.RECYCLED, "nurture", Trigger(trigger.id, trigger.type, due))]
+
+
 def _tick(state: LeadState | None, message: Tick, models: ModelSet) -> tuple[LeadState | None, list[Emitted]]:
     """Time-driven changes. Idempotent without dedupe: each check changes what it checks."""
     if state is None:
@@ -259,6 +279,7 @@ def _tick(state: LeadState | None, message: Tick, models: ModelSet) -> tuple[Lea
     out: list[Emitted] = list(
         re_evaluate(state, models, Trigger(message.tick_id, "tick", now))
     )
+    out += _back_to_nurture(state, models, Trigger(message.tick_id, "tick", now))
     lifecycle = models.primary.lifecycle
     cold_at = _cold_at(state, lifecycle)
     if cold_at is not None and now >= cold_at:

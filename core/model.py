@@ -349,6 +349,11 @@ class Lifecycle(_Strict):
     recycle_after_days: float | None = Field(
         default=90.0, gt=0, description="an MQL or SAL without touchpoints this long is recycled"
     )
+    lost_cool_off_days: float | None = Field(
+        default=180.0, gt=0,
+        description="a lost lead goes back to nurturing (lost → recycled, reason nurture) this "
+        "long after it was lost; none = lost stays terminal",
+    )
     max_lateness_days: float = Field(
         default=30.0, gt=0, le=60,
         description="a touchpoint this much older than the lead's newest is too late: it goes to "

@@ -295,3 +295,62 @@ def test_repeated_sla_breaches_cycle_through_the_team_and_stay_bounded() -> None
         owners.append(state.routing["owner"])  # type: ignore[union-attr]
     assert owners[:6] == owner_ranking("L1", {"anna": 2, "ben": 1}) * 3
     assert len(state.routing["tried"]) <= 2  # type: ignore[union-attr]
+
+
+DAY = 86400.0
+
+
+def _lost() -> tuple[LeadState, list[object]]:
+    """An MQL that sales accepted, qualified and lost on day 3."""
+    return journey([form(CTO), tp("demo_request", at=HOUR), fb("accepted", at=2 * DAY),
+                    fb("qualified", at=2.5 * DAY), fb("lost", at=3 * DAY)])
+
+
+def test_a_lost_lead_goes_back_to_nurturing_after_the_cool_off() -> None:
+    state, _ = _lost()
+    assert state.stage == "lost"
+    due = next_deadline(state, MODEL)
+    assert due == T0.timestamp() + 3 * DAY + 180 * DAY  # the model's default cool-off
+    same, out = apply(state, Tick("early", "L1", due - 1), MODEL)
+    assert moves(out) == [] and same.stage == "lost"
+    state, out = apply(state, Tick("due", "L1", due), MODEL)
+    assert moves(out) == [("lost", "recycled", "nurture")]
+    assert [t.occurred_at for t in out if isinstance(t, Transition)] == [due]
+    assert [h["to"] for h in state.history][-2:] == ["lost", "recycled"]  # the outcome stays on record
+    # from here it is any recycled lead: old points do not count, a hand-raise does
+    state, out = apply(state, tp("web_visit", at=due + DAY), MODEL)
+    assert moves(out) == []
+    state, out = apply(state, tp("demo_request", at=due + 2 * DAY), MODEL)
+    assert moves(out) == [("recycled", "mql", "hand_raiser")]
+
+
+def test_a_demo_request_after_the_cool_off_reaches_sales_before_any_tick() -> None:
+    state, _ = _lost()
+    a_year_later = 3 * DAY + 365 * DAY
+    state, out = apply(state, tp("demo_request", at=a_year_later), MODEL)
+    assert moves(out) == [("lost", "recycled", "nurture"), ("recycled", "mql", "hand_raiser")]
+    recycled = [t for t in out if isinstance(t, Transition)][0]
+    assert recycled.occurred_at == T0.timestamp() + 183 * DAY  # as of the cool-off's end
+    assert recycled.trigger_event_id == [t for t in out if isinstance(t, Transition)][1].trigger_event_id
+    # the tick that was due meanwhile changes nothing any more
+    _, out = apply(state, Tick("late", "L1", T0.timestamp() + 183 * DAY), MODEL)
+    assert moves(out) == []
+
+
+def test_a_touchpoint_within_the_cool_off_leaves_a_lost_lead_lost() -> None:
+    state, _ = _lost()
+    state, out = apply(state, tp("demo_request", at=30 * DAY), MODEL)
+    assert moves(out) == [] and state.stage == "lost"
+
+
+def test_lost_stays_terminal_without_a_cool_off_and_disqualified_always() -> None:
+    terminal = make_model(min_grade="C", fit=FIT, routing=ROUTING,
+                          lifecycle={"lost_cool_off_days": None})
+    state, _ = journey([form(CTO), tp("demo_request", at=HOUR), fb("accepted", at=2 * DAY),
+                        fb("lost", at=3 * DAY)], model=terminal)
+    assert state.stage == "lost" and next_deadline(state, terminal) is None
+    state, out = apply(state, tp("demo_request", at=900 * DAY), terminal)
+    assert moves(out) == []
+    competitor = {**CTO, "email_domain": "rival.example"}
+    state, _ = journey([form(competitor)])
+    assert state.stage == "disqualified" and next_deadline(state, MODEL) is None
