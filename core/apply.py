@@ -113,7 +113,7 @@ def touchpoint(
     bant = payload.get("bant")
     if bant:  # most touchpoints carry none (and merging only Nones changes nothing)
         merge_latest(state.bant, state.bant_stamps, {k: bant.get(k) for k in BANT_FIELDS}, at,
-                     message.event_id)
+                     message.event_id, state.bant_history)
     if message.has_contact and (state.contact_since is None or at < state.contact_since):
         state.contact_since = at
     hand_raiser = message.type in models.primary.lifecycle.hand_raiser_types
@@ -212,7 +212,8 @@ def _feedback(
         )]
     state.remember(message.feedback_id, message.occurred_at)
     merge_latest(state.bant, state.bant_stamps,
-                 {k: message.bant.get(k) for k in BANT_FIELDS}, message.occurred_at, message.feedback_id)
+                 {k: message.bant.get(k) for k in BANT_FIELDS}, message.occurred_at, message.feedback_id,
+                 state.bant_history)
     if message.verdict == "accepted" and message.owner:
         state.routing = {**state.routing, "owner": message.owner}
     if state.stage == Stage.MQL:

@@ -95,6 +95,7 @@ class Transition:
     routing: dict[str, Any]  # team, owner, rule (and previous_owner on an SLA breach)
     scores: dict[str, float] = field(default_factory=dict)  # every model's score, by name
     detail: str | None = None  # e.g. the CRM's rejection reason code
+    bant_status: str = "open"  # qualified | held_back | open, when the event was made
 
     @classmethod
     def from_primitive(cls, data: dict[str, Any]) -> Transition:

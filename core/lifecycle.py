@@ -29,6 +29,8 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from leadstream.core import consent
+from leadstream.core.bant import BantVerdict
+from leadstream.core.bant import verdict as bant_verdict
 from leadstream.core.as_of import scores_as_of, touchpoint_times
 from leadstream.core.emitted import Transition, transition_id
 from leadstream.core.fit import disqualifying_rule, fit_points, grade_at_least
@@ -53,6 +55,7 @@ __all__ = [
 ]
 
 _TOP_CONTRIBUTORS = 5
+_NO_BANT = BantVerdict("open")
 PROMOTABLE = frozenset({Stage.MGL, Stage.RECYCLED})
 OPEN_STAGES = frozenset({Stage.VISITOR, Stage.MGL, Stage.MQL, Stage.SAL, Stage.SQL, Stage.RECYCLED})
 
@@ -87,6 +90,7 @@ class Snapshot:
     temperature: str
     contributors: tuple[tuple[str, float, int], ...]  # (rule id, points now, events counted)
     scores: dict[str, float]  # every model's score, by model name
+    bant_status: str  # qualified | held_back | open (core/bant.py)
 
 
 def snapshot(state: LeadState, models: ModelSet, at: float) -> Snapshot:
@@ -114,7 +118,32 @@ def snapshot(state: LeadState, models: ModelSet, at: float) -> Snapshot:
             m.name: round(behaviour_score(state.components.get(m.name, {}), m, at), 2)
             for m in models.all
         },
+        bant_status=bant_verdict(state.bant, primary.lifecycle.bant.hold_back_on).status,
     )
+
+
+def bant_as_of(state: LeadState, models: ModelSet, at: float) -> BantVerdict:
+    """The lead's BANT verdict with the facts as they stood at event time ``at``."""
+    facts = profile_as_of(state.bant, state.bant_stamps, state.bant_history, at)
+    return bant_verdict(facts, models.primary.lifecycle.bant.hold_back_on)
+
+
+def _entered(state: LeadState, stage: str) -> float | None:
+    """When the lead last entered ``stage`` (from another stage)."""
+    return next((entry["at"] for entry in reversed(state.history)
+                 if entry["to"] == stage and entry["from"] != stage), None)
+
+
+def _bant_qualifies(state: LeadState, models: ModelSet, grade: str, bant: BantVerdict) -> bool:
+    """All four facts positive with a good enough grade; for a recycled lead, facts newer than
+    its recycling (the BANT that got it there does not bring it back on its own)."""
+    min_grade = models.primary.lifecycle.bant.qualify_min_grade
+    if bant.status != "qualified" or min_grade is None or not grade_at_least(grade, min_grade):
+        return False
+    if state.stage != Stage.RECYCLED:
+        return True
+    since = _entered(state, Stage.RECYCLED)
+    return since is None or max(stamp[0] for stamp in state.bant_stamps.values()) > since
 
 
 def _mql_guard(score: float, grade: str, model: ScoringModel) -> bool:
@@ -170,6 +199,7 @@ def move(
         occurred_at=at,
         trigger_event_id=trigger_id,
         trigger_type=trigger.type,
+        bant_status=view.bant_status,
         score=view.score,
         grade=view.grade,
         fit_points=view.fit_points,
@@ -225,12 +255,19 @@ def _promote(
     elif consent.blocks_score_promotion(state.consent, at):
         return []
     else:
-        # only what the guards read (not a snapshot): this runs on every touchpoint of an MGL or
-        # recycled lead
-        score = round(behaviour_score(state.components.get(primary.name, {}), primary, score_at), 2)
-        if not (_mql_guard(score, grade, primary) and _newly_engaged(state, primary, at)):
+        bant = bant_as_of(state, models, at) if state.bant else _NO_BANT
+        if _bant_qualifies(state, models, grade, bant):
+            reason = "bant_qualified"
+        elif bant.status == "held_back":
             return []
-        reason = reason_by_score
+        else:
+            # only what the guards read (not a snapshot): this runs on every touchpoint of an
+            # MGL or recycled lead
+            score = round(behaviour_score(state.components.get(primary.name, {}), primary,
+                                          score_at), 2)
+            if not (_mql_guard(score, grade, primary) and _newly_engaged(state, primary, at)):
+                return []
+            reason = reason_by_score
     return [move(state, models, Stage.MQL, reason, trigger)]
 
 
@@ -277,9 +314,14 @@ def catch_up(state: LeadState, models: ModelSet, *, since: float, trigger: Trigg
         for at, score in sorted(scores_as_of(state, primary, times)):
             if promote is not None and at >= promote[0]:
                 break
-            if (round(score, 2) >= lifecycle.mql.min_score
-                    and not consent.blocks_score_promotion(state.consent, at)
-                    and grade_at_least(grade_at(at), lifecycle.mql.min_grade)):
+            if consent.blocks_score_promotion(state.consent, at):
+                continue
+            bant = bant_as_of(state, models, at) if state.bant else _NO_BANT
+            if _bant_qualifies(state, models, grade_at(at), bant):
+                promote = (at, "bant_qualified")
+                break
+            if bant.status != "held_back" and round(score, 2) >= lifecycle.mql.min_score \
+                    and grade_at_least(grade_at(at), lifecycle.mql.min_grade):
                 promote = (at, "score_threshold")
                 break
     dq = next(((at, rule) for at in times if (rule := disqualified_at(at)) is not None), None)

@@ -32,6 +32,7 @@ __all__ = [
     "Engagement",
     "Temperature",
     "MqlGuard",
+    "BantRules",
     "Lifecycle",
     "RoutingRule",
     "Team",
@@ -324,8 +325,27 @@ class MqlGuard(_Strict):
     min_grade: Grade = Field(default="C", description="worst grade that can become an MQL")
 
 
+BantFact = Literal["budget", "authority", "need", "timeline"]
+
+
+class BantRules(_Strict):
+    """How BANT qualifies (core/bant.py says when a fact is positive or negative)."""
+
+    qualify_min_grade: Grade | None = Field(
+        default="C",
+        description="all four facts positive, with at least this grade, make an MGL an MQL at "
+        "once (reason bant_qualified); null: BANT never qualifies on its own",
+    )
+    hold_back_on: tuple[BantFact, ...] = Field(
+        default=("budget", "authority"),
+        description="an explicit negative on one of these facts holds a lead back from a "
+        "score-based MQL (a hand-raise still promotes it)",
+    )
+
+
 class Lifecycle(_Strict):
     mql: MqlGuard = Field(default_factory=MqlGuard)
+    bant: BantRules = Field(default_factory=BantRules)
     hand_raiser_types: tuple[str, ...] = Field(
         default=("demo_request", "callback_request"),
         description="touchpoint types that make a known lead an MQL at once (fast lane)",

@@ -71,6 +71,8 @@ class LeadState:
     profile_stamps: dict[str, list[Any]] = field(default_factory=dict)  # field → [t, event_id]
     bant: dict[str, Any] = field(default_factory=dict)
     bant_stamps: dict[str, list[Any]] = field(default_factory=dict)
+    # BANT values a newer one replaced, as for the profile: field → [[t, event_id, value]]
+    bant_history: dict[str, list[list[Any]]] = field(default_factory=dict)
     flags: dict[str, Any] = field(default_factory=dict)
     # profile values a newer one replaced: field → [[t, event_id, value]] (core/profile.py)
     profile_history: dict[str, list[list[Any]]] = field(default_factory=dict)
@@ -180,5 +182,5 @@ def _upgrade_to_6(values: dict[str, Any], data: dict[str, Any]) -> None:
 # dataclasses.fields() is slow enough to show in a profile of the lead handler
 _FIELD_NAMES = tuple(f.name for f in fields(LeadState))
 #: fields whose empty default most states keep: written only when set
-_SPARSE_FIELDS = ("profile_history", "consent", "hand_raises", "generation")
+_SPARSE_FIELDS = ("profile_history", "bant_history", "consent", "hand_raises", "generation")
 _DENSE_FIELDS = tuple(name for name in _FIELD_NAMES if name not in _SPARSE_FIELDS)

@@ -54,7 +54,11 @@ def merge_states(survivor: LeadState, absorbed: LeadState, models: ModelSet) -> 
                          survivor.profile_history)
     for name, (at, event_id) in absorbed.bant_stamps.items():
         merge_latest(survivor.bant, survivor.bant_stamps, {name: absorbed.bant.get(name)}, at,
-                     event_id)
+                     event_id, survivor.bant_history)
+    for name, entries in absorbed.bant_history.items():
+        for at, event_id, value in entries:
+            merge_latest(survivor.bant, survivor.bant_stamps, {name: value}, at, event_id,
+                         survivor.bant_history)
 
     consent.merge(survivor.consent, absorbed.consent)
     raises = {tuple(entry) for entry in survivor.hand_raises} | {tuple(e) for e in absorbed.hand_raises}

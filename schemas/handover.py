@@ -98,6 +98,12 @@ class HandoverEvent(_Out):
     recent_touchpoints: list[TrailItem] = Field(description="oldest first")
     profile: dict[str, Any]
     bant: dict[str, Any] = Field(description="budget, authority, need, timeline as known")
+    bant_status: Literal["qualified", "held_back", "open"] = Field(
+        default="open",
+        description="qualified: all four BANT facts positive; held_back: a fact the model lists "
+        "(lifecycle.bant.hold_back_on) is negative, which keeps the score from promoting the "
+        "lead; open: anything else",
+    )
     routing: Routing
     model: ModelRef
 

@@ -15,6 +15,7 @@ from leadstream.core.lifecycle import snapshot
 from leadstream.core.model import ModelSet
 from leadstream.core.scoring import contributions
 from leadstream.core import consent
+from leadstream.core.bant import verdict as bant_verdict
 from leadstream.core.state import LeadState
 from leadstream.core.identity import canonical_lead_id, visitor_id
 from leadstream.core.messages import Erase, Feedback, Link, MergeRequest, Touchpoint
@@ -131,6 +132,7 @@ def transition_to_handover(transition: Transition) -> HandoverEvent:
         temperature=transition.temperature,  # type: ignore[arg-type]
         scores=transition.scores,
         bant=transition.bant,
+        bant_status=transition.bant_status,  # type: ignore[arg-type]
         routing=Routing(**transition.routing),
         top_contributors=[
             Contributor(rule=rule, points=points, count=count)
@@ -149,6 +151,7 @@ def transition_to_handover(transition: Transition) -> HandoverEvent:
 _KINDS = frozenset(get_args(HandoverEvent.model_fields["kind"].annotation))
 _GRADES = frozenset(get_args(HandoverEvent.model_fields["grade"].annotation))
 _TEMPERATURES = frozenset(get_args(HandoverEvent.model_fields["temperature"].annotation))
+_BANT_STATUSES = frozenset(get_args(HandoverEvent.model_fields["bant_status"].annotation))
 _ROUTING_KEYS = tuple(Routing.model_fields)
 _ROUTING_KEY_SET = frozenset(_ROUTING_KEYS)
 
@@ -166,6 +169,7 @@ def transition_to_handover_json(transition: Transition) -> bytes:
     routing = transition.routing
     if (transition.kind not in _KINDS or transition.grade not in _GRADES or transition.sequence < 1
             or transition.temperature not in _TEMPERATURES
+            or transition.bant_status not in _BANT_STATUSES
             or not routing.keys() <= _ROUTING_KEY_SET):
         return _validated(transition)
     at = _utc(transition.occurred_at)
@@ -200,6 +204,7 @@ def transition_to_handover_json(transition: Transition) -> bytes:
                 ],
                 "profile": transition.profile,
                 "bant": transition.bant,
+                "bant_status": transition.bant_status,
                 "routing": {key: routing.get(key) for key in _ROUTING_KEYS},
                 "model": {"name": transition.model_name, "version": transition.model_version},
             },
@@ -279,6 +284,12 @@ def _consent_view(state: LeadState) -> dict[str, dict[str, Any]]:
     return view
 
 
+def _bant_view(state: LeadState, models: ModelSet) -> dict[str, Any]:
+    """The BANT verdict, and which negative facts hold a score-based MQL back."""
+    found = bant_verdict(state.bant, models.primary.lifecycle.bant.hold_back_on)
+    return {"status": found.status, "holding_back": list(found.negatives)}
+
+
 def lead_to_api(state: LeadState, models: ModelSet) -> dict[str, Any]:
     """What ``GET /leads/{id}`` answers: the lead as of its latest event, explained."""
     if state.merged_into is not None:
@@ -309,6 +320,7 @@ def lead_to_api(state: LeadState, models: ModelSet) -> dict[str, Any]:
         "temperature": view.temperature,
         "scores": scores,
         "bant": state.bant,
+        "bant_status": _bant_view(state, models),
         "profile": state.profile,
         "consent": _consent_view(state),
         "routing": state.routing,

@@ -58,6 +58,13 @@ KINDS = [
     ("unsubscribe", "email", {"scope": "all"}),
     ("callback_request", "email", None),
     ("newsletter_signup", "email", {}),
+    # BANT from a sales chat: all four positive qualifies; no budget or no authority holds back
+    ("chat", "email", {"bant": {"budget": 50000, "authority": True, "need": "crm sync",
+                                "timeline": "quarter"}}),
+    ("chat", "email", {"bant": {"budget": 0}}),
+    ("chat", "email", {"bant": {"authority": False, "timeline": "immediate"}}),
+    ("chat", "web", {"bant": {"budget": 20000, "authority": True}}),
+    ("chat", "email", {"bant": {"need": "reporting", "timeline": "year"}}),
 ]
 
 
@@ -159,6 +166,7 @@ def _outcome(states: dict[str, LeadState], emitted: list[Emitted]) -> dict[str, 
         "grade": view.grade,
         "profile": dict(sorted(lead.profile.items())),
         "consent": lead.consent,
+        "bant": dict(sorted(lead.bant.items())),
         "touchpoints": lead.touchpoints,
         "visitor": states[visitor_id(COOKIE)].merged_into if visitor_id(COOKIE) in states else None,
     }

@@ -354,3 +354,61 @@ def test_lost_stays_terminal_without_a_cool_off_and_disqualified_always() -> Non
     competitor = {**CTO, "email_domain": "rival.example"}
     state, _ = journey([form(competitor)])
     assert state.stage == "disqualified" and next_deadline(state, MODEL) is None
+
+
+FULL_BANT = {"budget": 50000, "authority": True, "need": "CRM sync", "timeline": "quarter"}
+
+
+def chat(bant: dict, **kw) -> object:  # type: ignore[type-arg]
+    return tp("chat", payload={"bant": bant}, **kw)
+
+
+def test_full_bant_with_an_acceptable_grade_makes_an_mgl_an_mql_at_once() -> None:
+    state, out = journey([form(CTO), chat(FULL_BANT, at=HOUR)])
+    assert moves(out) == [("visitor", "mgl", "contact_identified"), ("mgl", "mql", "bant_qualified")]
+    mql = [t for t in out if isinstance(t, Transition)][-1]
+    assert mql.bant_status == "qualified" and mql.score < 50  # not the score
+    poor = {**CTO, "job_title": "Student", "company_size": 5, "country": "US"}
+    state, out = journey([form(poor), chat(FULL_BANT, at=HOUR)])
+    assert state.stage == "mgl"  # grade D is below the BANT rule's C
+
+
+def test_no_budget_or_no_authority_holds_back_a_score_based_mql_not_a_hand_raise() -> None:
+    hot = [form(CTO), tp("web_visit", at=1, payload={"url": "/pricing"}),
+           tp("web_visit", at=2, payload={"url": "/pricing"}), tp("form_submit", at=3,
+                                                              payload={"form_id": "f"})]
+    state, _ = journey(hot)
+    assert state.stage == "mql"  # the score alone promotes it
+    state, out = journey([form(CTO), chat({"budget": 0}, at=0.5), *hot[1:]])
+    assert state.stage == "mgl" and moves(out)[-1] == ("visitor", "mgl", "contact_identified")
+    from leadstream.streams.encoding.mappers import lead_to_api
+    assert lead_to_api(state, ModelSet.of(MODEL))["bant_status"] == \
+        {"status": "held_back", "holding_back": ["budget"]}
+    state, out = apply(state, tp("demo_request", at=4), MODEL)  # a hand-raise still goes through
+    assert moves(out) == [("mgl", "mql", "hand_raiser")]
+    assert [t.bant_status for t in out if isinstance(t, Transition)] == ["held_back"]
+    # a later positive budget releases the hold
+    state, out = journey([form(CTO), chat({"budget": 0}, at=0.5), *hot[1:],
+                          chat({"budget": 9000}, at=5)])
+    assert state.stage == "mql"
+
+
+def test_a_recycled_lead_needs_new_bant_not_the_bant_that_got_it_there() -> None:
+    state, _ = journey([form(CTO), chat(FULL_BANT, at=HOUR), fb("rejected", at=2 * HOUR)])
+    assert state.stage == "recycled"
+    state, out = apply(state, tp("web_visit", at=3 * HOUR), MODEL)
+    assert moves(out) == []
+    state, out = apply(state, chat({**FULL_BANT, "timeline": "immediate"}, at=4 * HOUR), MODEL)
+    assert moves(out) == [("recycled", "mql", "bant_qualified")]
+
+
+def test_bant_rules_are_configurable() -> None:
+    off = make_model(min_grade="C", fit=FIT, lifecycle={"bant": {"qualify_min_grade": None,
+                                                                  "hold_back_on": []}})
+    state, _ = journey([form(CTO), chat(FULL_BANT, at=HOUR)], model=off)
+    assert state.stage == "mgl"
+    state, _ = journey([form(CTO), chat({"budget": 0}, at=0.5),
+                        tp("web_visit", at=1, payload={"url": "/pricing"}),
+                        tp("web_visit", at=2, payload={"url": "/pricing"}),
+                        tp("form_submit", at=3, payload={"form_id": "f"})], model=off)
+    assert state.stage == "mql"
