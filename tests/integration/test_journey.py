@@ -61,7 +61,7 @@ def test_visitor_to_won_with_crm_feedback(deployment: Deployment) -> None:
             {"event_id": "c2", "type": "demo_request", "occurred_at": "2026-11-01T10:00:00Z"},
         ],
         "profile": {**profile, "email_domain": "isar-health.example"},
-        "bant": {"timeline": "quarter", "authority": True},
+        "bant": {"timeline": "quarter", "authority": True}, "bant_status": "open",
         "routing": {"team": "dach-midmarket", "owner": owner, "rule": "dach", "previous_owner": None},
         "model": {"name": "default", "version": "1"},
     }
@@ -84,6 +84,7 @@ def test_visitor_to_won_with_crm_feedback(deployment: Deployment) -> None:
     assert later[0]["routing"]["owner"] == "david.w"
     assert later[-1]["bant"] == {"timeline": "quarter", "authority": True, "budget": 120000.0,
                                  "need": "CRM sync"}
+    assert later[-1]["bant_status"] == "qualified"  # all four facts known and positive now
     assert len(handovers) == len(unique) + 1  # the re-sent verdict re-published its transition
 
     dlq = {json.loads(m.value)["kind"]: json.loads(m.value) for m in deployment.consume("dlq", count=3)}
