@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from leadstream.core.emitted import Counted, Duplicate, Emitted, Rejected, Transition
+from leadstream.core.emitted import (
+    ConsentChanged,
+    Counted,
+    Duplicate,
+    Emitted,
+    Rejected,
+    Transition,
+    consent_change_id,
+)
 from leadstream.core.lifecycle import (OPEN_STAGES, Trigger, advance_on_touchpoint, move,
                                        re_evaluate)
 from leadstream.core.messages import Absorb, Feedback, Message, Tick, Touchpoint
@@ -48,6 +56,17 @@ def apply(
     models = ModelSet.of(model)
     if state is not None and state.merged_into is not None:
         return state, identity_flow.forward(state, message)
+    before = _published_consent(state)
+    replayed = state is not None and _message_id(message) is not None and \
+        state.has_seen(_message_id(message))  # type: ignore[arg-type]
+    state, emitted = _dispatch(state, message, models, generation)
+    if state is not None and (state.consent or before):
+        emitted.extend(_consent_events(state, message, before, replayed, emitted))
+    return state, emitted
+
+
+def _dispatch(state: LeadState | None, message: Message, models: ModelSet,
+              generation: int) -> tuple[LeadState | None, list[Emitted]]:
     if state is None and generation:
         fresh = LeadState(lead_id=message.lead_id, models_ref=models.ref, generation=generation)
         if isinstance(message, Touchpoint):
@@ -61,6 +80,60 @@ def apply(
     if isinstance(message, Tick):
         return _tick(state, message, models)
     return identity_flow.handle(state, message, models, touchpoint)
+
+
+# -- consent, published -----------------------------------------------------------------------
+
+
+def _known(state: LeadState | None) -> bool:
+    return state is not None and state.stage != Stage.VISITOR and state.merged_into is None
+
+
+def _message_id(message: Message) -> str | None:
+    if isinstance(message, Touchpoint):
+        return message.event_id
+    if isinstance(message, Absorb):
+        return message.absorb_id
+    return None
+
+
+def _published_consent(state: LeadState | None) -> frozenset[tuple[float, str, str, str]] | None:
+    """The consent entries already published for this lead (all of them once it is known);
+    ``None`` for an unknown lead or a visitor."""
+    if not _known(state):
+        return None
+    assert state is not None
+    return frozenset(tuple(entry) for entry in state.consent)  # type: ignore[misc]
+
+
+def _consent_events(state: LeadState, message: Message,
+                    before: frozenset[tuple[float, str, str, str]] | None, replayed: bool,
+                    emitted: list[Emitted]) -> list[Emitted]:
+    """A ``consent_changed`` event for each consent entry a known lead holds that was not
+    published yet: one recorded now, one that came with a visitor's or merged lead's history,
+    or all of them when the lead becomes known. Each is published once whatever the arrival
+    order (its id is the entry's), and again when the message that published it is replayed."""
+    if not _known(state):
+        return []
+    entries = [tuple(entry) for entry in state.consent]
+    if replayed:
+        identified = any(isinstance(item, Transition) and item.reason == "contact_identified"
+                         for item in emitted)
+        if isinstance(message, Absorb):
+            chosen = entries
+        elif identified and isinstance(message, Touchpoint):
+            # what the lead held when this touchpoint made it known (a later statement was
+            # published by its own message, which re-publishes it when replayed)
+            chosen = [e for e in entries
+                      if e[0] <= message.occurred_at or e[3] == message.event_id]
+        else:
+            chosen = [e for e in entries if e[3] == _message_id(message)]
+    elif before is None:
+        chosen = entries
+    else:
+        chosen = [e for e in entries if e not in before]
+    return [ConsentChanged(consent_change_id(state.lead_id, e, state.generation),  # type: ignore[arg-type]
+                           state.lead_id, e[1], e[2], e[0], e[3]) for e in chosen]
 
 
 def _replay(state: LeadState, message_id: str, kind: str) -> list[Emitted]:
@@ -138,6 +211,8 @@ def _record_consent(state: LeadState, message: Touchpoint, models: ModelSet, han
                        event_id)
     elif message.type == "newsletter_signup":
         consent.record(state.consent, at, "newsletter", consent.OPTED_IN, event_id)
+    elif message.type == "email_bounce" and message.payload.get("bounce") == "hard":
+        consent.record(state.consent, at, consent.EMAIL, consent.BOUNCED, event_id)
     if hand_raiser:
         consent.record(state.consent, at, "all", consent.OPTED_IN, event_id)
         raises = state.hand_raises

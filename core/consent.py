@@ -28,9 +28,14 @@ __all__ = [
     "blocks_score_promotion",
     "merge",
     "scope_of",
+    "EMAIL",
+    "BOUNCED",
 ]
 
 SCOPES = ("newsletter", "marketing", "all")
+#: not a consent scope but a contact point's state: a hard bounce (status ``bounced``)
+EMAIL = "email"
+BOUNCED = "bounced"
 DEFAULT_SCOPE = "marketing"
 OPTED_OUT = "opted_out"
 OPTED_IN = "opted_in"

@@ -19,8 +19,10 @@ __all__ = [
     "Delete",
     "LeadsMerged",
     "Erased",
+    "ConsentChanged",
     "Emitted",
     "transition_id",
+    "consent_change_id",
 ]
 
 
@@ -172,4 +174,27 @@ class Erased:
     occurred_at: float
 
 
-Emitted = Counted | Duplicate | Rejected | Transition | Send | Delete | LeadsMerged | Erased
+@quick_init
+@dataclass(frozen=True, slots=True)
+class ConsentChanged:
+    """Published on the handover topic: a known lead's consent for a scope, as of an event time
+    (``email``/``bounced``: a hard bounce, the address is no longer a contact point)."""
+
+    change_id: str
+    lead_id: str
+    scope: str
+    status: str
+    occurred_at: float
+    event_id: str  # the touchpoint that said it
+
+
+def consent_change_id(lead_id: str, entry: tuple[float, str, str, str], generation: int = 0) -> str:
+    """Deterministic id of one consent entry (time, scope, status, event id) of a lead: it names
+    the statement, not the message that carried it to the lead."""
+    at, scope, status, event_id = entry
+    raw = f"{lead_id}\x1fconsent\x1f{scope}\x1f{status}\x1f{event_id}\x1f{at!r}\x1f{generation}"
+    return hashlib.sha256(raw.encode()).hexdigest()[:32]
+
+
+Emitted = (Counted | Duplicate | Rejected | Transition | Send | Delete | LeadsMerged | Erased
+           | ConsentChanged)

@@ -220,7 +220,7 @@ def _progress(worker: WorkerProcess, seen: _Seen, elapsed: float) -> None:
     produced = sum(seen.produced.values())
     scored = counter_total(samples, "leadstream_touchpoints_total", outcome="scored")
     dlq = counter_total(samples, "leadstream_dlq_records_total", stage="ingest")
-    stages = Counter(h["to_stage"] for h in seen.handovers)
+    stages = Counter(h.get("to_stage") for h in seen.handovers)
     _say(f"  [{elapsed:5.1f}s] produced {produced:6d} | scored {int(scored):6d} | "
          f"DLQ {int(dlq):4d} | handover records {len(seen.handovers):5d} "
          f"(mgl {stages['mgl']}, mql {stages['mql']})")
@@ -238,6 +238,9 @@ def _summary(worker: WorkerProcess, seen: _Seen, workdir: Path, complete: bool, 
     latest: dict[str, dict[str, Any]] = {}
     transitions = [e for e in seen.handovers
                    if e.get("kind") in ("stage_transition", "sla_breach", "lead_updated")]
+    consent = Counter(f"{e['scope']} {e['status']}" for e in
+                      {e["change_id"]: e for e in seen.handovers
+                       if e.get("kind") == "consent_changed"}.values())
     seen.handovers = transitions
     for event in seen.handovers:  # a lead's current stage: its highest sequence
         if event["sequence"] > latest.get(event["lead_id"], {"sequence": 0})["sequence"]:
@@ -272,6 +275,10 @@ def _summary(worker: WorkerProcess, seen: _Seen, workdir: Path, complete: bool, 
         _say(f"  verdicts refused       {int(refused):7d}   (in the DLQ with their reason)")
     _say(f"handover events          {len(unique):7d}   "
          + ", ".join(f"{k} {v}" for k, v in sorted(moves.items())))
+    if consent:
+        _say(f"consent events           {sum(consent.values()):7d}   "
+             + ", ".join(f"{k} {v}" for k, v in sorted(consent.items()))
+             + "   (consent_changed: the CRM folds them per lead and scope)")
     republished = len(seen.handovers) - len(unique)
     if republished:
         _say(f"  re-published           {republished:7d}   (a re-sent trigger re-publishes its "

@@ -134,6 +134,29 @@ class ErasedEvent(_Out):
     occurred_at: datetime = Field(description="when the erase command was issued")
 
 
+class ConsentTrigger(_Out):
+    event_id: str = Field(description="the touchpoint that said it (an unsubscribe, a newsletter "
+                          "signup, a demo or callback request, a hard bounce)")
+    occurred_at: datetime
+
+
+class ConsentChangedEvent(_Out):
+    """A known lead's consent for one scope, as of an event time (keyed by lead). Fold per lead
+    and scope by the latest ``occurred_at``."""
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    kind: Literal["consent_changed"] = "consent_changed"
+    change_id: str = Field(description="deterministic id of this statement; upsert key")
+    lead_id: str
+    scope: Literal["newsletter", "marketing", "all", "email"] = Field(
+        description="newsletter, marketing (all marketing communication), all (any contact); "
+        "email: the address itself (status bounced after a hard bounce)")
+    status: Literal["opted_out", "opted_in", "bounced"]
+    occurred_at: datetime = Field(description="event time from which the status holds")
+    trigger: ConsentTrigger
+
+
 HandoverRecord = Annotated[
-    HandoverEvent | LeadsMergedEvent | ErasedEvent, Field(discriminator="kind")
+    HandoverEvent | LeadsMergedEvent | ErasedEvent | ConsentChangedEvent,
+    Field(discriminator="kind"),
 ]

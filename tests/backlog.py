@@ -134,11 +134,12 @@ def snapshot_of(deployment: Any, *, expected_transitions: int = 1) -> Snapshot:
     lead_of: dict[str, str] = {}
     for record in handovers:
         body = json.loads(record.value)
-        if "transition_id" in body:
-            contents.setdefault(body["transition_id"], set()).add(record.value)
-            lead_of[body["transition_id"]] = body["lead_id"]
+        event_id = body.get("transition_id") or body.get("change_id")  # consent_changed too
+        if event_id is not None:
+            contents.setdefault(event_id, set()).add(record.value)
+            lead_of[event_id] = body["lead_id"]
             if body.get("kind") in _NOT_COMPARED:
-                breaches.add(body["transition_id"])
+                breaches.add(event_id)
     dlq = [json.loads(m.value) for m in deployment.consume("dlq", count=1, settle=2.0, timeout=10.0)]
     inputs = {(d["stage"], d["kind"], d["value_b64"] if d["stage"] == "leads"
                else f'{d["source"]["partition"]}@{d["source"]["offset"]}') for d in dlq}

@@ -37,7 +37,7 @@ from leadstream.broker.high_watermarks import high_watermarks
 from leadstream.config.model_loader import DEFAULT_MODEL_PATH, load_models
 from leadstream.config.settings import HygieneSettings
 from leadstream.core.apply import apply
-from leadstream.core.emitted import Delete, LeadsMerged, Rejected, Send, Transition
+from leadstream.core.emitted import ConsentChanged, Delete, LeadsMerged, Rejected, Send, Transition
 from leadstream.core.model import ModelSet
 from leadstream.core.state import LeadState
 from leadstream.demo.observe import counter_total, scrape
@@ -47,7 +47,8 @@ from leadstream.schemas.feedback import parse_feedback
 from leadstream.schemas.touchpoints import parse_touchpoint
 from leadstream.streams.pipeline import lead_messages_topic
 from leadstream.streams.services.hygiene import TrafficFilter
-from leadstream.streams.encoding.mappers import feedback_to_core, routed_touchpoint, transition_to_handover
+from leadstream.streams.encoding.mappers import (consent_to_handover, feedback_to_core,
+                                                 routed_touchpoint, transition_to_handover)
 
 __all__ = ["TortureLog", "build_log", "Reference", "run_log", "RunReport", "check_outcome"]
 
@@ -106,10 +107,12 @@ class Reference:
                 if state is not None:
                     self.states[current.lead_id] = state
                 for item in emitted:
-                    if isinstance(item, Transition | LeadsMerged):
+                    if isinstance(item, Transition | LeadsMerged | ConsentChanged):
                         self.published += 1
                     if isinstance(item, Transition):
                         self.transitions[item.transition_id] = transition_to_handover(item).model_dump_json()
+                    elif isinstance(item, ConsentChanged):  # compared like transitions, by id
+                        self.transitions[item.change_id] = consent_to_handover(item).model_dump_json()
                     elif isinstance(item, Rejected):
                         self.rejected[f"leads:{item.kind}"] += 1
                     elif isinstance(item, Send):
@@ -360,7 +363,8 @@ def check_outcome(deployment: Any, reference: Reference) -> Outcome:
     first: dict[str, bytes] = {}
     differing: list[str] = []
     for record in handovers:
-        event_id = json.loads(record.value)["transition_id"]
+        body = json.loads(record.value)
+        event_id = body.get("transition_id") or body["change_id"]
         if event_id in first and first[event_id] != record.value:
             differing.append(event_id)
         first.setdefault(event_id, record.value)

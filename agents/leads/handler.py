@@ -146,3 +146,5 @@ class _Reporter:
             metrics.identity_messages.labels(note=note).inc(n)
         for kind, n in counts.identity_events.items():
             metrics.identity_events.labels(kind=kind).inc(n)
+        for (scope, status), n in counts.consent.items():
+            metrics.consent_events.labels(scope=scope, status=status).inc(n)

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Final, Protocol
 from leadstream.agents.dlq import dlq_value
 from leadstream.core.apply import apply, next_deadline
 from leadstream.core.emitted import (
+    ConsentChanged,
     Counted,
     Delete,
     Duplicate,
@@ -54,6 +55,7 @@ from leadstream.streams.encoding.codecs import (
     erased_key,
 )
 from leadstream.streams.encoding.mappers import (
+    consent_to_handover,
     erased_to_handover,
     merged_to_handover,
     transition_to_handover_json,
@@ -152,6 +154,7 @@ class BatchCounts:
     transitions: Counter[tuple[str, str]] = field(default_factory=Counter)  # (from, to)
     identity_messages: Counter[str] = field(default_factory=Counter)  # note
     identity_events: Counter[str] = field(default_factory=Counter)  # kind
+    consent: Counter[tuple[str, str]] = field(default_factory=Counter)  # (scope, status)
     cache_hits: int = 0
     cache_misses: int = 0
     #: each scored lead's behaviour score after the batch, as of its last scored touchpoint
@@ -287,6 +290,11 @@ class _Planner:
                     self.erasures[key] = item.generation
                 case Rejected():
                     self._reject(record, item.kind, item.reason, item.event_id)
+                case ConsentChanged():
+                    self.plan.outputs.append(
+                        Out(self.topics.handover, item.lead_id.encode(),
+                            consent_to_handover(item).model_dump_json().encode()))
+                    self.plan.counts.consent[(item.scope, item.status)] += 1
                 case LeadsMerged():
                     self.plan.outputs.append(
                         Out(self.topics.handover, item.survivor.encode(),

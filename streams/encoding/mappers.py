@@ -10,7 +10,7 @@ from typing import Any, get_args
 
 import orjson
 
-from leadstream.core.emitted import Erased, LeadsMerged, Transition
+from leadstream.core.emitted import ConsentChanged, Erased, LeadsMerged, Transition
 from leadstream.core.lifecycle import snapshot
 from leadstream.core.model import ModelSet
 from leadstream.core.scoring import contributions
@@ -22,6 +22,8 @@ from leadstream.core.messages import Erase, Feedback, Link, MergeRequest, Touchp
 from leadstream.schemas.commands import EraseCommand, MergeCommand
 from leadstream.schemas.dlq import DlqHeader, DlqRecord, DlqSource
 from leadstream.schemas.handover import (
+    ConsentChangedEvent,
+    ConsentTrigger,
     SCHEMA_VERSION,
     Contributor,
     ErasedEvent,
@@ -224,6 +226,15 @@ def merged_to_handover(merged: LeadsMerged) -> LeadsMergedEvent:
                             occurred_at=_utc(merged.occurred_at))
 
 
+def consent_to_handover(change: ConsentChanged) -> ConsentChangedEvent:
+    at = _utc(change.occurred_at)
+    return ConsentChangedEvent(
+        change_id=change.change_id, lead_id=change.lead_id,
+        scope=change.scope,  # type: ignore[arg-type]
+        status=change.status,  # type: ignore[arg-type]
+        occurred_at=at, trigger=ConsentTrigger(event_id=change.event_id, occurred_at=at))
+
+
 def erased_to_handover(erased: Erased) -> ErasedEvent:
     return ErasedEvent(erase_id=erased.erase_id, lead_id=erased.lead_id,
                        aliases=list(erased.aliases), occurred_at=_utc(erased.occurred_at))
@@ -278,6 +289,7 @@ def _consent_view(state: LeadState) -> dict[str, dict[str, Any]]:
     """Each scope's current status and since when (event time); never changed: opted_in, null."""
     view: dict[str, dict[str, Any]] = {scope: {"status": consent.OPTED_IN, "since": None}
                                        for scope in consent.SCOPES}
+    view[consent.EMAIL] = {"status": "deliverable", "since": None}
     for at, scope, status, _ in state.consent:
         if scope in view:
             view[scope] = {"status": status, "since": _iso(at)}

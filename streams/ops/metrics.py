@@ -80,6 +80,11 @@ class Metrics:
             "leadstream_identity_events",
             "Identity events published on the handover topic (leads_merged, erased).",
             ["kind"], registry=r)
+        self.consent_events = Counter(
+            "leadstream_consent_events",
+            "consent_changed events published on the handover topic, by scope (newsletter, "
+            "marketing, all, email) and status (opted_out, opted_in, bounced).",
+            ["scope", "status"], registry=r)
         self.state_cache = Counter(
             "leadstream_state_cache_lookups",
             "Lead states the lead handler looked up in its cache of decoded states, by outcome "

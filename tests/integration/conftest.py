@@ -13,7 +13,7 @@ import re
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -130,11 +130,15 @@ class Deployment:
         finally:
             await producer.stop()
 
-    def consume(self, topic: str, *, count: int, timeout: float = 60.0, settle: float = 1.5) -> list[Any]:
-        """Every record of ``topic`` from the start, once at least ``count`` arrived (+ settle)."""
-        return asyncio.run(self._consume(self.topics.get(topic, topic), count, timeout, settle))
+    def consume(self, topic: str, *, count: int, timeout: float = 60.0, settle: float = 1.5,
+                counts: Callable[[Any], bool] | None = None) -> list[Any]:
+        """Every record of ``topic`` from the start, once at least ``count`` arrived (+ settle);
+        with ``counts``, only records it accepts count."""
+        return asyncio.run(self._consume(self.topics.get(topic, topic), count, timeout, settle,
+                                         counts))
 
-    async def _consume(self, topic: str, count: int, timeout: float, settle: float) -> list[Any]:
+    async def _consume(self, topic: str, count: int, timeout: float, settle: float,
+                       counts: Callable[[Any], bool] | None = None) -> list[Any]:
         consumer = AIOKafkaConsumer(
             topic, bootstrap_servers=self.broker.bootstrap_servers,
             auto_offset_reset="earliest", group_id=None, fetch_max_wait_ms=100,
@@ -144,11 +148,13 @@ class Deployment:
         try:
             deadline = time.monotonic() + timeout
             settle_until: float | None = None
+            counted = 0
             while time.monotonic() < deadline:
                 batches = await consumer.getmany(timeout_ms=200)
                 for messages in batches.values():
                     out.extend(messages)
-                if len(out) >= count and settle_until is None:
+                    counted += len(messages) if counts is None else sum(map(counts, messages))
+                if counted >= count and settle_until is None:
                     settle_until = time.monotonic() + settle
                 if settle_until is not None and time.monotonic() >= settle_until:
                     break
@@ -157,8 +163,14 @@ class Deployment:
         out.sort(key=lambda m: (m.partition, m.offset))
         return out
 
-    def handovers(self, count: int, **kwargs: Any) -> list[dict[str, Any]]:
-        return [json.loads(m.value) for m in self.consume("handover", count=count, **kwargs)]
+    def handovers(self, count: int, *, consent: bool = False, **kwargs: Any) -> list[dict[str, Any]]:
+        """Handover records; ``consent_changed`` ones only with ``consent=True`` (most tests
+        follow the lifecycle, and every demo request also states renewed consent)."""
+        def wanted(message: Any) -> bool:
+            return consent or b'"kind":"consent_changed"' not in message.value
+
+        records = self.consume("handover", count=count, counts=wanted, **kwargs)
+        return [json.loads(m.value) for m in records if wanted(m)]
 
     def metrics(self, worker: WorkerProcess) -> Any:
         return scrape(worker.metrics_url)

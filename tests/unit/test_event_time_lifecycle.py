@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from leadstream.config.model_loader import load_model
 from leadstream.core.apply import apply
-from leadstream.core.emitted import Emitted, Send, Transition
+from leadstream.core.emitted import ConsentChanged, Emitted, Send, Transition
 from leadstream.core.identity import visitor_id
 from leadstream.core.lifecycle import snapshot
 from leadstream.core.messages import Link, Message, Touchpoint
@@ -58,6 +58,9 @@ KINDS = [
     ("unsubscribe", "email", {"scope": "all"}),
     ("callback_request", "email", None),
     ("newsletter_signup", "email", {}),
+    ("unsubscribe", "web", {"scope": "newsletter"}),
+    ("email_bounce", "email", {"bounce": "hard"}),
+    ("email_bounce", "email", {"bounce": "soft"}),
     # BANT from a sales chat: all four positive qualifies; no budget or no authority holds back
     ("chat", "email", {"bant": {"budget": 50000, "authority": True, "need": "crm sync",
                                 "timeline": "quarter"}}),
@@ -166,6 +169,8 @@ def _outcome(states: dict[str, LeadState], emitted: list[Emitted]) -> dict[str, 
         "grade": view.grade,
         "profile": dict(sorted(lead.profile.items())),
         "consent": lead.consent,
+        # each consent statement of the known lead published once, whatever the order
+        "consent_ids": sorted({e.change_id for e in emitted if isinstance(e, ConsentChanged)}),
         "bant": dict(sorted(lead.bant.items())),
         "touchpoints": lead.touchpoints,
         "visitor": states[visitor_id(COOKIE)].merged_into if visitor_id(COOKIE) in states else None,

@@ -95,7 +95,9 @@ def _core(*messages: Message) -> tuple[LeadState | None, list[object]]:
 
 
 def _handovers(plan: LeadPlan) -> list[dict[str, object]]:
-    return [orjson.loads(out.value) for out in plan.outputs if out.topic == "handover"]
+    """The stage transitions among the handover records."""
+    return [record for out in plan.outputs if out.topic == "handover"
+            if (record := orjson.loads(out.value))["kind"] == "stage_transition"]
 
 
 def test_a_batch_writes_each_lead_once_and_publishes_what_the_core_emits() -> None:

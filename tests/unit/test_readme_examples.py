@@ -13,7 +13,8 @@ from leadstream.exceptions import RejectedMessage
 from leadstream.schemas.commands import parse_command
 from leadstream.schemas.dlq import DlqRecord
 from leadstream.schemas.feedback import parse_feedback
-from leadstream.schemas.handover import ErasedEvent, HandoverEvent, LeadsMergedEvent
+from leadstream.schemas.handover import (ConsentChangedEvent, ErasedEvent, HandoverEvent,
+                                         LeadsMergedEvent)
 from leadstream.schemas.touchpoints import parse_touchpoint
 
 README = (Path(__file__).parents[2] / "README.md").read_text()
@@ -30,7 +31,8 @@ def _accepted_by(text: str) -> list[str]:
             accepted.append(name)
         except RejectedMessage:
             pass
-    models: tuple[type[BaseModel], ...] = (HandoverEvent, LeadsMergedEvent, ErasedEvent, DlqRecord)
+    models: tuple[type[BaseModel], ...] = (HandoverEvent, LeadsMergedEvent, ErasedEvent,
+                                          ConsentChangedEvent, DlqRecord)
     for model in models:
         try:
             model.model_validate_json(text)
