@@ -110,6 +110,8 @@ class TopicSettings(_Section):
     feedback: str = "lead-feedback"
     commands: str = "lead-commands"
     handover: str = "lead-handover"
+    nurture: str = Field(default="lead-nurture",
+                         description="output: nurture signals for marketing automation")
     dlq: str = "touchpoints-dlq"
     partitions: int = Field(default=8, ge=1, le=1024)
     replication_factor: int = Field(default=1, ge=1, le=16)

@@ -7,14 +7,16 @@ from typing import Any
 from leadstream.core.emitted import (
     ConsentChanged,
     Counted,
+    NurtureSignal,
     Duplicate,
     Emitted,
     Rejected,
     Transition,
     consent_change_id,
+    nurture_signal_id,
 )
-from leadstream.core.lifecycle import (OPEN_STAGES, Trigger, advance_on_touchpoint, move,
-                                       re_evaluate)
+from leadstream.core.lifecycle import (OPEN_STAGES, Trigger, advance_on_touchpoint, entered,
+                                       move, re_evaluate, snapshot)
 from leadstream.core.messages import Absorb, Feedback, Message, Tick, Touchpoint
 from leadstream.core import consent, identity_flow
 from leadstream.core.model import BehaviourRule, Lifecycle, ModelSet, ScoringModel
@@ -37,6 +39,7 @@ VERDICT_RULES: dict[str, tuple[frozenset[str], str, str]] = {
     "disqualified": (OPEN_STAGES - {"visitor"}, "disqualified", "sales_disqualified"),
 }
 _DAY = 86400.0
+_STALLED = "stalled"  # stage_entries key: the MGL entry a stall was signalled for
 
 
 def apply(
@@ -62,7 +65,21 @@ def apply(
     state, emitted = _dispatch(state, message, models, generation)
     if state is not None and (state.consent or before):
         emitted.extend(_consent_events(state, message, before, replayed, emitted))
+    if state is not None:
+        emitted.extend(_recycled_signals(state, models, emitted))
     return state, emitted
+
+
+def _recycled_signals(state: LeadState, models: ModelSet, emitted: list[Emitted]) -> list[Emitted]:
+    """A nurture signal for every move into ``recycled`` (re-derived when a replayed trigger
+    re-publishes the move, with the same id)."""
+    return [NurtureSignal(
+        nurture_signal_id(state.lead_id, f"after\x1f{item.transition_id}", 1, state.generation),
+        item.lead_id, "went_cold" if item.reason == "went_cold" else "recycled", item.reason,
+        item.to_stage, item.occurred_at, item.trigger_event_id, item.score, item.grade)
+        for item in emitted
+        if isinstance(item, Transition) and item.kind == "stage_transition"
+        and item.to_stage == Stage.RECYCLED]
 
 
 def _dispatch(state: LeadState | None, message: Message, models: ModelSet,
@@ -309,7 +326,8 @@ def next_deadline(state: LeadState, model: ScoringModel | ModelSet) -> float | N
     """
     lifecycle = ModelSet.of(model).primary.lifecycle
     due = [at for at in (_cold_at(state, lifecycle), _sla_at(state, lifecycle),
-                         _nurture_at(state, lifecycle)) if at is not None]
+                         _nurture_at(state, lifecycle), _stalled_at(state, lifecycle))
+           if at is not None]
     return min(due) if due else None
 
 
@@ -337,6 +355,29 @@ def _nurture_at(state: LeadState, lifecycle: Lifecycle) -> float | None:
     return None if lost_at is None else lost_at + lifecycle.lost_cool_off_days * _DAY
 
 
+def _stalled_at(state: LeadState, lifecycle: Lifecycle) -> float | None:
+    """When an MGL counts as stalled: ``stall_after_days`` after it became one (once per entry)."""
+    if state.stage != Stage.MGL or lifecycle.stall_after_days is None:
+        return None
+    entry = state.stage_entries.get(Stage.MGL, 0)
+    if state.stage_entries.get(_STALLED, 0) >= entry:
+        return None  # signalled for this entry already
+    since = entered(state, Stage.MGL)
+    return None if since is None else since + lifecycle.stall_after_days * _DAY
+
+
+def _stall_signal(state: LeadState, models: ModelSet, tick: Tick) -> list[Emitted]:
+    due = _stalled_at(state, models.primary.lifecycle)
+    if due is None or tick.now < due:
+        return []
+    entry = state.stage_entries.get(Stage.MGL, 0)
+    state.stage_entries[_STALLED] = entry
+    view = snapshot(state, models, due)
+    return [NurtureSignal(nurture_signal_id(state.lead_id, _STALLED, entry, state.generation),
+                          state.lead_id, "stalled", "no_progress", state.stage, due, tick.tick_id,
+                          view.score, view.grade)]
+
+
 def _back_to_nurture(state: LeadState, models: ModelSet, trigger: Trigger) -> list[Emitted]:
     """lost → recycled once the cool-off has passed at ``trigger.at`` (a tick, or a touchpoint
     after it: the lead is recycled as of the cool-off's end, before the touchpoint counts, so a
@@ -356,6 +397,7 @@ def _tick(state: LeadState | None, message: Tick, models: ModelSet) -> tuple[Lea
         re_evaluate(state, models, Trigger(message.tick_id, "tick", now))
     )
     out += _back_to_nurture(state, models, Trigger(message.tick_id, "tick", now))
+    out += _stall_signal(state, models, message)
     lifecycle = models.primary.lifecycle
     cold_at = _cold_at(state, lifecycle)
     if cold_at is not None and now >= cold_at:

@@ -20,9 +20,11 @@ __all__ = [
     "LeadsMerged",
     "Erased",
     "ConsentChanged",
+    "NurtureSignal",
     "Emitted",
     "transition_id",
     "consent_change_id",
+    "nurture_signal_id",
 ]
 
 
@@ -196,5 +198,31 @@ def consent_change_id(lead_id: str, entry: tuple[float, str, str, str], generati
     return hashlib.sha256(raw.encode()).hexdigest()[:32]
 
 
+@quick_init
+@dataclass(frozen=True, slots=True)
+class NurtureSignal:
+    """For marketing automation (the nurture topic): a lead to enrol in a nurture track.
+
+    ``signal``: ``recycled`` (back to nurturing: rejected by sales, or lost and cooled off),
+    ``went_cold`` (an MQL or SAL without touchpoints too long, recycled) or ``stalled`` (an MGL
+    without progress for ``lifecycle.stall_after_days``)."""
+
+    signal_id: str
+    lead_id: str
+    signal: str
+    reason: str
+    stage: str
+    occurred_at: float
+    trigger_event_id: str
+    score: float
+    grade: str
+
+
+def nurture_signal_id(lead_id: str, label: str, entry: int, generation: int = 0) -> str:
+    """Deterministic id: the ``entry``-th ``label`` signal of the lead (a recycling names its
+    transition's entry into ``recycled``; a stall, the MGL entry it stalled in)."""
+    return transition_id(lead_id, f"nurture\x1f{label}", entry, generation)
+
+
 Emitted = (Counted | Duplicate | Rejected | Transition | Send | Delete | LeadsMerged | Erased
-           | ConsentChanged)
+           | ConsentChanged | NurtureSignal)

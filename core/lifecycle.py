@@ -49,6 +49,7 @@ __all__ = [
     "snapshot",
     "Snapshot",
     "Trigger",
+    "entered",
     "temperature",
     "OPEN_STAGES",
     "PROMOTABLE",
@@ -128,7 +129,7 @@ def bant_as_of(state: LeadState, models: ModelSet, at: float) -> BantVerdict:
     return bant_verdict(facts, models.primary.lifecycle.bant.hold_back_on)
 
 
-def _entered(state: LeadState, stage: str) -> float | None:
+def entered(state: LeadState, stage: str) -> float | None:
     """When the lead last entered ``stage`` (from another stage)."""
     return next((entry["at"] for entry in reversed(state.history)
                  if entry["to"] == stage and entry["from"] != stage), None)
@@ -142,7 +143,7 @@ def _bant_qualifies(state: LeadState, models: ModelSet, grade: str, bant: BantVe
         return False
     if state.stage != Stage.RECYCLED:
         return True
-    since = _entered(state, Stage.RECYCLED)
+    since = entered(state, Stage.RECYCLED)
     return since is None or max(stamp[0] for stamp in state.bant_stamps.values()) > since
 
 

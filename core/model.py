@@ -369,6 +369,11 @@ class Lifecycle(_Strict):
     recycle_after_days: float | None = Field(
         default=90.0, gt=0, description="an MQL or SAL without touchpoints this long is recycled"
     )
+    stall_after_days: float | None = Field(
+        default=30.0, gt=0,
+        description="an MGL that has not moved on this long after it became one gets a stalled "
+        "nurture signal (once per time it became an MGL); none = no stall signals",
+    )
     lost_cool_off_days: float | None = Field(
         default=180.0, gt=0,
         description="a lost lead goes back to nurturing (lost → recycled, reason nurture) this "

@@ -12,6 +12,7 @@ from leadstream.schemas.dlq import DlqRecord
 from leadstream.schemas.feedback import FeedbackIn
 from leadstream.schemas.commands import CommandIn
 from leadstream.schemas.handover import HandoverRecord
+from leadstream.schemas.nurture import NurtureEvent
 from leadstream.schemas.touchpoints import TouchpointIn
 
 __all__ = ["json_schemas", "write_json_schemas", "SCHEMA_DIR"]
@@ -27,6 +28,7 @@ def json_schemas() -> dict[str, dict[str, Any]]:
         "handover.schema.json": TypeAdapter(HandoverRecord).json_schema(),
         "command.schema.json": TypeAdapter(CommandIn).json_schema(),
         "dlq.schema.json": DlqRecord.model_json_schema(),
+        "nurture.schema.json": NurtureEvent.model_json_schema(),
     }
 
 

@@ -43,6 +43,7 @@ class Pipeline:
     commands: TopicT
     lead_messages: TopicT
     handover: TopicT
+    nurture: TopicT
     dlq: TopicT
     leads: TableT[bytes, bytes]  # lead id → encoded LeadState
     deadlines: TableT[bytes, bytes]  # lead id → next tick time (see services.deadlines)
@@ -151,6 +152,7 @@ def build_pipeline(settings: Settings, models: ScoringModel | ModelSet) -> Pipel
         commands=app.topic(settings.topics.commands, **raw),
         lead_messages=app.topic(lead_messages_topic(settings), internal=True, **raw),
         handover=app.topic(settings.topics.handover, **raw),
+        nurture=app.topic(settings.topics.nurture, **raw),
         dlq=app.topic(settings.topics.dlq, **raw),
         leads=leads,
         deadlines=_bytes_table(app, settings, DEADLINES_TABLE, share=8),  # 16 bytes per entry

@@ -27,7 +27,8 @@ log = logging.getLogger(__name__)
 
 def external_topics(settings: Settings) -> list[str]:
     topics = settings.topics
-    return [*topics.touchpoints, topics.handover, topics.dlq, topics.feedback, topics.commands]
+    return [*topics.touchpoints, topics.handover, topics.nurture, topics.dlq, topics.feedback,
+            topics.commands]
 
 
 _DAY_MS = 86_400_000
@@ -57,6 +58,7 @@ def topic_plan(settings: Settings) -> list[TopicSpec]:
         TopicSpec(t.feedback, n, rf, dict(delete), "input: CRM verdicts"),
         TopicSpec(t.commands, n, rf, dict(delete), "input: operator commands"),
         TopicSpec(t.handover, n, rf, dict(delete), "output: the CRM contract"),
+        TopicSpec(t.nurture, n, rf, dict(delete), "output: nurture signals for marketing automation"),
         TopicSpec(t.dlq, n, rf, {**delete, "retention.ms": str(t.dlq_retention_days * _DAY_MS)},
                   "output: rejected input with its reason"),
         TopicSpec(lead_messages_topic(settings), n, rf, {**delete, "retention.ms": str(7 * _DAY_MS)},

@@ -78,7 +78,8 @@ def register_leads(pipeline: Pipeline) -> None:
     reached = pipeline.shortcut.reached
     topics = LeadTopics(handover=pipeline.handover.get_topic_name(),
                         lead_messages=pipeline.lead_messages.get_topic_name(),
-                        dlq=pipeline.dlq.get_topic_name())
+                        dlq=pipeline.dlq.get_topic_name(),
+                        nurture=pipeline.nurture.get_topic_name())
     report = _Reporter(pipeline.metrics)
 
     async def leads(tp: Partition, records: list[InputRecord], commit: FetchCommit) -> None:
@@ -148,3 +149,5 @@ class _Reporter:
             metrics.identity_events.labels(kind=kind).inc(n)
         for (scope, status), n in counts.consent.items():
             metrics.consent_events.labels(scope=scope, status=status).inc(n)
+        for signal, n in counts.nurture.items():
+            metrics.nurture_signals.labels(signal=signal).inc(n)

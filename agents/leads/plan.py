@@ -31,6 +31,7 @@ from leadstream.core.apply import apply, next_deadline
 from leadstream.core.emitted import (
     ConsentChanged,
     Counted,
+    NurtureSignal,
     Delete,
     Duplicate,
     Erased,
@@ -57,6 +58,7 @@ from leadstream.streams.encoding.codecs import (
 from leadstream.streams.encoding.mappers import (
     consent_to_handover,
     erased_to_handover,
+    nurture_to_event,
     merged_to_handover,
     transition_to_handover_json,
 )
@@ -109,6 +111,7 @@ class LeadTopics:
     handover: str
     lead_messages: str
     dlq: str
+    nurture: str = "lead-nurture"
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +158,7 @@ class BatchCounts:
     identity_messages: Counter[str] = field(default_factory=Counter)  # note
     identity_events: Counter[str] = field(default_factory=Counter)  # kind
     consent: Counter[tuple[str, str]] = field(default_factory=Counter)  # (scope, status)
+    nurture: Counter[str] = field(default_factory=Counter)  # signal
     cache_hits: int = 0
     cache_misses: int = 0
     #: each scored lead's behaviour score after the batch, as of its last scored touchpoint
@@ -295,6 +299,11 @@ class _Planner:
                         Out(self.topics.handover, item.lead_id.encode(),
                             consent_to_handover(item).model_dump_json().encode()))
                     self.plan.counts.consent[(item.scope, item.status)] += 1
+                case NurtureSignal():
+                    self.plan.outputs.append(
+                        Out(self.topics.nurture, item.lead_id.encode(),
+                            nurture_to_event(item).model_dump_json().encode()))
+                    self.plan.counts.nurture[item.signal] += 1
                 case LeadsMerged():
                     self.plan.outputs.append(
                         Out(self.topics.handover, item.survivor.encode(),

@@ -10,7 +10,7 @@ from typing import Any, get_args
 
 import orjson
 
-from leadstream.core.emitted import ConsentChanged, Erased, LeadsMerged, Transition
+from leadstream.core.emitted import ConsentChanged, Erased, LeadsMerged, NurtureSignal, Transition
 from leadstream.core.lifecycle import snapshot
 from leadstream.core.model import ModelSet
 from leadstream.core.scoring import contributions
@@ -20,6 +20,7 @@ from leadstream.core.state import LeadState
 from leadstream.core.identity import canonical_lead_id, visitor_id
 from leadstream.core.messages import Erase, Feedback, Link, MergeRequest, Touchpoint
 from leadstream.schemas.commands import EraseCommand, MergeCommand
+from leadstream.schemas.nurture import NurtureEvent
 from leadstream.schemas.dlq import DlqHeader, DlqRecord, DlqSource
 from leadstream.schemas.handover import (
     ConsentChangedEvent,
@@ -233,6 +234,15 @@ def consent_to_handover(change: ConsentChanged) -> ConsentChangedEvent:
         scope=change.scope,  # type: ignore[arg-type]
         status=change.status,  # type: ignore[arg-type]
         occurred_at=at, trigger=ConsentTrigger(event_id=change.event_id, occurred_at=at))
+
+
+def nurture_to_event(signal: NurtureSignal) -> NurtureEvent:
+    return NurtureEvent(
+        signal_id=signal.signal_id, lead_id=signal.lead_id,
+        signal=signal.signal,  # type: ignore[arg-type]
+        reason=signal.reason, stage=signal.stage, occurred_at=_utc(signal.occurred_at),
+        trigger_event_id=signal.trigger_event_id, score=signal.score,
+        grade=signal.grade)  # type: ignore[arg-type]
 
 
 def erased_to_handover(erased: Erased) -> ErasedEvent:

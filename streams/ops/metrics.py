@@ -85,6 +85,11 @@ class Metrics:
             "consent_changed events published on the handover topic, by scope (newsletter, "
             "marketing, all, email) and status (opted_out, opted_in, bounced).",
             ["scope", "status"], registry=r)
+        self.nurture_signals = Counter(
+            "leadstream_nurture_signals",
+            "Nurture signals published on the nurture topic, by signal (recycled, went_cold, "
+            "stalled).",
+            ["signal"], registry=r)
         self.state_cache = Counter(
             "leadstream_state_cache_lookups",
             "Lead states the lead handler looked up in its cache of decoded states, by outcome "

@@ -231,3 +231,20 @@ def test_the_planner_imports_no_faust_producer_or_metrics() -> None:
     assert not {name for name in runtime
                 if name.split(".")[0] in {"faust", "mode", "aiokafka", "prometheus_client"}}
     assert not {name for name in runtime if name.startswith("leadstream.streams.ops")}
+
+
+def test_nurture_signals_go_to_the_nurture_topic() -> None:
+    from leadstream.core.messages import Feedback
+    from leadstream.schemas.nurture import NurtureEvent
+
+    store = DictStore()
+    rejected = Feedback(feedback_id="crm-1", lead_id="L1", verdict="rejected",
+                        occurred_at=core_touchpoint(at=7200).occurred_at)
+    plan = plan_batch(_records(core_touchpoint("form_submit", at=0, payload={"form_id": "f"}),
+                               core_touchpoint("demo_request", at=3600), rejected),
+                      store, MODELS, TOPICS, PARTITION)
+    (out,) = [o for o in plan.outputs if o.topic == TOPICS.nurture]
+    event = NurtureEvent.model_validate_json(out.value)
+    assert (out.key, event.signal, event.reason, event.trigger_event_id) == \
+        (b"L1", "recycled", "sales_rejected", "crm-1")
+    assert plan.counts.nurture == {"recycled": 1}

@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from leadstream.core import Feedback, LeadState, ModelSet, Rejected, Tick, Transition, apply, next_deadline
+from leadstream.core.emitted import NurtureSignal
 from leadstream.core.routing import owner_ranking, route
 from leadstream.core.scoring import behaviour_score
 from tests.factories import T0, make_model
@@ -280,7 +281,7 @@ def test_ticks_change_a_lead_exactly_at_its_next_deadline(steps: list[str], gap_
     else:
         assert tick(due - 1.0) == []
         out = tick(due)
-        assert out and all(isinstance(e, Transition) for e in out)
+        assert out and all(isinstance(e, Transition | NurtureSignal) for e in out)
 
 
 def test_repeated_sla_breaches_cycle_through_the_team_and_stay_bounded() -> None:
@@ -412,3 +413,41 @@ def test_bant_rules_are_configurable() -> None:
                         tp("web_visit", at=2, payload={"url": "/pricing"}),
                         tp("form_submit", at=3, payload={"form_id": "f"})], model=off)
     assert state.stage == "mql"
+
+
+def _signals(out: list) -> list[tuple[str, str, str]]:  # type: ignore[type-arg]
+    return [(e.signal, e.reason, e.stage) for e in out if isinstance(e, NurtureSignal)]
+
+
+def test_nurture_signals_for_recycled_cold_and_stalled_leads() -> None:
+    # rejected by sales → recycled
+    state, out = journey([form(CTO), tp("demo_request", at=HOUR), fb("rejected", at=2 * HOUR)])
+    assert _signals(out) == [("recycled", "sales_rejected", "recycled")]
+    # an idle MQL goes cold
+    state, _ = journey([form(CTO), tp("demo_request")])
+    _, out = apply(state, Tick("t", "L1", T0.timestamp() + 31 * DAY), MODEL)
+    assert _signals(out) == [("went_cold", "went_cold", "recycled")]
+    # an MGL that does not move on: one stalled signal per time it became an MGL
+    state, _ = journey([form(CTO)])
+    due = next_deadline(state, MODEL)
+    assert due == T0.timestamp() + 30 * DAY  # the default stall_after_days
+    state, out = apply(state, Tick("stall", "L1", due), MODEL)
+    (stalled,) = [e for e in out if isinstance(e, NurtureSignal)]
+    assert (stalled.signal, stalled.reason, stalled.occurred_at) == ("stalled", "no_progress", due)
+    assert moves(out) == [] and state.stage == "mgl"
+    _, again = apply(state, Tick("later", "L1", due + DAY), MODEL)
+    assert _signals(again) == []
+    # a lost lead cooled off
+    state, _ = _lost()
+    _, out = apply(state, Tick("due", "L1", next_deadline(state, MODEL)), MODEL)
+    assert _signals(out) == [("recycled", "nurture", "recycled")]
+
+
+def test_a_replayed_trigger_re_publishes_the_same_nurture_signal() -> None:
+    messages = [form(CTO), tp("demo_request", at=HOUR), fb("rejected", at=2 * HOUR)]
+    state, out = journey(messages)
+    _, replayed = apply(state, messages[-1], MODEL)
+    ids = [e.signal_id for e in out if isinstance(e, NurtureSignal)]
+    assert ids and [e.signal_id for e in replayed if isinstance(e, NurtureSignal)] == ids
+    _, other_order = journey(messages)
+    assert [e.signal_id for e in other_order if isinstance(e, NurtureSignal)] == ids

@@ -13,6 +13,7 @@ from leadstream.exceptions import RejectedMessage
 from leadstream.schemas.commands import parse_command
 from leadstream.schemas.dlq import DlqRecord
 from leadstream.schemas.feedback import parse_feedback
+from leadstream.schemas.nurture import NurtureEvent
 from leadstream.schemas.handover import (ConsentChangedEvent, ErasedEvent, HandoverEvent,
                                          LeadsMergedEvent)
 from leadstream.schemas.touchpoints import parse_touchpoint
@@ -32,7 +33,7 @@ def _accepted_by(text: str) -> list[str]:
         except RejectedMessage:
             pass
     models: tuple[type[BaseModel], ...] = (HandoverEvent, LeadsMergedEvent, ErasedEvent,
-                                          ConsentChangedEvent, DlqRecord)
+                                          ConsentChangedEvent, NurtureEvent, DlqRecord)
     for model in models:
         try:
             model.model_validate_json(text)
