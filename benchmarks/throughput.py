@@ -198,6 +198,7 @@ def _env(app_id: str) -> dict[str, str]:
         "LEADSTREAM__APP_ID": app_id,
         "LEADSTREAM__TOPICS__TOUCHPOINTS": f"{app_id}-in",
         "LEADSTREAM__TOPICS__HANDOVER": f"{app_id}-out",
+        "LEADSTREAM__TOPICS__NURTURE": f"{app_id}-nurture",
         "LEADSTREAM__TOPICS__DLQ": f"{app_id}-dlq",
         "LEADSTREAM__LOG__LEVEL": "info",  # Faust logs "Worker ready" at info; quiet after it
         "LEADSTREAM__WEB__AUTH": "none",  # the benchmarks read /metrics only (never authenticated)

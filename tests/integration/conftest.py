@@ -67,7 +67,8 @@ class Deployment:
 
     @property
     def topics(self) -> dict[str, str]:
-        return {k: f"{self.name}-{k}" for k in ("touchpoints", "handover", "dlq", "feedback", "commands")}
+        return {k: f"{self.name}-{k}"
+                for k in ("touchpoints", "handover", "nurture", "dlq", "feedback", "commands")}
 
     @property
     def env(self) -> dict[str, str]:
@@ -76,6 +77,7 @@ class Deployment:
             "LEADSTREAM__APP_ID": self.name,
             "LEADSTREAM__TOPICS__TOUCHPOINTS": t["touchpoints"],
             "LEADSTREAM__TOPICS__HANDOVER": t["handover"],
+            "LEADSTREAM__TOPICS__NURTURE": t["nurture"],
             "LEADSTREAM__TOPICS__DLQ": t["dlq"],
             "LEADSTREAM__TOPICS__FEEDBACK": t["feedback"],
             "LEADSTREAM__TOPICS__COMMANDS": t["commands"],
