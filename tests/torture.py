@@ -37,7 +37,8 @@ from leadstream.broker.high_watermarks import high_watermarks
 from leadstream.config.model_loader import DEFAULT_MODEL_PATH, load_models
 from leadstream.config.settings import HygieneSettings
 from leadstream.core.apply import apply
-from leadstream.core.emitted import ConsentChanged, Delete, LeadsMerged, Rejected, Send, Transition
+from leadstream.core.emitted import (ConsentChanged, Delete, LeadsMerged, NurtureSignal, Rejected,
+                                     Send, Transition)
 from leadstream.core.model import ModelSet
 from leadstream.core.state import LeadState
 from leadstream.demo.observe import counter_total, scrape
@@ -78,6 +79,7 @@ class Reference:
         self.states: dict[str, LeadState] = {}
         self.erased: dict[str, int] = {}  # lead id → erasure count (the worker's tombstones)
         self.transitions: dict[str, str] = {}  # id → handover JSON
+        self.signals: set[str] = set()  # nurture signal ids
         #: handover records an uninterrupted run publishes (a re-sent trigger re-publishes)
         self.published = 0
         self.rejected: Counter[str] = Counter()
@@ -113,6 +115,8 @@ class Reference:
                         self.transitions[item.transition_id] = transition_to_handover(item).model_dump_json()
                     elif isinstance(item, ConsentChanged):  # compared like transitions, by id
                         self.transitions[item.change_id] = consent_to_handover(item).model_dump_json()
+                    elif isinstance(item, NurtureSignal):
+                        self.signals.add(item.signal_id)
                     elif isinstance(item, Rejected):
                         self.rejected[f"leads:{item.kind}"] += 1
                     elif isinstance(item, Send):
@@ -350,6 +354,9 @@ class Outcome:
     handover_duplicates: int
     duplicates_differing: list[str]
     dlq_by_stage_kind: Counter[str]
+    #: nurture signal ids the pure core publishes that the worker did not, and the reverse
+    missing_signals: set[str] = field(default_factory=set)
+    unexpected_signals: set[str] = field(default_factory=set)
 
 
 def check_outcome(deployment: Any, reference: Reference) -> Outcome:
@@ -378,7 +385,12 @@ def check_outcome(deployment: Any, reference: Reference) -> Outcome:
     for stage, kind, _ in positions:
         source = "touchpoints" if stage == "ingest" else ("feedback" if stage == "feedback" else "leads")
         dlq_counts[f"{source}:{kind}"] += 1
+    signals = {json.loads(m.value)["signal_id"]
+               for m in deployment.consume("nurture", count=len(reference.signals), settle=1.0,
+                                           timeout=30.0)}
     return Outcome(
+        missing_signals=reference.signals - signals,
+        unexpected_signals=signals - reference.signals,
         lead_mismatches=mismatches,
         missing_transitions=set(reference.transitions) - set(first),
         unexpected_transitions=set(first) - set(reference.transitions),
@@ -423,7 +435,8 @@ def _main() -> int:  # pragma: no cover - the long run, see module docstring
             for m in deployment.consume(lead_messages_topic(deployment.settings()), count=1,
                                         settle=3.0))
     ok = not (outcome.lead_mismatches or outcome.missing_transitions or outcome.unexpected_transitions
-              or outcome.duplicates_differing) and outcome.dlq_by_stage_kind == reference.rejected
+              or outcome.duplicates_differing or outcome.missing_signals
+              or outcome.unexpected_signals) and outcome.dlq_by_stage_kind == reference.rejected
     print(json.dumps({
         "ok": ok, "touchpoints": args.touchpoints, "leads": len(reference.states),
         "log": {"malformed": log.malformed, "duplicates": log.duplicates, "late": log.late,

@@ -44,5 +44,6 @@ def test_a_30_second_broker_stall_changes_nothing(deployment: Deployment) -> Non
                       "handover_duplicates": outcome.handover_duplicates}))
     assert outcome.lead_mismatches == []
     assert outcome.missing_transitions == set() and outcome.unexpected_transitions == set()
+    assert outcome.missing_signals == set() and outcome.unexpected_signals == set()  # lead-nurture
     assert outcome.duplicates_differing == []
     assert outcome.dlq_by_stage_kind == reference.rejected

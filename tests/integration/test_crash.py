@@ -48,6 +48,7 @@ def test_five_kills_change_nothing(deployment: Deployment) -> None:
     assert report.forwarded_at_ingest > 0
     assert outcome.lead_mismatches == []
     assert outcome.missing_transitions == set() and outcome.unexpected_transitions == set()
+    assert outcome.missing_signals == set() and outcome.unexpected_signals == set()  # lead-nurture
     assert outcome.duplicates_differing == []  # a re-published transition is byte-identical
     assert outcome.dlq_by_stage_kind == reference.rejected
 
@@ -58,6 +59,7 @@ def test_an_uninterrupted_run_matches_the_reference(deployment: Deployment) -> N
     outcome = check_outcome(deployment, reference)
     assert outcome.lead_mismatches == []
     assert outcome.missing_transitions == set() and outcome.unexpected_transitions == set()
+    assert outcome.missing_signals == set() and outcome.unexpected_signals == set()  # lead-nurture
     # only the log's own re-sent triggers re-publish (same id, same bytes)
     assert outcome.handover_records == reference.published
     assert outcome.duplicates_differing == []

@@ -58,6 +58,7 @@ def test_the_survivor_takes_over_and_nothing_changes(deployment: Deployment) -> 
     print(json.dumps({"takeover_s": round(takeover, 1), "handover_duplicates": outcome.handover_duplicates}))
     assert outcome.lead_mismatches == []
     assert outcome.missing_transitions == set() and outcome.unexpected_transitions == set()
+    assert outcome.missing_signals == set() and outcome.unexpected_signals == set()  # lead-nurture
     assert outcome.duplicates_differing == []
     assert outcome.dlq_by_stage_kind == reference.rejected
 
