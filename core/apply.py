@@ -60,8 +60,8 @@ def apply(
     if state is not None and state.merged_into is not None:
         return state, identity_flow.forward(state, message)
     before = _published_consent(state)
-    replayed = state is not None and _message_id(message) is not None and \
-        state.has_seen(_message_id(message))  # type: ignore[arg-type]
+    message_id = _message_id(message)
+    replayed = state is not None and message_id is not None and state.has_seen(message_id)
     state, emitted = _dispatch(state, message, models, generation)
     if state is not None and (state.consent or before):
         emitted.extend(_consent_events(state, message, before, replayed, emitted))
@@ -350,8 +350,7 @@ def _nurture_at(state: LeadState, lifecycle: Lifecycle) -> float | None:
     """When a lost lead goes back to nurturing: the cool-off after the time it was lost."""
     if state.stage != Stage.LOST or lifecycle.lost_cool_off_days is None:
         return None
-    lost_at = next((entry["at"] for entry in reversed(state.history)
-                    if entry["to"] == Stage.LOST and entry["from"] != Stage.LOST), None)
+    lost_at = entered(state, Stage.LOST)
     return None if lost_at is None else lost_at + lifecycle.lost_cool_off_days * _DAY
 
 

@@ -125,6 +125,8 @@ def snapshot(state: LeadState, models: ModelSet, at: float) -> Snapshot:
 
 def bant_as_of(state: LeadState, models: ModelSet, at: float) -> BantVerdict:
     """The lead's BANT verdict with the facts as they stood at event time ``at``."""
+    if not state.bant:  # most leads: nothing to look up on every touchpoint
+        return _NO_BANT
     facts = profile_as_of(state.bant, state.bant_stamps, state.bant_history, at)
     return bant_verdict(facts, models.primary.lifecycle.bant.hold_back_on)
 
@@ -256,7 +258,7 @@ def _promote(
     elif consent.blocks_score_promotion(state.consent, at):
         return []
     else:
-        bant = bant_as_of(state, models, at) if state.bant else _NO_BANT
+        bant = bant_as_of(state, models, at)
         if _bant_qualifies(state, models, grade, bant):
             reason = "bant_qualified"
         elif bant.status == "held_back":
@@ -317,7 +319,7 @@ def catch_up(state: LeadState, models: ModelSet, *, since: float, trigger: Trigg
                 break
             if consent.blocks_score_promotion(state.consent, at):
                 continue
-            bant = bant_as_of(state, models, at) if state.bant else _NO_BANT
+            bant = bant_as_of(state, models, at)
             if _bant_qualifies(state, models, grade_at(at), bant):
                 promote = (at, "bant_qualified")
                 break

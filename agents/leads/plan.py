@@ -111,7 +111,7 @@ class LeadTopics:
     handover: str
     lead_messages: str
     dlq: str
-    nurture: str = "lead-nurture"
+    nurture: str
 
 
 @dataclass(frozen=True, slots=True)

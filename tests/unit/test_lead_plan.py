@@ -35,7 +35,8 @@ from leadstream.streams.services.funnel import decode_counts, stats_key
 from tests.factories import core_link, core_touchpoint, make_model
 
 MODELS = ModelSet.of(make_model())
-TOPICS = LeadTopics(handover="handover", lead_messages="lead-messages", dlq="dlq")
+TOPICS = LeadTopics(handover="handover", lead_messages="lead-messages", dlq="dlq",
+                    nurture="nurture")
 PARTITION = 3
 
 
