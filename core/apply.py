@@ -7,6 +7,7 @@ from typing import Any
 from leadstream.core.emitted import (
     ConsentChanged,
     Counted,
+    Delete,
     NurtureSignal,
     Duplicate,
     Emitted,
@@ -17,8 +18,8 @@ from leadstream.core.emitted import (
 )
 from leadstream.core.lifecycle import (OPEN_STAGES, Trigger, advance_on_touchpoint, entered,
                                        move, re_evaluate, snapshot)
-from leadstream.core.messages import Absorb, Feedback, Message, Tick, Touchpoint
-from leadstream.core import consent, identity_flow
+from leadstream.core.messages import Absorb, Feedback, Link, Message, Tick, Touchpoint
+from leadstream.core import consent, identity_flow, updates
 from leadstream.core.model import BehaviourRule, Lifecycle, ModelSet, ScoringModel
 from leadstream.core.profile import BANT_FIELDS, merge_latest
 from leadstream.core.routing import next_owner
@@ -65,9 +66,34 @@ def apply(
     state, emitted = _dispatch(state, message, models, generation)
     if state is not None and (state.consent or before):
         emitted.extend(_consent_events(state, message, before, replayed, emitted))
+    if state is not None and not replayed and _known(state):
+        emitted.extend(_lead_updates(state, message, models, emitted))
     if state is not None:
         emitted.extend(_recycled_signals(state, models, emitted))
+        if isinstance(message, Tick) and not replayed \
+                and any(isinstance(item, Transition) for item in emitted):
+            # so that the tick, re-sent after a crash, re-publishes its transitions (a tick
+            # that changed nothing is not remembered: it would only crowd the dedupe window)
+            state.remember(message.tick_id, message.now)
     return state, emitted
+
+
+def _lead_updates(state: LeadState, message: Message, models: ModelSet,
+                  emitted: list[Emitted]) -> list[Emitted]:
+    """Remember what this message published; publish a change of the lead's view it made (or one
+    held back until now, on a tick) as a ``lead_updated`` (core/updates.py)."""
+    updates.record(state, models, emitted)
+    if isinstance(message, Tick):
+        due = updates.due_at(state)
+        if due is None or message.now < due:
+            return []
+        return updates.lead_changed(state, models, Trigger(message.tick_id, "tick", message.now))
+    if any(isinstance(item, (Rejected, Duplicate, Delete)) for item in emitted):
+        return []
+    at = _message_time(message)
+    clock = at if state.last_event_at is None else max(at, state.last_event_at)
+    return updates.lead_changed(state, models, Trigger(_trigger_id(message), _trigger_type(message),
+                                                        clock))
 
 
 def _recycled_signals(state: LeadState, models: ModelSet, emitted: list[Emitted]) -> list[Emitted]:
@@ -107,11 +133,45 @@ def _known(state: LeadState | None) -> bool:
 
 
 def _message_id(message: Message) -> str | None:
+    """The id a lead remembers ``message`` by, if it dedupes it."""
     if isinstance(message, Touchpoint):
         return message.event_id
     if isinstance(message, Absorb):
         return message.absorb_id
+    if isinstance(message, Feedback):
+        return message.feedback_id
+    if isinstance(message, Tick):
+        return message.tick_id
     return None
+
+
+def _message_time(message: Message) -> float:
+    if isinstance(message, Touchpoint | Feedback):
+        return message.occurred_at
+    if isinstance(message, Tick):
+        return message.now
+    if isinstance(message, Link):
+        return message.touchpoint.occurred_at
+    return message.at
+
+
+def _trigger_id(message: Message) -> str:
+    if isinstance(message, Absorb) and message.then is not None:
+        return message.then.event_id
+    found = _message_id(message)
+    if found is not None:
+        return found
+    if isinstance(message, Link):
+        return message.touchpoint.event_id
+    return getattr(message, "merge_id", None) or getattr(message, "erase_id", "")
+
+
+def _trigger_type(message: Message) -> str:
+    if isinstance(message, Touchpoint):
+        return message.type
+    if isinstance(message, Absorb) and message.then is not None:
+        return message.then.type
+    return {Feedback: "feedback", Tick: "tick", Absorb: "merge"}.get(type(message), "merge")
 
 
 def _published_consent(state: LeadState | None) -> frozenset[tuple[float, str, str, str]] | None:
@@ -326,7 +386,8 @@ def next_deadline(state: LeadState, model: ScoringModel | ModelSet) -> float | N
     """
     lifecycle = ModelSet.of(model).primary.lifecycle
     due = [at for at in (_cold_at(state, lifecycle), _sla_at(state, lifecycle),
-                         _nurture_at(state, lifecycle), _stalled_at(state, lifecycle))
+                         _nurture_at(state, lifecycle), _stalled_at(state, lifecycle),
+                         updates.due_at(state))
            if at is not None]
     return min(due) if due else None
 
@@ -391,6 +452,8 @@ def _tick(state: LeadState | None, message: Tick, models: ModelSet) -> tuple[Lea
     """Time-driven changes. Idempotent without dedupe: each check changes what it checks."""
     if state is None:
         return None, []
+    if state.has_seen(message.tick_id):  # re-sent after a crash: re-publish what it caused
+        return state, [Transition.from_json(text) for text in state.kept_for(message.tick_id)]
     now = message.now
     out: list[Emitted] = list(
         re_evaluate(state, models, Trigger(message.tick_id, "tick", now))

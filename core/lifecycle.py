@@ -19,6 +19,8 @@ Reason codes on transitions:
 ``sla_breach``               (mql stays mql) not accepted within ``sla_hours``; re-routed
 ``history_linked``           (stage unchanged, kind ``lead_updated``) a visitor's history joined a
                              lead that was known already: the CRM gets the corrected view
+``lead_changed``             (stage unchanged, kind ``lead_updated``) the lead's view changed since
+                             its last handover event (core/updates.py); ``detail`` names what
 ===========================  ==========================================================
 """
 
@@ -174,9 +176,11 @@ def move(
     kind: str = "stage_transition",
     detail: str | None = None,
     routing_extra: dict[str, Any] | None = None,
+    view_at: float | None = None,
 ) -> Transition:
     """Record a transition (or, with ``kind='sla_breach'``, a breach; with ``kind='lead_updated'``,
-    an update of an unchanged stage) and return its event.
+    an update of an unchanged stage) and return its event. ``view_at``: the event time its
+    scores are taken at (default: the later of its own and the lead's newest event).
 
     An update's id names its trigger (the message that changed the lead), not a count: how many
     updates a lead gets depends on the order its messages arrive in, its transitions' ids do not.
@@ -186,7 +190,7 @@ def move(
     entry = state.stage_entries.get(label, 0) + 1
     tid = (transition_id(state.lead_id, f"{label}\x1f{trigger_id}", 1, state.generation)
            if kind == "lead_updated" else transition_id(state.lead_id, label, entry, state.generation))
-    score_at = max(at, state.last_event_at or at)
+    score_at = max(at, state.last_event_at or at) if view_at is None else view_at
     if to == Stage.MQL and kind == "stage_transition":
         state.routing = route(state.lead_id, state.profile, models.primary)
         state.mql_since = at

@@ -33,6 +33,7 @@ __all__ = [
     "Temperature",
     "MqlGuard",
     "BantRules",
+    "UpdateRules",
     "Lifecycle",
     "RoutingRule",
     "Team",
@@ -343,9 +344,29 @@ class BantRules(_Strict):
     )
 
 
+class UpdateRules(_Strict):
+    """When a known lead's view changed enough to publish a ``lead_updated`` (core/updates.py)."""
+
+    interval_minutes: float | None = Field(
+        default=15.0, gt=0,
+        description="at most one lead_updated (reason lead_changed) per lead within this much "
+        "event time; a change inside it is published when it ends. null: no such updates",
+    )
+    score_change: float = Field(
+        default=10.0, gt=0,
+        description="a behaviour score this far from the last published one is a change (a new "
+        "engagement band, grade, temperature, owner, BANT or profile always is)",
+    )
+
+    @property
+    def interval_seconds(self) -> float | None:
+        return None if self.interval_minutes is None else self.interval_minutes * 60.0
+
+
 class Lifecycle(_Strict):
     mql: MqlGuard = Field(default_factory=MqlGuard)
     bant: BantRules = Field(default_factory=BantRules)
+    updates: UpdateRules = Field(default_factory=UpdateRules)
     hand_raiser_types: tuple[str, ...] = Field(
         default=("demo_request", "callback_request"),
         description="touchpoint types that make a known lead an MQL at once (fast lane)",

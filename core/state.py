@@ -108,6 +108,11 @@ class LeadState:
     merged_into: str | None = None
     # how often this id was erased before this state began (part of its transition ids)
     generation: int = 0
+    # the view its last handover event carried, when its last lead_updated was (event time), and
+    # when a change held back by the update interval is due (core/updates.py)
+    published: list[Any] = field(default_factory=list)
+    updated_at: float | None = None
+    update_due: float | None = None
 
     def has_seen(self, event_id: str) -> bool:
         return event_key(event_id) in self.seen
@@ -182,5 +187,6 @@ def _upgrade_to_6(values: dict[str, Any], data: dict[str, Any]) -> None:
 # dataclasses.fields() is slow enough to show in a profile of the lead handler
 _FIELD_NAMES = tuple(f.name for f in fields(LeadState))
 #: fields whose empty default most states keep: written only when set
-_SPARSE_FIELDS = ("profile_history", "bant_history", "consent", "hand_raises", "generation")
+_SPARSE_FIELDS = ("profile_history", "bant_history", "consent", "hand_raises", "generation",
+                  "published", "updated_at", "update_due")
 _DENSE_FIELDS = tuple(name for name in _FIELD_NAMES if name not in _SPARSE_FIELDS)

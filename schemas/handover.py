@@ -71,8 +71,11 @@ class HandoverEvent(_Out):
     schema_version: Literal[1] = SCHEMA_VERSION
     kind: Literal["stage_transition", "sla_breach", "lead_updated"] = Field(
         description="sla_breach: an MQL not accepted within the SLA, re-routed (stage unchanged); "
-        "lead_updated: the lead changed without changing stage (reason history_linked: a "
-        "visitor's history joined a lead handed over before), the same snapshot as a transition"
+        "lead_updated: the lead changed without changing stage, the same snapshot as a "
+        "transition (reason lead_changed: its engagement band, grade, temperature, owner, BANT "
+        "or profile changed, or its score moved by lifecycle.updates.score_change, at most once "
+        "per lifecycle.updates.interval_minutes of event time, detail names what changed; reason "
+        "history_linked: a visitor's history joined a lead handed over before)"
     )
     transition_id: str = Field(description="deterministic id; upsert key for consumers")
     lead_id: str
@@ -85,7 +88,10 @@ class HandoverEvent(_Out):
     from_stage: str
     to_stage: str
     reason: str = Field(description="reason code, e.g. contact_identified, score_threshold")
-    detail: str | None = Field(default=None, description="e.g. the CRM's rejection reason code")
+    detail: str | None = Field(
+        default=None,
+        description="e.g. the CRM's rejection reason code; for lead_changed, what changed, comma "
+        "separated: score, band, grade, temperature, owner, bant_status, bant, profile")
     occurred_at: datetime = Field(description="event time of the triggering touchpoint")
     trigger: Trigger
     score: float = Field(description="behaviour score (primary model) at the transition")

@@ -47,6 +47,8 @@ def run(
     return states, emitted
 
 
-def transitions(emitted: Iterable[Emitted]) -> list[tuple[str, str, str]]:
-    """``(from, to, reason)`` of each transition, in order."""
-    return [(e.from_stage, e.to_stage, e.reason) for e in emitted if isinstance(e, Transition)]
+def transitions(emitted: Iterable[Emitted], *, updates: bool = False) -> list[tuple[str, str, str]]:
+    """``(from, to, reason)`` of each transition, in order; ``lead_changed`` updates (which follow
+    most touchpoints of a known lead) only with ``updates``."""
+    return [(e.from_stage, e.to_stage, e.reason) for e in emitted
+            if isinstance(e, Transition) and (updates or e.reason != "lead_changed")]
