@@ -16,8 +16,9 @@ from leadstream.core.emitted import (
     consent_change_id,
     nurture_signal_id,
 )
-from leadstream.core.lifecycle import (OPEN_STAGES, Trigger, advance_on_touchpoint, entered,
-                                       move, re_evaluate, snapshot)
+from leadstream.core.fit import disqualifying_rules
+from leadstream.core.lifecycle import (OPEN_STAGES, WAIVED, Trigger, advance_on_touchpoint, entered,
+                                       move, re_evaluate, snapshot, waived_rules)
 from leadstream.core.messages import Absorb, Feedback, Link, Message, Tick, Touchpoint
 from leadstream.core import consent, identity_flow, updates
 from leadstream.core.model import BehaviourRule, Lifecycle, ModelSet, ScoringModel
@@ -38,6 +39,7 @@ VERDICT_RULES: dict[str, tuple[frozenset[str], str, str]] = {
     "won": (frozenset({"sql"}), "won", "closed_won"),
     "lost": (frozenset({"sal", "sql"}), "lost", "closed_lost"),
     "disqualified": (OPEN_STAGES - {"visitor"}, "disqualified", "sales_disqualified"),
+    "reinstated": (frozenset({"disqualified"}), "recycled", "sales_reinstated"),
 }
 _DAY = 86400.0
 _STALLED = "stalled"  # stage_entries key: the MGL entry a stall was signalled for
@@ -368,6 +370,11 @@ def _feedback(
                  state.bant_history)
     if message.verdict == "accepted" and message.owner:
         state.routing = {**state.routing, "owner": message.owner}
+    if message.verdict == "reinstated":
+        # a person overruled the profile: the rules that match it now no longer disqualify
+        waived = sorted({*waived_rules(state), *disqualifying_rules(state.profile, models.primary)})
+        if waived:
+            state.flags[WAIVED] = waived
     if state.stage == Stage.MQL:
         state.mql_since = None
     transition = move(state, models, to, reason,

@@ -15,6 +15,8 @@ Reason codes on transitions:
 ``closed_won``               sql → won (CRM)
 ``closed_lost``              sal/sql → lost (CRM)
 ``sales_disqualified``       any open stage → disqualified (CRM)
+``sales_reinstated``         disqualified → recycled (CRM verdict ``reinstated``): the fit rules
+                             that disqualified it no longer do
 ``went_cold``                mql/sal → recycled: no touchpoint for ``recycle_after_days``
 ``sla_breach``               (mql stays mql) not accepted within ``sla_hours``; re-routed
 ``history_linked``           (stage unchanged, kind ``lead_updated``) a visitor's history joined a
@@ -55,6 +57,8 @@ __all__ = [
     "temperature",
     "OPEN_STAGES",
     "PROMOTABLE",
+    "WAIVED",
+    "waived_rules",
 ]
 
 _TOP_CONTRIBUTORS = 5
@@ -237,12 +241,20 @@ def move(
     return transition
 
 
+#: ``LeadState.flags`` key: the disqualifying fit rules a CRM overruled by reinstating the lead
+WAIVED = "waived_rules"
+
+
+def waived_rules(state: LeadState) -> list[str]:
+    return state.flags.get(WAIVED) or []
+
+
 def _disqualify_if_ruled(
     state: LeadState, models: ModelSet, reason: str, trigger: Trigger
 ) -> list[Transition]:
     if state.stage not in OPEN_STAGES or state.stage == Stage.VISITOR:
         return []
-    rule_id = disqualifying_rule(state.profile, models.primary)
+    rule_id = disqualifying_rule(state.profile, models.primary, waived_rules(state))
     if rule_id is None:
         return []
     return [move(state, models, Stage.DISQUALIFIED, reason, trigger, detail=rule_id)]
@@ -299,6 +311,7 @@ def catch_up(state: LeadState, models: ModelSet, *, since: float, trigger: Trigg
         return []
 
     profiles: dict[float, Mapping[str, Any]] = {}  # a candidate is graded and checked once each
+    waived = waived_rules(state)
 
     def profile_at(at: float) -> Mapping[str, Any]:
         if at not in profiles:
@@ -310,7 +323,7 @@ def catch_up(state: LeadState, models: ModelSet, *, since: float, trigger: Trigg
         return primary.fit.grade(fit_points(profile_at(at), primary))
 
     def disqualified_at(at: float) -> str | None:
-        return disqualifying_rule(profile_at(at), primary)
+        return disqualifying_rule(profile_at(at), primary, waived)
 
     promote: tuple[float, str] | None = None
     for at in raises:

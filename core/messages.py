@@ -25,7 +25,7 @@ __all__ = [
     "VERDICTS",
 ]
 
-VERDICTS = ("accepted", "rejected", "qualified", "won", "lost", "disqualified")
+VERDICTS = ("accepted", "rejected", "qualified", "won", "lost", "disqualified", "reinstated")
 
 
 @quick_init

@@ -23,7 +23,11 @@ class FeedbackIn(BaseModel):
     lead_id: Id = Field(
         description="the canonical lead id from the handover event"
     )
-    verdict: Literal["accepted", "rejected", "qualified", "won", "lost", "disqualified"]
+    verdict: Literal["accepted", "rejected", "qualified", "won", "lost", "disqualified",
+                     "reinstated"] = Field(
+        description="accepted (mql → sal), rejected (mql/sal → recycled), qualified (sal → sql), "
+        "won (sql → won), lost (sal/sql → lost), disqualified (any open stage → disqualified), "
+        "reinstated (disqualified → recycled; the fit rules that disqualified it are waived)")
     occurred_at: EventTime
     reason: Annotated[str, Field(pattern=r"^[a-z0-9_]{1,64}$")] | None = Field(
         default=None, description="a short code, e.g. no_budget, wrong_contact"

@@ -453,3 +453,23 @@ def test_a_replayed_trigger_re_publishes_the_same_nurture_signal() -> None:
     assert ids and [e.signal_id for e in replayed if isinstance(e, NurtureSignal)] == ids
     _, other_order = journey(messages)
     assert [e.signal_id for e in other_order if isinstance(e, NurtureSignal)] == ids
+
+
+def test_a_reinstated_lead_goes_back_to_nurturing_and_its_rule_no_longer_disqualifies() -> None:
+    """``disqualified`` is terminal unless the CRM reinstates the lead (verdict ``reinstated``):
+    it is recycled, and the fit rule that disqualified it is waived, so its next touchpoints do
+    not disqualify it again; new engagement makes it an MQL like any recycled lead."""
+    competitor = {**CTO, "email_domain": "rival.example"}  # a partner, the CRM knows better
+    state, out = journey([form(competitor), tp("demo_request", at=HOUR)])
+    assert state.stage == "disqualified"
+    assert fb("reinstated").verdict == "reinstated"
+    state, out = apply(state, fb("reinstated", at=DAY, reason="partner"), MODEL)
+    assert moves(out) == [("disqualified", "recycled", "sales_reinstated")]
+    assert [e.signal for e in out if isinstance(e, NurtureSignal)] == ["recycled"]
+    state, out = apply(state, form(competitor, at=2 * DAY), MODEL)
+    assert state.stage == "recycled"  # the waived rule does not fire again
+    state, out = apply(state, tp("demo_request", at=3 * DAY), MODEL)
+    assert moves(out) == [("recycled", "mql", "hand_raiser")]
+    # a verdict for a lead that is not disqualified is impossible
+    state, out = apply(state, fb("reinstated", at=4 * DAY), MODEL)
+    assert [e.kind for e in out if isinstance(e, Rejected)] == ["impossible_verdict"]
