@@ -66,10 +66,12 @@ def apply(
     message_id = _message_id(message)
     replayed = state is not None and message_id is not None and state.has_seen(message_id)
     state, emitted = _dispatch(state, message, models, generation)
+    # a message whose last effect was a transition published the lead's view as it is now
+    fresh = bool(emitted) and isinstance(emitted[-1], Transition) and not isinstance(message, Tick)
     if state is not None and (state.consent or before):
         emitted.extend(_consent_events(state, message, before, replayed, emitted))
     if state is not None and not replayed and _known(state):
-        emitted.extend(_lead_updates(state, message, models, emitted))
+        emitted.extend(_lead_updates(state, message, models, emitted, fresh))
     if state is not None:
         emitted.extend(_recycled_signals(state, models, emitted))
         if isinstance(message, Tick) and not replayed \
@@ -81,21 +83,29 @@ def apply(
 
 
 def _lead_updates(state: LeadState, message: Message, models: ModelSet,
-                  emitted: list[Emitted]) -> list[Emitted]:
+                  emitted: list[Emitted], fresh: bool) -> list[Emitted]:
     """Remember what this message published; publish a change of the lead's view it made (or one
     held back until now, on a tick) as a ``lead_updated`` (core/updates.py)."""
+    if models.primary.lifecycle.updates.interval_minutes is None:
+        return []
     updates.record(state, models, emitted)
+    if fresh:
+        return []
     if isinstance(message, Tick):
         due = updates.due_at(state)
         if due is None or message.now < due:
             return []
-        return updates.lead_changed(state, models, Trigger(message.tick_id, "tick", message.now))
-    if any(isinstance(item, (Rejected, Duplicate, Delete)) for item in emitted):
+        clock = message.now
+    elif any(isinstance(item, Rejected | Duplicate | Delete) for item in emitted):
         return []
-    at = _message_time(message)
-    clock = at if state.last_event_at is None else max(at, state.last_event_at)
-    return updates.lead_changed(state, models, Trigger(_trigger_id(message), _trigger_type(message),
-                                                        clock))
+    else:
+        at = _message_time(message)
+        clock = at if state.last_event_at is None or at > state.last_event_at else state.last_event_at
+    changed = updates.due_changes(state, models, clock)
+    if not changed:
+        return []
+    trigger = Trigger(_trigger_id(message), _trigger_type(message), clock)
+    return [updates.publish(state, models, trigger, changed)]
 
 
 def _recycled_signals(state: LeadState, models: ModelSet, emitted: list[Emitted]) -> list[Emitted]:

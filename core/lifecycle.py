@@ -43,7 +43,7 @@ from leadstream.core.model import ModelSet, ScoringModel
 from leadstream.core.routing import route
 from leadstream.core.scoring import behaviour_score, contributions
 from leadstream.core.stages import Stage
-from leadstream.core.state import HISTORY_LENGTH, OUTBOX_LENGTH, LeadState
+from leadstream.core.state import HISTORY_LENGTH, OUTBOX_LENGTH, UPDATES_KEPT, LeadState
 
 __all__ = [
     "advance_on_touchpoint",
@@ -125,7 +125,8 @@ def snapshot(state: LeadState, models: ModelSet, at: float) -> Snapshot:
             m.name: round(behaviour_score(state.components.get(m.name, {}), m, at), 2)
             for m in models.all
         },
-        bant_status=bant_verdict(state.bant, primary.lifecycle.bant.hold_back_on).status,
+        bant_status=(bant_verdict(state.bant, primary.lifecycle.bant.hold_back_on).status
+                     if state.bant else _NO_BANT.status),
     )
 
 
@@ -231,13 +232,18 @@ def move(
     if to == Stage.RECYCLED and kind == "stage_transition":
         primary_components = state.components.get(models.primary.name, {})
         state.recycled_components = {rule: list(c) for rule, c in primary_components.items()}
-    state.history.append(
-        {"transition_id": transition.transition_id, "from": transition.from_stage, "to": to,
-         "reason": reason, "at": at, "event_id": trigger_id}
-    )
-    del state.history[:-HISTORY_LENGTH]
-    state.outbox.append([transition.trigger_event_id, transition.to_json()])
-    del state.outbox[:-OUTBOX_LENGTH]
+    if kind != "lead_updated":  # the stage history; updates would crowd it out
+        state.history.append(
+            {"transition_id": transition.transition_id, "from": transition.from_stage, "to": to,
+             "reason": reason, "at": at, "event_id": trigger_id}
+        )
+        del state.history[:-HISTORY_LENGTH]
+    if reason == "lead_changed":  # kept apart, so that updates never push a transition out
+        state.kept_updates.append([trigger_id, transition.to_json()])
+        del state.kept_updates[:-UPDATES_KEPT]
+    else:
+        state.outbox.append([trigger_id, transition.to_json()])
+        del state.outbox[:-OUTBOX_LENGTH]
     return transition
 
 

@@ -25,7 +25,7 @@ it like a transition) and decides nothing anew.
 
 from __future__ import annotations
 
-import hashlib
+import zlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -35,32 +35,33 @@ from leadstream.core.bant import verdict as bant_verdict
 from leadstream.core.emitted import Transition
 from leadstream.core.fit import fit_points
 from leadstream.core.lifecycle import Trigger, move, temperature
-from leadstream.core.model import ModelSet, ScoringModel
+from leadstream.core.model import ModelSet
 from leadstream.core.scoring import behaviour_score
 from leadstream.core.state import LeadState
 
-__all__ = ["VIEW_FIELDS", "published_view", "record", "current_view", "changes", "lead_changed",
-           "due_at"]
+__all__ = ["VIEW_FIELDS", "published_view", "record", "current_view", "changes", "due_changes",
+           "publish", "due_at"]
 
 #: what a published view holds, in order (the names are the ``detail`` of a ``lead_changed``)
 VIEW_FIELDS = ("score", "band", "grade", "temperature", "owner", "bant_status", "bant", "profile")
-_SCORE = 0
+_SCORE, _GRADE, _BANT_STATUS, _BANT, _PROFILE, _MODELS = 0, 2, 5, 6, 7, 8
 
 View = list[Any]
 
 
-def _digest(values: Mapping[str, Any]) -> str:
+def _digest(values: Mapping[str, Any]) -> int:
+    """A fingerprint of a profile or BANT (a CRC suffices: it only tells "changed" from "same")."""
     if not values:
-        return ""
-    raw = orjson.dumps(values, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
-    return hashlib.blake2b(raw, digest_size=8).hexdigest()
+        return 0
+    return zlib.crc32(orjson.dumps(values, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS))
 
 
-def published_view(event: Transition, model: ScoringModel) -> View:
-    """The view a handover event carries, as the lead remembers it."""
-    return [event.score, model.engagement.band(event.score), event.grade, event.temperature,
-            event.routing.get("owner"), event.bant_status, _digest(event.bant),
-            _digest(event.profile)]
+def published_view(event: Transition, models: ModelSet) -> View:
+    """The view a handover event carries, as the lead remembers it (and the models it was made
+    with: while they stay, an unchanged profile keeps its grade)."""
+    return [event.score, models.primary.engagement.band(event.score), event.grade,
+            event.temperature, event.routing.get("owner"), event.bant_status, _digest(event.bant),
+            _digest(event.profile), models.ref]
 
 
 def record(state: LeadState, models: ModelSet, emitted: list[Any]) -> None:
@@ -72,25 +73,36 @@ def record(state: LeadState, models: ModelSet, emitted: list[Any]) -> None:
             if item.kind == "lead_updated":
                 state.updated_at = max(state.updated_at or item.occurred_at, item.occurred_at)
     if last is not None:
-        state.published = published_view(last, models.primary)
+        state.published = published_view(last, models)
         state.update_due = None
 
 
 def current_view(state: LeadState, models: ModelSet, at: float) -> View:
     """The lead's view as of event time ``at`` (only what a change is judged by)."""
     primary = models.primary
+    published = state.published
+    same_models = len(published) == len(VIEW_FIELDS) + 1 and published[_MODELS] == models.ref
     score = round(behaviour_score(state.components.get(primary.name, {}), primary, at), 2)
-    grade = primary.fit.grade(fit_points(state.profile, primary))
+    profile = _digest(state.profile)
+    if same_models and profile == published[_PROFILE]:
+        grade = published[_GRADE]  # grading every touchpoint's profile again costs the most
+    else:
+        grade = primary.fit.grade(fit_points(state.profile, primary))
+    bant = _digest(state.bant)
+    if same_models and bant == published[_BANT]:
+        bant_status = published[_BANT_STATUS]
+    else:
+        bant_status = bant_verdict(state.bant, primary.lifecycle.bant.hold_back_on).status
     return [score, primary.engagement.band(score), grade, temperature(score, state.bant, primary),
-            state.routing.get("owner"),
-            bant_verdict(state.bant, primary.lifecycle.bant.hold_back_on).status,
-            _digest(state.bant), _digest(state.profile)]
+            state.routing.get("owner"), bant_status, bant, profile, models.ref]
 
 
 def changes(published: View, current: View, score_change: float) -> list[str]:
     """The names of what changed (every field for a lead that never published a view here)."""
-    if len(published) != len(VIEW_FIELDS):
+    if len(published) != len(VIEW_FIELDS) + 1:
         return list(VIEW_FIELDS)
+    if current[1:8] == published[1:8] and abs(current[_SCORE] - published[_SCORE]) < score_change:
+        return []  # most messages
     out = [name for index, name in enumerate(VIEW_FIELDS)
            if index != _SCORE and published[index] != current[index]]
     if abs(current[_SCORE] - published[_SCORE]) >= score_change:
@@ -103,23 +115,30 @@ def due_at(state: LeadState) -> float | None:
     return state.update_due
 
 
-def lead_changed(state: LeadState, models: ModelSet, trigger: Trigger) -> list[Transition]:
-    """After a message about a known lead (``trigger.at``: the lead's clock, the latest event time
-    it has seen, the message's included): a ``lead_updated`` if its view changed and the interval
-    allows, else the time it will be published at (``state.update_due``)."""
+def due_changes(state: LeadState, models: ModelSet, clock: float) -> list[str]:
+    """After a message about a known lead (``clock``: the latest event time the lead has seen,
+    the message's included): what changed, if a ``lead_updated`` is to be published now; else
+    nothing, and when a change is held back, the time it will be (``state.update_due``)."""
     rules = models.primary.lifecycle.updates
     interval = rules.interval_seconds
     if interval is None:
         return []
-    at = state.last_event_at if state.last_event_at is not None else trigger.at
+    at = state.last_event_at if state.last_event_at is not None else clock
     changed = changes(state.published, current_view(state, models, at), rules.score_change)
     if not changed:
         state.update_due = None
         return []
-    if state.updated_at is not None and trigger.at < state.updated_at + interval:
+    if state.updated_at is not None and clock < state.updated_at + interval:
         state.update_due = state.updated_at + interval
         return []
+    return changed
+
+
+def publish(state: LeadState, models: ModelSet, trigger: Trigger, changed: list[str]) -> Transition:
+    """The ``lead_updated`` for ``changed`` (from :func:`due_changes`), its view as of the lead's
+    newest event (what ``GET /leads/{id}`` shows)."""
+    at = state.last_event_at if state.last_event_at is not None else trigger.at
     update = move(state, models, state.stage, "lead_changed", trigger, kind="lead_updated",
                   detail=",".join(changed), view_at=at)
     record(state, models, [update])
-    return [update]
+    return update

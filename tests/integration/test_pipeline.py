@@ -42,7 +42,7 @@ def test_scripted_journeys_produce_the_exact_handover_events(deployment: Deploym
             wire("web_visit", event_id="v1", anonymous_id="cookie-1", payload={"url": "/pricing"}),
         )
     )
-    events = deployment.handovers(count=4)
+    events = deployment.handovers(count=6, updates=True)
     got = sorted(
         (e["lead_id"], e["sequence"], e["transition_id"], e["from_stage"], e["to_stage"], e["reason"],
          e["trigger"]["event_id"])
@@ -51,7 +51,12 @@ def test_scripted_journeys_produce_the_exact_handover_events(deployment: Deploym
     assert got == sorted(
         [
             (ann_id, 1, transition_id(ann_id, "mgl", 1), "visitor", "mgl", "contact_identified", "a1"),
-            (ann_id, 2, transition_id(ann_id, "mql", 1), "mgl", "mql", "score_threshold", "a4"),
+            # each pricing visit adds 11 points (>= lifecycle.updates.score_change), an hour apart
+            (ann_id, 2, transition_id(ann_id, "lead_updated\x1fa2", 1), "mgl", "mgl", "lead_changed",
+             "a2"),
+            (ann_id, 3, transition_id(ann_id, "lead_updated\x1fa3", 1), "mgl", "mgl", "lead_changed",
+             "a3"),
+            (ann_id, 4, transition_id(ann_id, "mql", 1), "mgl", "mql", "score_threshold", "a4"),
             ("BOB-7", 1, transition_id("BOB-7", "mgl", 1), "visitor", "mgl", "contact_identified", "b1"),
             ("BOB-7", 2, transition_id("BOB-7", "mql", 1), "mgl", "mql", "hand_raiser", "b1"),
         ]
@@ -151,7 +156,8 @@ def test_state_is_kept_across_a_clean_worker_restart(deployment: Deployment) -> 
     deployment.produce(_records(wire("webinar", event_id="r4", lead_id="R1",
                                      payload={"webinar_id": "w", "status": "attended"})))
     handovers = deployment.handovers(count=2)
-    assert [(h["to_stage"], h["sequence"]) for h in handovers] == [("mgl", 1), ("mql", 2)]
+    # sequence 2 is the lead_changed update for the scan's 20 points, before the restart
+    assert [(h["to_stage"], h["sequence"]) for h in handovers] == [("mgl", 1), ("mql", 3)]
     mql = handovers[1]
     assert mql["trigger"]["event_id"] == "r4"
     assert {c["rule"]: c["count"] for c in mql["top_contributors"]} == {

@@ -64,9 +64,12 @@ def test_sigterm_mid_stream_loses_nothing_and_counts_nothing_twice(deployment: D
     leads = deployment.leads()
     assert sum(lead.touchpoints for lead in leads.values()) == TOTAL
 
-    handovers = deployment.handovers(count=1, settle=2.0)
+    handovers = deployment.handovers(count=1, settle=2.0, updates=True)
     ids = [h["transition_id"] for h in handovers if "transition_id" in h]  # not consent_changed
+    # the stage history holds transitions and breaches; updates are counted apart
+    updates = [h for h in handovers if h.get("kind") == "lead_updated"]
+    assert len(updates) == sum(lead.stage_entries.get("lead_updated", 0) for lead in leads.values())
     assert len(ids) == len(set(ids)), "no handover may be published twice after a clean shutdown"
-    assert len(ids) == sum(len(lead.history) for lead in leads.values())
+    assert len(ids) == sum(len(lead.history) for lead in leads.values()) + len(updates)
     print(json.dumps({"shutdown_s": round(took, 2), "scored_before_sigterm": scored_before,
                       "handovers": len(ids)}))

@@ -93,7 +93,8 @@ def test_two_workers_killed_in_turn_never_take_the_survivor_down(deployment: Dep
     for worker in workers.values():
         worker.stop()
 
-    handovers = deployment.handovers(count=len(reference.transitions), settle=2.0, consent=True)
+    handovers = deployment.handovers(count=len(reference.transitions), settle=2.0, consent=True,
+                                     updates=True)
     # transitions and consent statements (reference.transitions holds both, by id)
     assert {h.get("transition_id") or h.get("change_id") for h in handovers
             if "transition_id" in h or "change_id" in h} == set(reference.transitions)

@@ -226,3 +226,26 @@ def test_a_tick_re_sent_after_a_crash_re_publishes_its_transition() -> None:
     assert len(cold) == 1
     state, again = apply(state, tick, MODELS)
     assert [e for e in _events(again) if e.reason == "went_cold"] == cold
+
+
+def test_updates_never_push_a_transition_out_of_what_a_replay_re_publishes() -> None:
+    """A lead keeps its last transitions and, apart from them, its last UPDATES_KEPT updates:
+    after a crash, the message that made it an MQL re-publishes the MQL however many updates
+    followed it (in a backlog fetch, many can)."""
+    from leadstream.core.state import UPDATES_KEPT
+
+    states, _ = run([core_touchpoint("demo_request", event_id="demo", at=0.0,
+                                     payload={"profile": PROFILES[1]}, lead_id=LEAD)], MODEL)
+    later = [core_touchpoint("event_scan", event_id=f"scan{i}", at=(i + 1) * H,
+                             payload={"event_name": "x", "profile": {**PROFILES[1],
+                                                                     "company_size": 60 + i}},
+                             lead_id=LEAD) for i in range(UPDATES_KEPT + 2)]
+    states, out = run(later, MODEL, states=states)
+    assert len(_updates(out)) == UPDATES_KEPT + 2
+    replayed_states, again = run([core_touchpoint("demo_request", event_id="demo", at=0.0,
+                                                  payload={"profile": PROFILES[1]},
+                                                  lead_id=LEAD)], MODEL, states=states)
+    assert [e.reason for e in _events(again)] == ["contact_identified", "hand_raiser"]
+    # the newest updates are re-published by their messages; the oldest, superseded, are not
+    _, newest = run(later[-UPDATES_KEPT:], MODEL, states=replayed_states)
+    assert _updates(newest) == _updates(out)[-UPDATES_KEPT:]
