@@ -29,6 +29,7 @@ __all__ = ["DemoOptions", "long_run_note", "run_demo"]
 _TOUCHPOINTS = "touchpoints"
 _HANDOVER = "lead-handover"
 _DLQ = "touchpoints-dlq"
+_NURTURE = "lead-nurture"
 _FEEDBACK = "lead-feedback"
 # Tansu answers a fetch empty once finding its offset takes longer than the fetch wait (100 ms):
 # ~150,000 batches ahead of it in the partition (benchmarks/README.md, broker_hop.py --scan)
@@ -52,6 +53,7 @@ class _Seen:
     verdicts: Counter[str] = field(default_factory=Counter)
     handovers: list[dict[str, Any]] = field(default_factory=list)
     dlq: list[dict[str, Any]] = field(default_factory=list)
+    nurture: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _say(text: str = "") -> None:
@@ -177,7 +179,7 @@ async def _simulate_sales(bootstrap: str, seen: _Seen, sales: SimulatedSales) ->
 
 async def _collect(bootstrap: str, seen: _Seen) -> None:
     consumer = AIOKafkaConsumer(
-        _HANDOVER, _DLQ, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+        _HANDOVER, _DLQ, _NURTURE, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
         group_id=None, fetch_max_wait_ms=100,
     )
     await consumer.start()
@@ -185,7 +187,7 @@ async def _collect(bootstrap: str, seen: _Seen) -> None:
         while True:
             batches = await consumer.getmany(timeout_ms=500)
             for tp, messages in batches.items():
-                target = seen.handovers if tp.topic == _HANDOVER else seen.dlq
+                target = {_HANDOVER: seen.handovers, _NURTURE: seen.nurture}.get(tp.topic, seen.dlq)
                 target.extend(json.loads(m.value) for m in messages)
     finally:
         await consumer.stop()
@@ -248,8 +250,10 @@ def _summary(worker: WorkerProcess, seen: _Seen, workdir: Path, complete: bool, 
     stages = Counter(event["to_stage"] for event in latest.values())
     unique = {e["transition_id"]: e for e in seen.handovers}
     moves = Counter(f"{e['from_stage']}→{e['to_stage']}"
-                    + (f" ({e['kind']})" if e["kind"] != "stage_transition" else "")
+                    + (f" ({e['kind']})" if e["kind"] == "sla_breach" else
+                       f" ({e['kind']}: {e['reason']})" if e["kind"] == "lead_updated" else "")
                     for e in unique.values())
+    nurture = Counter(e["signal"] for e in {e["signal_id"]: e for e in seen.nurture}.values())
     _say()
     _say(f"== summary ({elapsed:.0f}s) " + "=" * 50)
     _say(f"touchpoints produced     {produced:7d}   (incl. {seen.produced['duplicate']} re-sent "
@@ -279,6 +283,10 @@ def _summary(worker: WorkerProcess, seen: _Seen, workdir: Path, complete: bool, 
         _say(f"consent events           {sum(consent.values()):7d}   "
              + ", ".join(f"{k} {v}" for k, v in sorted(consent.items()))
              + "   (consent_changed: the CRM folds them per lead and scope)")
+    if nurture:
+        _say(f"nurture signals          {sum(nurture.values()):7d}   "
+             + ", ".join(f"{k} {v}" for k, v in sorted(nurture.items()))
+             + "   (lead-nurture: for marketing automation's nurture tracks)")
     republished = len(seen.handovers) - len(unique)
     if republished:
         _say(f"  re-published           {republished:7d}   (a re-sent trigger re-publishes its "
