@@ -352,10 +352,11 @@ class UpdateRules(_Strict):
         description="at most one lead_updated (reason lead_changed) per lead within this much "
         "event time; a change inside it is published when it ends. null: no such updates",
     )
-    score_change: float = Field(
-        default=10.0, gt=0,
-        description="a behaviour score this far from the last published one is a change (a new "
-        "engagement band, grade, temperature, owner, BANT or profile always is)",
+    score_change: float | None = Field(
+        default=None, gt=0,
+        description="also a change: a behaviour score this far from the last published one; "
+        "null (default): only a new engagement band counts (like a new grade, temperature, "
+        "owner, BANT or profile)",
     )
 
     @property

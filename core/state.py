@@ -40,7 +40,7 @@ OUTBOX_LENGTH = 4
 #: lead_changed updates kept likewise, apart from the transitions. A lead gets at most one per
 #: update interval of event time, so live traffic never needs more; a replayed backlog fetch in
 #: which one lead had more re-publishes the newest (the row a consumer folds to is the same).
-UPDATES_KEPT = 4
+UPDATES_KEPT = 2
 #: compact stage history kept per lead.
 HISTORY_LENGTH = 64
 #: UTC days of daily-cap bookkeeping kept per rule (older late events are rejected upstream).

@@ -6,7 +6,8 @@ a known lead, the view as of the lead's newest event is compared with it. It has
 
 * the engagement band, grade, temperature, owner, BANT status, a BANT fact or a profile field
   differs, or
-* the behaviour score is ``lifecycle.updates.score_change`` or more away from the published one.
+* with ``lifecycle.updates.score_change`` set, the behaviour score is that far or more from the
+  published one (by default only a new engagement band counts).
 
 A change is published as a ``lead_updated`` event at once, unless the lead had one less than
 ``lifecycle.updates.interval_minutes`` of *event time* before: then it waits for the end of that
@@ -14,7 +15,8 @@ interval, when a tick publishes the lead as it is then (if it still differs). A 
 between publishes the view anyway and cancels the wait.
 
 Folding the handover topic by the highest ``sequence`` therefore gives, per lead, what
-``GET /leads/{id}`` shows (score within ``score_change``) at most one interval after the last
+``GET /leads/{id}`` shows (the score in the same engagement band, and within ``score_change``
+when it is set) at most one interval after the last
 change. Consent is not part of the view: every consent statement has its own ``consent_changed``
 event, published at once.
 
@@ -97,15 +99,16 @@ def current_view(state: LeadState, models: ModelSet, at: float) -> View:
             state.routing.get("owner"), bant_status, bant, profile, models.ref]
 
 
-def changes(published: View, current: View, score_change: float) -> list[str]:
+def changes(published: View, current: View, score_change: float | None) -> list[str]:
     """The names of what changed (every field for a lead that never published a view here)."""
     if len(published) != len(VIEW_FIELDS) + 1:
         return list(VIEW_FIELDS)
-    if current[1:8] == published[1:8] and abs(current[_SCORE] - published[_SCORE]) < score_change:
+    moved = score_change is not None and abs(current[_SCORE] - published[_SCORE]) >= score_change
+    if not moved and current[1:8] == published[1:8]:
         return []  # most messages
     out = [name for index, name in enumerate(VIEW_FIELDS)
            if index != _SCORE and published[index] != current[index]]
-    if abs(current[_SCORE] - published[_SCORE]) >= score_change:
+    if moved:
         out.insert(0, "score")
     return out
 

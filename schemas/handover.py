@@ -73,7 +73,7 @@ class HandoverEvent(_Out):
         description="sla_breach: an MQL not accepted within the SLA, re-routed (stage unchanged); "
         "lead_updated: the lead changed without changing stage, the same snapshot as a "
         "transition (reason lead_changed: its engagement band, grade, temperature, owner, BANT "
-        "or profile changed, or its score moved by lifecycle.updates.score_change, at most once "
+        "or profile changed (or its score moved by lifecycle.updates.score_change), at most once "
         "per lifecycle.updates.interval_minutes of event time, detail names what changed; reason "
         "history_linked: a visitor's history joined a lead handed over before)"
     )

@@ -51,7 +51,8 @@ def test_scripted_journeys_produce_the_exact_handover_events(deployment: Deploym
     assert got == sorted(
         [
             (ann_id, 1, transition_id(ann_id, "mgl", 1), "visitor", "mgl", "contact_identified", "a1"),
-            # each pricing visit adds 11 points (>= lifecycle.updates.score_change), an hour apart
+            # the first pricing visit takes the score to band 3 (25), the second makes the lead warm
+            # (30): each changes its view, an hour apart
             (ann_id, 2, transition_id(ann_id, "lead_updated\x1fa2", 1), "mgl", "mgl", "lead_changed",
              "a2"),
             (ann_id, 3, transition_id(ann_id, "lead_updated\x1fa3", 1), "mgl", "mgl", "lead_changed",

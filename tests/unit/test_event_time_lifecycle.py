@@ -24,7 +24,7 @@ from leadstream.core.emitted import ConsentChanged, Emitted, Send, Transition
 from leadstream.core.identity import visitor_id
 from leadstream.core.lifecycle import snapshot
 from leadstream.core.messages import Link, Message, Touchpoint
-from leadstream.core.model import ModelSet
+from leadstream.core.model import ModelSet, ScoringModel
 from leadstream.core.state import LeadState
 from tests.factories import T0, core_touchpoint
 from tests.harness import run
@@ -113,7 +113,8 @@ def journeys(draw: st.DrawFn) -> Journey:
     return journey
 
 
-def _deliver(journey: Journey, delays: list[int]) -> tuple[dict[str, LeadState], list[Emitted]]:
+def _deliver(journey: Journey, delays: list[int], model: ScoringModel | ModelSet = MODEL
+             ) -> tuple[dict[str, LeadState], list[Emitted]]:
     """Run the journey as the worker does, with the visitor's hop held back: ``delays[i]`` is how
     many direct messages overtake the i-th message the visitor sends on (its hand-over or a
     forwarded touchpoint). Each path keeps its order."""
@@ -126,7 +127,7 @@ def _deliver(journey: Journey, delays: list[int]) -> tuple[dict[str, LeadState],
 
     def apply_one(message: Message) -> None:
         nonlocal sent
-        state, out = apply(states.get(message.lead_id), message, MODEL)
+        state, out = apply(states.get(message.lead_id), message, model)
         if state is not None:
             states[message.lead_id] = state
         for item in out:
@@ -230,8 +231,10 @@ def test_an_opt_out_does_not_block_a_promotion_earned_before_it_that_arrives_aft
     assert in_order_states[LEAD].stage == overtaken_states[LEAD].stage == "mql"
     mql = [e for e in overtaken if isinstance(e, Transition) and e.to_stage == "mql"]
     assert len(mql) == 1 and mql[0].occurred_at == form.touchpoint.occurred_at
-    assert {e.transition_id for e in in_order if isinstance(e, Transition)} == \
-        {e.transition_id for e in overtaken if isinstance(e, Transition)}
+    # (the updates between them depend on the order by design)
+    assert {e.transition_id for e in in_order if isinstance(e, Transition)
+            and e.kind != "lead_updated"} == \
+        {e.transition_id for e in overtaken if isinstance(e, Transition) and e.kind != "lead_updated"}
 
 
 @pytest.mark.parametrize("scope, promoted", [("newsletter", True), ("marketing", False), ("all", False)])
