@@ -43,7 +43,7 @@ from leadstream.core.model import ModelSet, ScoringModel
 from leadstream.core.routing import route
 from leadstream.core.scoring import behaviour_score, contributions
 from leadstream.core.stages import Stage
-from leadstream.core.state import HISTORY_LENGTH, OUTBOX_LENGTH, UPDATES_KEPT, LeadState
+from leadstream.core.state import HISTORY_LENGTH, OUTBOX_LENGTH, LeadState
 
 __all__ = [
     "advance_on_touchpoint",
@@ -238,10 +238,9 @@ def move(
              "reason": reason, "at": at, "event_id": trigger_id}
         )
         del state.history[:-HISTORY_LENGTH]
-    if reason == "lead_changed":  # kept apart, so that updates never push a transition out
-        state.kept_updates.append([trigger_id, transition.to_json()])
-        del state.kept_updates[:-UPDATES_KEPT]
-    else:
+    if reason != "lead_changed":
+        # A lead_changed update is not kept: the worker sends it before it stores the state
+        # (core/updates.py), so a replay never needs it, and updates never push a transition out
         state.outbox.append([trigger_id, transition.to_json()])
         del state.outbox[:-OUTBOX_LENGTH]
     return transition

@@ -22,7 +22,6 @@ __all__ = [
     "DEDUPE_WINDOW",
     "TRAIL_LENGTH",
     "OUTBOX_LENGTH",
-    "UPDATES_KEPT",
     "HISTORY_LENGTH",
     "CAP_DAYS_KEPT",
     "HAND_RAISES_KEPT",
@@ -37,10 +36,6 @@ DEDUPE_WINDOW = 1024
 TRAIL_LENGTH = 10
 #: full emitted events kept so a replayed trigger can re-publish them unchanged.
 OUTBOX_LENGTH = 4
-#: lead_changed updates kept likewise, apart from the transitions. A lead gets at most one per
-#: update interval of event time, so live traffic never needs more; a replayed backlog fetch in
-#: which one lead had more re-publishes the newest (the row a consumer folds to is the same).
-UPDATES_KEPT = 2
 #: compact stage history kept per lead.
 HISTORY_LENGTH = 64
 #: UTC days of daily-cap bookkeeping kept per rule (older late events are rejected upstream).
@@ -96,8 +91,6 @@ class LeadState:
     # the last emitted transitions, [trigger id, Transition.to_json()], oldest first: a replayed
     # trigger re-publishes exactly these
     outbox: list[list[str]] = field(default_factory=list)
-    # the last lead_changed updates, likewise (core/updates.py)
-    kept_updates: list[list[str]] = field(default_factory=list)
     trail: list[list[Any]] = field(default_factory=list)  # [event_id, type, occurred_at]
     touchpoints: int = 0
     first_event_at: float | None = None
@@ -134,10 +127,7 @@ class LeadState:
 
     def kept_for(self, trigger_id: str) -> list[str]:
         """The kept transitions (JSON text) that ``trigger_id`` caused, oldest first."""
-        kept = [text for trigger, text in self.outbox if trigger == trigger_id]
-        if self.kept_updates:  # a message's update comes after its transitions
-            kept += [text for trigger, text in self.kept_updates if trigger == trigger_id]
-        return kept
+        return [text for trigger, text in self.outbox if trigger == trigger_id]
 
     def uncount(self, event_id: str, model: str, rule: str) -> None:
         """The event no longer counts for ``rule`` (a daily cap let an earlier one take its place)."""
@@ -198,5 +188,5 @@ def _upgrade_to_6(values: dict[str, Any], data: dict[str, Any]) -> None:
 _FIELD_NAMES = tuple(f.name for f in fields(LeadState))
 #: fields whose empty default most states keep: written only when set
 _SPARSE_FIELDS = ("profile_history", "bant_history", "consent", "hand_raises", "generation",
-                  "published", "updated_at", "update_due", "kept_updates")
+                  "published", "updated_at", "update_due")
 _DENSE_FIELDS = tuple(name for name in _FIELD_NAMES if name not in _SPARSE_FIELDS)

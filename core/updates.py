@@ -21,8 +21,12 @@ change. Consent is not part of the view: every consent statement has its own ``c
 event, published at once.
 
 Only the state and the messages' event times decide, so a replay of a log publishes the same
-updates with the same ids; a replayed message re-publishes the update it caused (the lead keeps
-it like a transition) and decides nothing anew.
+updates with the same ids. Unlike a transition, an update is not kept in the state for a replay
+to re-publish (that would add a full snapshot to every lead's state): the worker sends it
+*before* it stores the state the update was decided on. A crash before the state is stored
+replays the messages on the state before them, which decides the same update again (same id,
+same content); after it, the update is in Kafka already, and a replayed message decides nothing
+anew.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ Within a batch each lead's state is decoded once, updated by every message in or
 once at the end. What the plan asks for, in the commit order:
 
 1. ``first``: messages to other ids that this state must not outrun (a visitor's hand-over to its
-   lead) and erasure events;
+   lead), erasure events, and ``lead_changed`` updates (not kept in the state for a replay);
 2. ``writes``: the changed leads' states, their deadlines and the partition's funnel counts;
    then ``cache``, ``dropped`` and ``due``, the in-memory views of those writes;
 3. ``outputs``: handovers, forwarded lead messages and DLQ records, in the order they arose.
@@ -270,8 +270,10 @@ class _Planner:
         for item in emitted:
             match item:
                 case Transition():
-                    self.plan.outputs.append(
-                        Out(self.topics.handover, key, transition_to_handover_json(item)))
+                    # a lead_changed update is not kept for replays: it must be in Kafka
+                    # before the state it was decided on is stored (core/updates.py)
+                    (self.plan.first if item.reason == "lead_changed" else self.plan.outputs
+                     ).append(Out(self.topics.handover, key, transition_to_handover_json(item)))
                     self.plan.counts.transitions[(item.from_stage, item.to_stage)] += 1
                     self._note_latency(item, message, record)
                 case Counted():

@@ -249,3 +249,28 @@ def test_nurture_signals_go_to_the_nurture_topic() -> None:
     assert (out.key, event.signal, event.reason, event.trigger_event_id) == \
         (b"L1", "recycled", "sales_rejected", "crm-1")
     assert plan.counts.nurture == {"recycled": 1}
+
+
+def test_an_update_goes_first_and_a_crash_before_the_state_is_stored_decides_it_again() -> None:
+    """A lead_changed update is not kept in the state for a replay (core/updates.py): it is
+    planned as a first record, which the commit order sends before the state is written. A crash
+    in between replays the batch on the state before it: the same update, byte for byte."""
+    store = DictStore()
+    store.carry_out(plan_batch(_records(core_touchpoint("form_submit", at=0)), store, MODELS,
+                               TOPICS, PARTITION))
+    batch = _records(*(core_touchpoint("form_submit", at=at, payload={
+        "form_id": "f", "profile": {"job_title": title, "country": "DE"}})
+        for at, title in ((7200, "CTO"), (9 * 7200, "Student"))), start=1)
+    plan = plan_batch(batch, store, MODELS, TOPICS, PARTITION)
+    updates = [o.value for o in plan.first if b'"reason":"lead_changed"' in o.value]
+    assert updates and not [o for o in plan.outputs if b'"reason":"lead_changed"' in o.value]
+    # the crash: the first records were sent, the state was not written; the batch again
+    store.cache.clear()
+    again = plan_batch(batch, store, MODELS, TOPICS, PARTITION)
+    assert [o.value for o in again.first if b'"reason":"lead_changed"' in o.value] == updates
+    # after the state is written, a replay decides nothing anew (the updates are in Kafka)
+    store.carry_out(again)
+    store.cache.clear()
+    replayed = plan_batch(batch, store, MODELS, TOPICS, PARTITION)
+    assert not [o for o in [*replayed.first, *replayed.outputs]
+                if b'"reason":"lead_changed"' in o.value]
