@@ -387,9 +387,11 @@ def _feedback(
             state.flags[WAIVED] = waived
     if state.stage == Stage.MQL:
         state.mql_since = None
+    # its view as of the lead's newest touchpoint, as GET /leads shows it: a verdict changes no
+    # score (decayed to the verdict's time, the next touchpoint would publish the score again)
     transition = move(state, models, to, reason,
                       Trigger(message.feedback_id, "feedback", message.occurred_at),
-                      detail=message.reason)
+                      detail=message.reason, view_at=state.last_event_at)
     return state, [transition]
 
 

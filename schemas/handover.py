@@ -94,7 +94,8 @@ class HandoverEvent(_Out):
         "separated: score, band, grade, temperature, owner, bant_status, bant, profile")
     occurred_at: datetime = Field(description="event time of the triggering touchpoint")
     trigger: Trigger
-    score: float = Field(description="behaviour score (primary model) at the transition")
+    score: float = Field(description="behaviour score (primary model) as of the lead's newest touchpoint "
+                         "(on an event caused by time: as of its occurred_at)")
     grade: Literal["A", "B", "C", "D"] = Field(description="fit grade, A best")
     fit_points: float
     matrix: str = Field(description="grade × engagement band, A1 (best) … D4")

@@ -255,3 +255,22 @@ def test_an_update_is_not_kept_for_a_replay_and_never_pushes_a_transition_out() 
     replayed_states, again = run([demo, *later], MODEL, states=states)
     assert [e.reason for e in _events(again)] == ["contact_identified", "hand_raiser"]
     assert replayed_states[LEAD].to_primitive() == states[LEAD].to_primitive()
+
+
+def test_a_verdict_carries_the_score_the_api_shows_so_the_next_touchpoint_publishes_nothing() -> None:
+    """A verdict hours after the lead's newest touchpoint changes no score: its event shows the
+    score as of that touchpoint (as GET /leads does). Decayed to the verdict's time, the band
+    could differ, and the next touchpoint would publish an update for nothing."""
+    states, _ = run([core_touchpoint("demo_request", event_id="d", at=0.0,
+                                     payload={"profile": PROFILES[0]}, lead_id=LEAD),
+                     core_touchpoint("event_scan", event_id="s", at=H,
+                                     payload={"event_name": "x"}, lead_id=LEAD)], MODEL)
+    accept = Feedback(feedback_id="f1", lead_id=LEAD, verdict="accepted",
+                      occurred_at=T0.timestamp() + 40 * 24 * H)
+    states, out = run([accept], MODEL, states=states)
+    [sal] = _events(out)
+    assert sal.score == lead_to_api(states[LEAD], MODELS)["score"]
+    visit = core_touchpoint("email_open", event_id="o", at=2 * H, payload={"message_id": "m"},
+                            lead_id=LEAD)
+    states, out = run([visit], MODEL, states=states)
+    assert _updates(out) == []
