@@ -66,6 +66,11 @@ def moves(emitted: list) -> list[tuple[str, str, str]]:  # type: ignore[type-arg
     return transitions(emitted)
 
 
+def events(emitted: list) -> list[Transition]:  # type: ignore[type-arg]
+    """The transitions and breaches (not the lead_changed updates between them)."""
+    return [e for e in emitted if isinstance(e, Transition) and e.reason != "lead_changed"]
+
+
 def test_visitor_to_won_with_grade_matrix_temperature_and_routing() -> None:
     state, out = journey([
         form(CTO, at=0),
@@ -76,7 +81,7 @@ def test_visitor_to_won_with_grade_matrix_temperature_and_routing() -> None:
         ("visitor", "mgl", "contact_identified"), ("mgl", "mql", "hand_raiser"),
         ("mql", "sal", "sales_accepted"), ("sal", "sql", "sales_qualified"), ("sql", "won", "closed_won"),
     ]
-    mql = [e for e in out if isinstance(e, Transition) and e.reason != "lead_changed"][1]
+    mql = events(out)[1]
     assert (mql.grade, mql.fit_points) == ("A", 50.0)
     assert mql.score == pytest.approx(55.0, abs=0.1)
     assert mql.matrix == "A2"  # grade A, score 55: band 2 (50–75)
@@ -101,7 +106,7 @@ def test_rejected_lead_is_recycled_and_re_enters_mql_on_re_engagement() -> None:
         ("visitor", "mgl", "contact_identified"), ("mgl", "mql", "score_threshold"),
         ("mql", "recycled", "sales_rejected"), ("recycled", "mql", "re_engaged"),
     ]
-    transitions = [e for e in out if isinstance(e, Transition) and e.reason != "lead_changed"]
+    transitions = events(out)
     assert transitions[2].detail == "no_budget"
     assert transitions[1].transition_id != transitions[3].transition_id  # 1st and 2nd MQL entry
 
@@ -110,7 +115,7 @@ def test_competitor_is_disqualified_and_never_promoted() -> None:
     _, out = journey([form({**CTO, "email_domain": "rival.example"}), tp("demo_request")])
     assert moves(out) == [("visitor", "mgl", "contact_identified"),
                           ("mgl", "disqualified", "disqualify_rule")]
-    assert [e for e in out if isinstance(e, Transition) and e.reason != "lead_changed"][1].detail == "competitor"
+    assert events(out)[1].detail == "competitor"
 
 
 def test_hand_raiser_with_a_poor_grade_waits_for_the_score() -> None:
@@ -150,7 +155,7 @@ def test_duplicate_feedback_republishes_instead_of_rejecting() -> None:
     verdict = fb("accepted", fid="crm-77")
     state, first = apply(state, verdict, MODEL)
     state, again = apply(state, verdict, MODEL)
-    assert [e for e in again if isinstance(e, Transition) and e.reason != "lead_changed"] == first
+    assert events(again) == first
 
 
 def test_sla_breach_reroutes_to_the_next_owner_with_a_fake_clock() -> None:
@@ -188,7 +193,7 @@ def test_model_change_is_published_with_its_reason() -> None:
     cheaper = make_model(min_score=15, min_grade="C", version="2", fit=FIT, routing=ROUTING)
     state, out = apply(state, Tick("t", "L1", T0.timestamp() + HOUR), cheaper)
     assert moves(out) == [("mgl", "mql", "model_change")]
-    assert [e.model_version for e in out if isinstance(e, Transition) and e.reason != "lead_changed"] == ["2"]
+    assert [e.model_version for e in events(out)] == ["2"]
     _, again = apply(state, Tick("t2", "L1", T0.timestamp() + 2 * HOUR), cheaper)
     assert again == []
 
@@ -197,7 +202,7 @@ def test_several_models_score_side_by_side_and_the_primary_drives() -> None:
     product_b = make_model([{"id": "visit", "type": "web_visit", "points": 1}], name="product-b")
     models = ModelSet(MODEL, (product_b,))
     state, out = journey([form(CTO), tp("web_visit"), tp("demo_request")], models)
-    mql = [e for e in out if isinstance(e, Transition) and e.reason != "lead_changed"][-1]
+    mql = events(out)[-1]
     assert mql.scores == {"test": pytest.approx(mql.score), "product-b": 1.0}
     assert state is not None and set(state.components) == {"test", "product-b"}
 
@@ -294,7 +299,7 @@ def test_repeated_sla_breaches_cycle_through_the_team_and_stay_bounded() -> None
         due = next_deadline(state, MODEL)  # type: ignore[arg-type]
         assert due is not None
         state, out = apply(state, Tick(f"due:{due}", "L1", due), MODEL)
-        assert [e.reason for e in out if isinstance(e, Transition) and e.reason != "lead_changed"] == ["sla_breach"]
+        assert [e.reason for e in events(out)] == ["sla_breach"]
         owners.append(state.routing["owner"])  # type: ignore[union-attr]
     assert owners[:6] == owner_ranking("L1", {"anna": 2, "ben": 1}) * 3
     assert len(state.routing["tried"]) <= 2  # type: ignore[union-attr]
@@ -318,7 +323,7 @@ def test_a_lost_lead_goes_back_to_nurturing_after_the_cool_off() -> None:
     assert moves(out) == [] and same.stage == "lost"
     state, out = apply(state, Tick("due", "L1", due), MODEL)
     assert moves(out) == [("lost", "recycled", "nurture")]
-    assert [t.occurred_at for t in out if isinstance(t, Transition) and t.reason != "lead_changed"] == [due]
+    assert [t.occurred_at for t in events(out)] == [due]
     assert [h["to"] for h in state.history][-2:] == ["lost", "recycled"]  # the outcome stays on record
     # from here it is any recycled lead: old points do not count, a hand-raise does
     state, out = apply(state, tp("web_visit", at=due + DAY), MODEL)
@@ -332,9 +337,9 @@ def test_a_demo_request_after_the_cool_off_reaches_sales_before_any_tick() -> No
     a_year_later = 3 * DAY + 365 * DAY
     state, out = apply(state, tp("demo_request", at=a_year_later), MODEL)
     assert moves(out) == [("lost", "recycled", "nurture"), ("recycled", "mql", "hand_raiser")]
-    recycled = [t for t in out if isinstance(t, Transition) and t.reason != "lead_changed"][0]
+    recycled = events(out)[0]
     assert recycled.occurred_at == T0.timestamp() + 183 * DAY  # as of the cool-off's end
-    assert recycled.trigger_event_id == [t for t in out if isinstance(t, Transition) and t.reason != "lead_changed"][1].trigger_event_id
+    assert recycled.trigger_event_id == events(out)[1].trigger_event_id
     # the tick that was due meanwhile changes nothing any more
     _, out = apply(state, Tick("late", "L1", T0.timestamp() + 183 * DAY), MODEL)
     assert moves(out) == []
@@ -369,7 +374,7 @@ def chat(bant: dict, **kw) -> object:  # type: ignore[type-arg]
 def test_full_bant_with_an_acceptable_grade_makes_an_mgl_an_mql_at_once() -> None:
     state, out = journey([form(CTO), chat(FULL_BANT, at=HOUR)])
     assert moves(out) == [("visitor", "mgl", "contact_identified"), ("mgl", "mql", "bant_qualified")]
-    mql = [t for t in out if isinstance(t, Transition) and t.reason != "lead_changed"][-1]
+    mql = events(out)[-1]
     assert mql.bant_status == "qualified" and mql.score < 50  # not the score
     poor = {**CTO, "job_title": "Student", "company_size": 5, "country": "US"}
     state, out = journey([form(poor), chat(FULL_BANT, at=HOUR)])
@@ -389,7 +394,7 @@ def test_no_budget_or_no_authority_holds_back_a_score_based_mql_not_a_hand_raise
         {"status": "held_back", "holding_back": ["budget"]}
     state, out = apply(state, tp("demo_request", at=4), MODEL)  # a hand-raise still goes through
     assert moves(out) == [("mgl", "mql", "hand_raiser")]
-    assert [t.bant_status for t in out if isinstance(t, Transition) and t.reason != "lead_changed"] == ["held_back"]
+    assert [t.bant_status for t in events(out)] == ["held_back"]
     # a later positive budget releases the hold
     state, out = journey([form(CTO), chat({"budget": 0}, at=0.5), *hot[1:],
                           chat({"budget": 9000}, at=5)])
