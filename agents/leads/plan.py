@@ -8,7 +8,8 @@ Within a batch each lead's state is decoded once, updated by every message in or
 once at the end. What the plan asks for, in the commit order:
 
 1. ``first``: messages to other ids that this state must not outrun (a visitor's hand-over to its
-   lead), erasure events, and ``lead_changed`` updates (not kept in the state for a replay);
+   lead), erasure events, and what the state does not keep for a replay to publish again
+   (``lead_changed`` updates, ``stalled`` nurture signals);
 2. ``writes``: the changed leads' states, their deadlines and the partition's funnel counts;
    then ``cache``, ``dropped`` and ``due``, the in-memory views of those writes;
 3. ``outputs``: handovers, forwarded lead messages and DLQ records, in the order they arose.
@@ -302,7 +303,9 @@ class _Planner:
                             consent_to_handover(item).model_dump_json().encode()))
                     self.plan.counts.consent[(item.scope, item.status)] += 1
                 case NurtureSignal():
-                    self.plan.outputs.append(
+                    # a recycling's signal is derived again from its kept transition on a
+                    # replay; a stall's is not kept anywhere: it goes out before the state
+                    (self.plan.first if item.signal == "stalled" else self.plan.outputs).append(
                         Out(self.topics.nurture, item.lead_id.encode(),
                             nurture_to_event(item).model_dump_json().encode()))
                     self.plan.counts.nurture[item.signal] += 1

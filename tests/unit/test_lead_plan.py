@@ -21,6 +21,7 @@ from leadstream.agents.leads.plan import (
     plan_batch,
 )
 from leadstream.core import apply
+from leadstream.core.apply import next_deadline
 from leadstream.core.messages import Erase, Message, Touchpoint
 from leadstream.core.model import ModelSet
 from leadstream.core.state import LeadState
@@ -274,3 +275,24 @@ def test_an_update_goes_first_and_a_crash_before_the_state_is_stored_decides_it_
     replayed = plan_batch(batch, store, MODELS, TOPICS, PARTITION)
     assert not [o for o in [*replayed.first, *replayed.outputs]
                 if b'"reason":"lead_changed"' in o.value]
+
+
+def test_a_stall_signal_goes_first_since_the_state_does_not_keep_it() -> None:
+    from leadstream.core.messages import Tick
+    from leadstream.schemas.nurture import NurtureEvent
+
+    store = DictStore()
+    store.carry_out(plan_batch(_records(core_touchpoint("form_submit", at=0)), store, MODELS,
+                               TOPICS, PARTITION))
+    state = store.state("L1")
+    assert state is not None and state.stage == "mgl"
+    due = next_deadline(state, MODELS)
+    assert due is not None
+    tick = _records(Tick(tick_id=f"due:{due!r}", lead_id="L1", now=due), start=1)
+    plan = plan_batch(tick, store, MODELS, TOPICS, PARTITION)
+    (out,) = [o for o in plan.first if o.topic == TOPICS.nurture]
+    assert NurtureEvent.model_validate_json(out.value).signal == "stalled"
+    # a crash before the state is stored: the tick again decides the same signal
+    store.cache.clear()
+    again = plan_batch(tick, store, MODELS, TOPICS, PARTITION)
+    assert [o.value for o in again.first if o.topic == TOPICS.nurture] == [out.value]
