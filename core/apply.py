@@ -20,7 +20,7 @@ from leadstream.core.fit import disqualifying_rules
 from leadstream.core.lifecycle import (OPEN_STAGES, WAIVED, Trigger, advance_on_touchpoint, entered,
                                        move, re_evaluate, snapshot, waived_rules)
 from leadstream.core.messages import Absorb, Feedback, Link, Message, Tick, Touchpoint
-from leadstream.core import consent, identity_flow, updates
+from leadstream.core import attribution, consent, identity_flow, updates
 from leadstream.core.model import BehaviourRule, Lifecycle, ModelSet, ScoringModel
 from leadstream.core.profile import BANT_FIELDS, merge_latest
 from leadstream.core.routing import next_owner
@@ -278,6 +278,7 @@ def touchpoint(
                      message.event_id, state.bant_history)
     if message.has_contact and (state.contact_since is None or at < state.contact_since):
         state.contact_since = at
+    attribution.record(state.attribution, message)
     hand_raiser = message.type in models.primary.lifecycle.hand_raiser_types
     _record_consent(state, message, models, hand_raiser)
     _append_trail(state, message)

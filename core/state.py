@@ -82,6 +82,9 @@ class LeadState:
     hand_raises: list[list[Any]] = field(default_factory=list)
     # event time of the lead's earliest touchpoint that carried contact identity
     contact_since: float | None = None
+    # first touch and lead-creating touch: kind → [t, event_id, type, source, campaign, channel]
+    # (core/attribution.py)
+    attribution: dict[str, list[Any]] = field(default_factory=dict)
     # event key → [occurred_at, {model: [rule ids it counted for]}] (None for feedback and other
     # non-touchpoints), oldest first: the dedupe window, and what each touchpoint added, so a
     # merge can take back an event both sides counted
@@ -188,5 +191,5 @@ def _upgrade_to_6(values: dict[str, Any], data: dict[str, Any]) -> None:
 _FIELD_NAMES = tuple(f.name for f in fields(LeadState))
 #: fields whose empty default most states keep: written only when set
 _SPARSE_FIELDS = ("profile_history", "bant_history", "consent", "hand_raises", "generation",
-                  "published", "updated_at", "update_due")
+                  "published", "updated_at", "update_due", "attribution")
 _DENSE_FIELDS = tuple(name for name in _FIELD_NAMES if name not in _SPARSE_FIELDS)

@@ -11,7 +11,8 @@ built from the two aggregates alone, without the events:
   the absorbed side, using what the dedupe window remembers it counted for;
 * profile and BANT facts keep ``[time, event id]`` stamps: the later stamp wins, as it would have
   (and the profile values it replaced join the profile history);
-* consent changes and hand-raises are event-time histories: their union.
+* consent changes and hand-raises are event-time histories: their union;
+* the first touch and the lead-creating touch are minima in event time: the earlier of the two.
 
 So ``merge(apply(A), apply(B)) == apply(A ∪ B)`` for scores, counts, caps and profile, as long
 as both histories fit the dedupe window and the cap bookkeeping (tests/unit/test_state_merge.py).
@@ -23,7 +24,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from leadstream.core import consent
+from leadstream.core import attribution, consent
 from leadstream.core.model import BehaviourRule, ModelSet
 from leadstream.core.profile import merge_latest
 from leadstream.core.scoring import add_units
@@ -64,6 +65,7 @@ def merge_states(survivor: LeadState, absorbed: LeadState, models: ModelSet) -> 
     raises = {tuple(entry) for entry in survivor.hand_raises} | {tuple(e) for e in absorbed.hand_raises}
     survivor.hand_raises = [list(entry) for entry in sorted(raises)][-HAND_RAISES_KEPT:]
     survivor.contact_since = _pick(min, survivor.contact_since, absorbed.contact_since)
+    attribution.merge(survivor.attribution, absorbed.attribution)
     survivor.touchpoints += max(0, absorbed.touchpoints - shared_touchpoints)
     survivor.first_event_at = _pick(min, survivor.first_event_at, absorbed.first_event_at)
     survivor.last_event_at = _pick(max, survivor.last_event_at, absorbed.last_event_at)

@@ -69,6 +69,8 @@ def core_touchpoint(
     lead_id: str | None = "L1",
     anonymous_id: str | None = None,
     campaign: str | None = None,
+    source: str | None = None,
+    channel: str | None = None,
 ) -> Touchpoint:
     seconds = at.total_seconds() if isinstance(at, timedelta) else at
     canonical, has_contact = canonical_lead_id(lead_id=lead_id, anonymous_id=anonymous_id)
@@ -80,6 +82,8 @@ def core_touchpoint(
         has_contact=has_contact,
         payload=_DEFAULT_PAYLOADS[type] if payload is None else payload,
         campaign=campaign,
+        source=source,
+        channel=channel,
     )
 
 

@@ -14,7 +14,7 @@ from leadstream.core.emitted import ConsentChanged, Erased, LeadsMerged, Nurture
 from leadstream.core.lifecycle import snapshot
 from leadstream.core.model import ModelSet
 from leadstream.core.scoring import contributions
-from leadstream.core import consent
+from leadstream.core import attribution, consent
 from leadstream.core.bant import verdict as bant_verdict
 from leadstream.core.state import LeadState
 from leadstream.core.identity import canonical_lead_id, visitor_id
@@ -306,6 +306,14 @@ def _consent_view(state: LeadState) -> dict[str, dict[str, Any]]:
     return view
 
 
+def _touch_view(touch: list[Any] | None) -> dict[str, Any] | None:
+    if touch is None:
+        return None
+    at, event_id, kind, source, campaign, channel = touch
+    return {"event_id": event_id, "type": kind, "occurred_at": _iso(at), "source": source,
+            "campaign": campaign, "channel": channel}
+
+
 def _bant_view(state: LeadState, models: ModelSet) -> dict[str, Any]:
     """The BANT verdict, and which negative facts hold a score-based MQL back."""
     found = bant_verdict(state.bant, models.primary.lifecycle.bant.hold_back_on)
@@ -345,6 +353,7 @@ def lead_to_api(state: LeadState, models: ModelSet) -> dict[str, Any]:
         "bant_status": _bant_view(state, models),
         "profile": state.profile,
         "consent": _consent_view(state),
+        "attribution": {kind: _touch_view(state.attribution.get(kind)) for kind in attribution.KINDS},
         "routing": state.routing,
         "touchpoints": state.touchpoints,
         "first_event_at": _iso(state.first_event_at),

@@ -170,6 +170,7 @@ def _outcome(states: dict[str, LeadState], emitted: list[Emitted]) -> dict[str, 
         "grade": view.grade,
         "profile": dict(sorted(lead.profile.items())),
         "consent": lead.consent,
+        "attribution": lead.attribution,
         # each consent statement of the known lead published once, whatever the order
         "consent_ids": sorted({e.change_id for e in emitted if isinstance(e, ConsentChanged)}),
         "bant": dict(sorted(lead.bant.items())),
