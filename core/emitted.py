@@ -25,6 +25,7 @@ __all__ = [
     "transition_id",
     "consent_change_id",
     "nurture_signal_id",
+    "kept_for_replay",
 ]
 
 
@@ -226,3 +227,13 @@ def nurture_signal_id(lead_id: str, label: str, entry: int, generation: int = 0)
 
 Emitted = (Counted | Duplicate | Rejected | Transition | Send | Delete | LeadsMerged | Erased
            | ConsentChanged | NurtureSignal)
+
+
+def kept_for_replay(item: Transition | NurtureSignal) -> bool:
+    """Whether a replayed trigger publishes ``item`` again from the lead's state: a transition
+    kept in its outbox, or a recycling's signal derived from one. A ``lead_changed`` update and a
+    ``stalled`` signal are kept nowhere (a snapshot per update would bloat every state), so the
+    shell sends them before it stores the state they were decided on (agents/leads/plan.py)."""
+    if isinstance(item, Transition):
+        return item.reason != "lead_changed"
+    return item.signal != "stalled"

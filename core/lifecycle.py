@@ -36,7 +36,7 @@ from leadstream.core import consent
 from leadstream.core.bant import BantVerdict
 from leadstream.core.bant import verdict as bant_verdict
 from leadstream.core.as_of import scores_as_of, touchpoint_times
-from leadstream.core.emitted import Transition, transition_id
+from leadstream.core.emitted import Transition, kept_for_replay, transition_id
 from leadstream.core.fit import disqualifying_rule, fit_points, grade_at_least
 from leadstream.core.profile import as_of as profile_as_of
 from leadstream.core.model import ModelSet, ScoringModel
@@ -238,9 +238,7 @@ def move(
              "reason": reason, "at": at, "event_id": trigger_id}
         )
         del state.history[:-HISTORY_LENGTH]
-    if reason != "lead_changed":
-        # A lead_changed update is not kept: the worker sends it before it stores the state
-        # (core/updates.py), so a replay never needs it, and updates never push a transition out
+    if kept_for_replay(transition):  # (updates are not: they never push a transition out)
         state.outbox.append([trigger_id, transition.to_json()])
         del state.outbox[:-OUTBOX_LENGTH]
     return transition

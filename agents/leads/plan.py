@@ -40,6 +40,7 @@ from leadstream.core.emitted import (
     Rejected,
     Send,
     Transition,
+    kept_for_replay,
 )
 from leadstream.core.identity_flow import event_id_of
 from leadstream.core.messages import Absorb, Message, Tick, Touchpoint
@@ -271,10 +272,8 @@ class _Planner:
         for item in emitted:
             match item:
                 case Transition():
-                    # a lead_changed update is not kept for replays: it must be in Kafka
-                    # before the state it was decided on is stored (core/updates.py)
-                    (self.plan.first if item.reason == "lead_changed" else self.plan.outputs
-                     ).append(Out(self.topics.handover, key, transition_to_handover_json(item)))
+                    self._publish(item, Out(self.topics.handover, key,
+                                            transition_to_handover_json(item)))
                     self.plan.counts.transitions[(item.from_stage, item.to_stage)] += 1
                     self._note_latency(item, message, record)
                 case Counted():
@@ -303,11 +302,8 @@ class _Planner:
                             consent_to_handover(item).model_dump_json().encode()))
                     self.plan.counts.consent[(item.scope, item.status)] += 1
                 case NurtureSignal():
-                    # a recycling's signal is derived again from its kept transition on a
-                    # replay; a stall's is not kept anywhere: it goes out before the state
-                    (self.plan.first if item.signal == "stalled" else self.plan.outputs).append(
-                        Out(self.topics.nurture, item.lead_id.encode(),
-                            nurture_to_event(item).model_dump_json().encode()))
+                    self._publish(item, Out(self.topics.nurture, item.lead_id.encode(),
+                                            nurture_to_event(item).model_dump_json().encode()))
                     self.plan.counts.nurture[item.signal] += 1
                 case LeadsMerged():
                     self.plan.outputs.append(
@@ -329,6 +325,11 @@ class _Planner:
             # update whose changelog record was never sent; rewriting sends it.
             self.states[key] = state
             self.changed[key] = self.changed.get(key, False) or isinstance(message, Tick)
+
+    def _publish(self, item: Transition | NurtureSignal, out: Out) -> None:
+        """An event the state keeps nothing of for a replay must be in Kafka before that state
+        is stored (a crash in between decides it again from the earlier state)."""
+        (self.plan.outputs if kept_for_replay(item) else self.plan.first).append(out)
 
     def _note_latency(self, item: Transition, message: Message, record: InputRecord) -> None:
         source = message.then if isinstance(message, Absorb) else message
