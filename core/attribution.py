@@ -30,17 +30,15 @@ def _earlier(touch: Touch, than: Touch | None) -> bool:
 
 def record(attribution: dict[str, Touch], message: Touchpoint) -> None:
     """Count ``message`` as a candidate for each kind it can be."""
-    first = attribution.get(FIRST_TOUCH)
-    created = attribution.get(LEAD_CREATED) if message.has_contact else None
-    at, event_id = message.occurred_at, message.event_id
-    if first is not None and (at, event_id) >= (first[0], first[1]) and (
-            not message.has_contact
-            or (created is not None and (at, event_id) >= (created[0], created[1]))):
-        return  # most touchpoints: neither
-    touch = [at, event_id, message.type, message.source, message.campaign, message.channel]
-    if _earlier(touch, first):
+    key = [message.occurred_at, message.event_id]
+    first = _earlier(key, attribution.get(FIRST_TOUCH))
+    created = message.has_contact and _earlier(key, attribution.get(LEAD_CREATED))
+    if not (first or created):
+        return  # most touchpoints
+    touch = [*key, message.type, message.source, message.campaign, message.channel]
+    if first:
         attribution[FIRST_TOUCH] = touch
-    if message.has_contact and _earlier(touch, created):
+    if created:
         attribution[LEAD_CREATED] = touch
 
 
