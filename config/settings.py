@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, IPvAnyNetwork, SecretStr, mod
 from leadstream.config.environment import ENV_PREFIX, overlay
 from leadstream.config.model_loader import DEFAULT_MODEL_PATH
 from leadstream.config.yaml_source import LinedYaml, read_yaml, validate
+from leadstream.core.accounts import DEFAULT_FREE_MAIL, AccountRules
 from leadstream.exceptions import ConfigError
 
 __all__ = [
@@ -30,6 +31,8 @@ __all__ = [
     "GcSettings",
     "HygieneSettings",
     "IdentitySettings",
+    "AccountSettings",
+    "ReportSettings",
     "load_settings",
     "ENV_PREFIX",
 ]
@@ -235,6 +238,42 @@ class LogSettings(_Section):
     format: Literal["text", "json"] = Field(default="text", description="json: one object per line")
 
 
+class AccountSettings(_Section):
+    """How leads are grouped into accounts and when an account is engaged (README, "Accounts")."""
+
+    enabled: bool = Field(default=True, description="group known leads into accounts")
+    free_mail_domains: list[str] = Field(
+        default_factory=lambda: sorted(DEFAULT_FREE_MAIL),
+        description="email domains that name no company: their leads stay without an account "
+        "unless the profile names one (account_id, company_domain)")
+    engaged_score: float = Field(default=120.0, gt=0, description="account engagement from "
+                                 "which the account is engaged (a marketing-qualified account)")
+    engaged_contacts: int = Field(default=2, ge=1, description="engaged contacts it needs too")
+    contact_min_score: float = Field(default=20.0, ge=0, description="behaviour score from "
+                                     "which a contact counts as engaged")
+    diminishing: float = Field(default=0.5, gt=0, le=1, description="weight of the k-th best "
+                               "contact's score: diminishing^k (the best counts fully)")
+    rearm_below: float = Field(default=0.5, ge=0, lt=1, description="an engaged account is "
+                               "announced again only after its engagement fell below this "
+                               "fraction of engaged_score")
+
+    def rules(self) -> AccountRules:
+        return AccountRules(
+            enabled=self.enabled,
+            free_mail_domains=frozenset(d.strip().lower() for d in self.free_mail_domains),
+            engaged_score=self.engaged_score, engaged_contacts=self.engaged_contacts,
+            contact_min_score=self.contact_min_score, diminishing=self.diminishing,
+            rearm_below=self.rearm_below)
+
+
+class ReportSettings(_Section):
+    """``GET /reports/funnel`` (README, "Reports")."""
+
+    costs_path: Path | None = Field(
+        default=None, description="campaign costs, CSV or YAML (campaign, period, cost, "
+        "currency): the report adds cost per lead, MQL, SQL and won deal")
+
+
 class Settings(_Section):
     app_id: str = Field(default="leadstream", pattern=r"^[A-Za-z0-9._-]{1,100}$")
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
@@ -246,6 +285,8 @@ class Settings(_Section):
     identity: IdentitySettings = Field(default_factory=IdentitySettings)
     log: LogSettings = Field(default_factory=LogSettings)
     gc: GcSettings = Field(default_factory=GcSettings)
+    accounts: AccountSettings = Field(default_factory=AccountSettings)
+    reports: ReportSettings = Field(default_factory=ReportSettings)
     model_path: Path = Field(default=DEFAULT_MODEL_PATH, description="the primary scoring model")
     extra_model_paths: list[Path] = Field(
         default_factory=list, description="more models that only score (e.g. per product line)"
@@ -287,6 +328,10 @@ def load_settings(
             str(base / p) if isinstance(p, str) and not Path(p).is_absolute() else p
             for p in overlaid["extra_model_paths"]
         ]
+    reports = overlaid.get("reports")
+    if isinstance(reports, dict) and isinstance(reports.get("costs_path"), str) \
+            and not Path(reports["costs_path"]).is_absolute():
+        overlaid["reports"] = {**reports, "costs_path": str(base / reports["costs_path"])}
     state = overlaid.get("state")
     if isinstance(state, dict) and isinstance(state.get("dir"), str):
         if not Path(state["dir"]).is_absolute():

@@ -351,6 +351,8 @@ def _append_trail(state: LeadState, message: Touchpoint) -> None:
     """Keep the newest ``TRAIL_LENGTH`` touchpoints in event-time order (ties by event id)."""
     trail = state.trail
     entry = [message.event_id, message.type, message.occurred_at]
+    if message.source is not None or message.campaign is not None or message.channel is not None:
+        entry += [message.source, message.campaign, message.channel]  # for the MQL touch
     trail.append(entry)
     if len(trail) > 1 and trail_order(trail[-2]) > trail_order(entry):  # a late one: re-sort
         trail.sort(key=trail_order)

@@ -101,6 +101,10 @@ class Transition:
     scores: dict[str, float] = field(default_factory=dict)  # every model's score, by name
     detail: str | None = None  # e.g. the CRM's rejection reason code
     bant_status: str = "open"  # qualified | held_back | open, when the event was made
+    # first_touch, lead_created, mql_touch: [t, event_id, type, source, campaign, channel] or
+    # None; source_type (core/attribution.py)
+    attribution: dict[str, Any] = field(default_factory=dict)
+    account_id: str | None = None  # core/accounts.py
 
     @classmethod
     def from_primitive(cls, data: dict[str, Any]) -> Transition:

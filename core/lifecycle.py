@@ -32,7 +32,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from leadstream.core import consent
+from leadstream.core import attribution, consent
+from leadstream.core.accounts import account_of
 from leadstream.core.bant import BantVerdict
 from leadstream.core.bant import verdict as bant_verdict
 from leadstream.core.as_of import scores_as_of, touchpoint_times
@@ -199,6 +200,7 @@ def move(
     if to == Stage.MQL and kind == "stage_transition":
         state.routing = route(state.lead_id, state.profile, models.primary)
         state.mql_since = at
+        attribution.on_mql(state.attribution, state.trail, trigger_id, at)
     view = snapshot(state, models, score_at)
     transition = Transition(
         transition_id=tid,
@@ -226,6 +228,8 @@ def move(
         routing={k: v for k, v in {**state.routing, **(routing_extra or {})}.items() if k != "tried"},
         scores=view.scores,
         detail=detail,
+        attribution=attribution.view(state.attribution, models),
+        account_id=account_of(state.profile, models.accounts),
     )
     state.stage_entries[label] = entry
     state.stage = to

@@ -11,11 +11,14 @@ import fnmatch
 import re
 from functools import cached_property
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from leadstream.core.messages import Touchpoint
+
+if TYPE_CHECKING:
+    from leadstream.core.accounts import AccountRules
 from leadstream.core.touchpoint_types import (
     MATCHABLE_ENVELOPE_FIELDS,
     NUMERIC_PROFILE_FIELDS,
@@ -38,6 +41,8 @@ __all__ = [
     "RoutingRule",
     "Team",
     "Routing",
+    "SourceTypeRule",
+    "SourceTypes",
     "ScoringModel",
     "ModelSet",
     "GRADES",
@@ -470,6 +475,53 @@ class Routing(_Strict):
         return self
 
 
+SourceType = Literal["spears", "seeds", "nets"]
+
+
+class SourceTypeRule(_Strict):
+    """Maps a lead's source to one of the three source types: ``spears`` (direct sales outreach:
+    cold calls, outbound mail, sales events), ``seeds`` (referrals, recommendations, partners) or
+    ``nets`` (inbound online marketing: search, content, social, ads)."""
+
+    type: SourceType
+    match: dict[Literal["source", "channel", "campaign"], tuple[str, ...]] = Field(
+        min_length=1,
+        description="envelope field → globs (case-insensitive); every field named must match "
+        "one of its globs",
+    )
+
+    @cached_property
+    def _compiled(self) -> tuple[tuple[str, tuple[re.Pattern[str], ...]], ...]:
+        return tuple((name, tuple(re.compile(fnmatch.translate(p.lower())) for p in globs))
+                     for name, globs in self.match.items())
+
+    def matches(self, fields: Mapping[str, str | None]) -> bool:
+        for name, patterns in self._compiled:
+            value = fields.get(name)
+            if value is None or not any(p.match(value.lower()) for p in patterns):
+                return False
+        return True
+
+
+class SourceTypes(_Strict):
+    """How a lead's source type is decided: the rules in order, the first match wins; a lead no
+    rule matches (or without a source) gets ``default``."""
+
+    rules: tuple[SourceTypeRule, ...] = Field(
+        default=(
+            SourceTypeRule(type="spears", match={"channel": ("outbound*", "cold_*", "sales*",
+                                                             "phone", "direct_mail")}),
+            SourceTypeRule(type="seeds", match={"channel": ("referral*", "partner*",
+                                                            "recommendation*", "reseller*")}),
+            SourceTypeRule(type="seeds", match={"source": ("referral*", "partner*", "customer*")}),
+        ),
+    )
+    default: SourceType = Field(default="nets", description="inbound online marketing")
+
+    def classify(self, fields: Mapping[str, str | None]) -> str:
+        return next((rule.type for rule in self.rules if rule.matches(fields)), self.default)
+
+
 def _unique_ids(ids: Any) -> None:
     seen: set[str] = set()
     for rule_id in ids:
@@ -489,6 +541,7 @@ class ScoringModel(_Strict):
     temperature: Temperature = Field(default_factory=Temperature)
     lifecycle: Lifecycle = Field(default_factory=Lifecycle)
     routing: Routing = Field(default_factory=Routing)
+    sources: SourceTypes = Field(default_factory=SourceTypes)
 
     @field_validator("rules")
     @classmethod
@@ -526,14 +579,19 @@ class ModelSet:
     model, and handover events show them all.
     """
 
-    __slots__ = ("primary", "others", "_ref")
+    __slots__ = ("primary", "others", "accounts", "_ref")
 
-    def __init__(self, primary: ScoringModel, others: tuple[ScoringModel, ...] = ()) -> None:
+    def __init__(self, primary: ScoringModel, others: tuple[ScoringModel, ...] = (),
+                 accounts: AccountRules | None = None) -> None:
+        from leadstream.core.accounts import AccountRules  # (it imports this module)
+
         names = [primary.name, *(m.name for m in others)]
         if len(set(names)) != len(names):
             raise ValueError(f"model names must be unique, got {names}")
         self.primary = primary
         self.others = others
+        #: how leads are grouped into accounts (from the settings, not a model: not in ``ref``)
+        self.accounts = accounts if accounts is not None else AccountRules()
         self._ref = ",".join(m.ref for m in (primary, *others))  # models are frozen
 
     @classmethod

@@ -116,6 +116,8 @@ class LeadState:
     published: list[Any] = field(default_factory=list)
     updated_at: float | None = None
     update_due: float | None = None
+    # the account this lead is registered with (core/accounts.py)
+    account: str | None = None
 
     def has_seen(self, event_id: str) -> bool:
         return event_key(event_id) in self.seen
@@ -191,5 +193,5 @@ def _upgrade_to_6(values: dict[str, Any], data: dict[str, Any]) -> None:
 _FIELD_NAMES = tuple(f.name for f in fields(LeadState))
 #: fields whose empty default most states keep: written only when set
 _SPARSE_FIELDS = ("profile_history", "bant_history", "consent", "hand_raises", "generation",
-                  "published", "updated_at", "update_due", "attribution")
+                  "published", "updated_at", "update_due", "attribution", "account")
 _DENSE_FIELDS = tuple(name for name in _FIELD_NAMES if name not in _SPARSE_FIELDS)

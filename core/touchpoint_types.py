@@ -60,6 +60,6 @@ PAYLOAD_VALUES: dict[tuple[str, str], frozenset[str]] = {
 #: a lead's profile fields (``email_domain`` is derived from the email at ingest)
 PROFILE_FIELDS: frozenset[str] = frozenset({
     "first_name", "last_name", "company", "job_title", "company_size", "industry", "country",
-    "phone", "email_domain",
+    "phone", "email_domain", "account_id", "company_domain",
 })
 NUMERIC_PROFILE_FIELDS: frozenset[str] = frozenset({"company_size"})

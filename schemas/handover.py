@@ -27,6 +27,8 @@ __all__ = [
     "Trigger",
     "ModelRef",
     "Routing",
+    "Attribution",
+    "AttributedTouch",
     "SCHEMA_VERSION",
 ]
 
@@ -65,6 +67,32 @@ class Routing(_Out):
     owner: str | None = None
     rule: str | None = Field(default=None, description="the routing rule that fired")
     previous_owner: str | None = Field(default=None, description="on an SLA breach only")
+
+
+class AttributedTouch(_Out):
+    event_id: str
+    type: str
+    occurred_at: datetime
+    source: str | None = None
+    campaign: str | None = None
+    channel: str | None = None
+
+
+class Attribution(_Out):
+    """Where the lead came from (README, "Attribution")."""
+
+    first_touch: AttributedTouch | None = Field(
+        default=None, description="its earliest touchpoint in event time, as a visitor or not")
+    lead_created: AttributedTouch | None = Field(
+        default=None, description="its earliest touchpoint with contact identity: what made it "
+        "a lead (an MGL)")
+    mql_touch: AttributedTouch | None = Field(
+        default=None, description="its last touchpoint at or before its latest MQL transition; "
+        "null before it became an MQL")
+    source_type: Literal["spears", "seeds", "nets"] = Field(
+        description="the model's sources rules applied to lead_created (else first_touch): "
+        "spears (direct sales outreach), seeds (referrals, partners), nets (inbound online "
+        "marketing)")
 
 
 class HandoverEvent(_Out):
@@ -113,6 +141,12 @@ class HandoverEvent(_Out):
     )
     routing: Routing
     model: ModelRef
+    attribution: Attribution | None = Field(
+        default=None, description="null only on an event a replay re-publishes from before "
+        "leadstream recorded attribution")
+    account_id: str | None = Field(
+        default=None, description="the account the lead belongs to (README, 'Accounts'); null "
+        "for a free-mail lead without account_id or company_domain")
 
 
 class LeadsMergedEvent(_Out):

@@ -57,6 +57,12 @@ class Profile(_In):
     industry: Text | None = None
     country: Annotated[Text, Field(min_length=2, max_length=64)] | None = None
     phone: Annotated[Text, Field(max_length=64)] | None = None
+    account_id: Annotated[Text, Field(max_length=200)] | None = Field(
+        default=None, description="the CRM's account (company) id: groups the lead into this "
+        "account (README, 'Accounts')")
+    company_domain: Annotated[Text, Field(max_length=253)] | None = Field(
+        default=None, description="the company's web domain, e.g. example.com: the account when "
+        "no account_id is known")
 
 
 class Bant(_In):

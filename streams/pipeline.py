@@ -22,12 +22,13 @@ from leadstream.streams.services.state_cache import StateCache
 from leadstream.streams.services.visitor_shortcut import VisitorShortcut
 
 __all__ = ["Pipeline", "build_pipeline", "changelog_topic", "changelog_topics", "LEADS_TABLE",
-           "DEADLINES_TABLE"]
+           "DEADLINES_TABLE", "ACCOUNTS_TABLE", "lead_messages_topic", "account_messages_topic"]
 
 LEADS_TABLE = "leads"
 DEADLINES_TABLE = "deadlines"
 STATS_TABLE = "stats"
-TABLES = (LEADS_TABLE, DEADLINES_TABLE, STATS_TABLE)
+ACCOUNTS_TABLE = "accounts"
+TABLES = (LEADS_TABLE, DEADLINES_TABLE, STATS_TABLE, ACCOUNTS_TABLE)
 
 
 @dataclass
@@ -42,6 +43,7 @@ class Pipeline:
     feedback: TopicT
     commands: TopicT
     lead_messages: TopicT
+    account_messages: TopicT  # contact updates keyed by account (the accounts' repartition hop)
     handover: TopicT
     nurture: TopicT
     dlq: TopicT
@@ -49,6 +51,7 @@ class Pipeline:
     deadlines: TableT[bytes, bytes]  # lead id → next tick time (see services.deadlines)
     deadline_index: DeadlineIndex
     stats: TableT[bytes, bytes]  # "partition-<n>" → leads per stage and grade (services.funnel)
+    accounts: TableT[bytes, bytes]  # account id → encoded AccountState (core.accounts)
     lane: BatchLane  # how the agents consume their topics (see streams.lane)
     state_cache: StateCache  # the lead handler's decoded states (see streams.state_cache)
     shortcut: VisitorShortcut  # ingest's forward for linked visitors (see streams.visitor_shortcut)
@@ -57,6 +60,11 @@ class Pipeline:
 def lead_messages_topic(settings: Settings) -> str:
     """Validated touchpoints and CRM feedback keyed by canonical lead id (the repartition hop)."""
     return f"{settings.app_id}-lead-messages"
+
+
+def account_messages_topic(settings: Settings) -> str:
+    """Contact updates keyed by account id (core/accounts.py)."""
+    return f"{settings.app_id}-account-messages"
 
 
 def changelog_topic(settings: Settings, table: str = LEADS_TABLE) -> str:
@@ -145,12 +153,13 @@ def build_pipeline(settings: Settings, models: ScoringModel | ModelSet) -> Pipel
     pipeline = Pipeline(
         app=app,
         settings=settings,
-        models=ModelSet.of(models),
+        models=_with_accounts(ModelSet.of(models), settings),
         metrics=Metrics(),
         touchpoints=app.topic(*settings.topics.touchpoints, **raw),
         feedback=app.topic(settings.topics.feedback, **raw),
         commands=app.topic(settings.topics.commands, **raw),
         lead_messages=app.topic(lead_messages_topic(settings), internal=True, **raw),
+        account_messages=app.topic(account_messages_topic(settings), internal=True, **raw),
         handover=app.topic(settings.topics.handover, **raw),
         nurture=app.topic(settings.topics.nurture, **raw),
         dlq=app.topic(settings.topics.dlq, **raw),
@@ -158,12 +167,17 @@ def build_pipeline(settings: Settings, models: ScoringModel | ModelSet) -> Pipel
         deadlines=_bytes_table(app, settings, DEADLINES_TABLE, share=8),  # 16 bytes per entry
         deadline_index=DeadlineIndex(),
         stats=_bytes_table(app, settings, STATS_TABLE, share=16),  # one record per partition
+        accounts=_bytes_table(app, settings, ACCOUNTS_TABLE, share=4),
         lane=lane,
         state_cache=cache,
         shortcut=VisitorShortcut(app, lead_messages_topic(settings), leads, cache,
                                  lane.progress),
     )
     return pipeline
+
+
+def _with_accounts(models: ModelSet, settings: Settings) -> ModelSet:
+    return ModelSet(models.primary, models.others, accounts=settings.accounts.rules())
 
 
 def _bytes_table(app: faust.App, settings: Settings, name: str,

@@ -16,7 +16,8 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from leadstream.config.settings import Settings
 from leadstream.exceptions import BrokerError
-from leadstream.streams.pipeline import changelog_topics, lead_messages_topic
+from leadstream.streams.pipeline import (account_messages_topic, changelog_topics,
+                                         lead_messages_topic)
 from leadstream.streams.kafka_options import aiokafka_options
 
 __all__ = ["prepare", "ensure_topics", "external_topics", "topic_plan", "TopicSpec",
@@ -63,6 +64,9 @@ def topic_plan(settings: Settings) -> list[TopicSpec]:
                   "output: rejected input with its reason"),
         TopicSpec(lead_messages_topic(settings), n, rf, {**delete, "retention.ms": str(7 * _DAY_MS)},
                   "internal: messages keyed by lead (read within seconds)"),
+        TopicSpec(account_messages_topic(settings), n, rf,
+                  {**delete, "retention.ms": str(7 * _DAY_MS)},
+                  "internal: contact updates keyed by account (read within seconds)"),
     ]
     plan += [TopicSpec(name, n, rf, {"cleanup.policy": "compact"}, "internal: table changelog")
              for name in changelog_topics(settings)]

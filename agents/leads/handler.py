@@ -79,7 +79,8 @@ def register_leads(pipeline: Pipeline) -> None:
     topics = LeadTopics(handover=pipeline.handover.get_topic_name(),
                         lead_messages=pipeline.lead_messages.get_topic_name(),
                         dlq=pipeline.dlq.get_topic_name(),
-                        nurture=pipeline.nurture.get_topic_name())
+                        nurture=pipeline.nurture.get_topic_name(),
+                        account_messages=pipeline.account_messages.get_topic_name())
     report = _Reporter(pipeline.metrics)
 
     async def leads(tp: Partition, records: list[InputRecord], commit: FetchCommit) -> None:

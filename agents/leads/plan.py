@@ -27,7 +27,10 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final, Protocol
 
+import orjson
+
 from leadstream.agents.dlq import dlq_value
+from leadstream.core.accounts import contact_updates
 from leadstream.core.apply import apply, next_deadline
 from leadstream.core.emitted import (
     ConsentChanged,
@@ -114,6 +117,7 @@ class LeadTopics:
     lead_messages: str
     dlq: str
     nurture: str
+    account_messages: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,6 +216,7 @@ class _Planner:
         self.plan = LeadPlan()
         self.states: dict[bytes, Slot] = {}
         self.before: dict[bytes, Bucket | None] = {}  # key → funnel bucket before this batch
+        self.account_before: dict[bytes, str | None] = {}  # key → its account before this batch
         self.changed: dict[bytes, bool] = {}  # key → whether a tick changed it (deadline exact)
         self.erasures: dict[bytes, int] = {}  # key → erasure count (read when it has no state)
         self.scored_at: dict[bytes, float] = {}  # key → time of its last scored touchpoint
@@ -236,6 +241,7 @@ class _Planner:
                 self.from_cache.add(key)
             self.states[key] = state
             self.before[key] = bucket_of(state, self.models) if state is not None else None
+            self.account_before[key] = state.account if state is not None else None
         return self.states[key]
 
     def _stored(self, key: bytes) -> LeadState | None:
@@ -366,6 +372,18 @@ class _Planner:
             self.erasures[key] = generation
         return state
 
+    def _tell_account(self, key: bytes, state: Slot) -> None:
+        """The lead's account hears what it is now, before the state that says it was told is
+        stored (a crash in between tells it again; the account keeps the newest version)."""
+        before = self.account_before.get(key)
+        if before is None and not self.models.accounts.enabled:
+            return
+        current = state if isinstance(state, LeadState) else None
+        for update in contact_updates(key.decode(), before, current, self.models.primary,
+                                      self.models.accounts):
+            self.plan.first.append(Out(self.topics.account_messages, update.account_id.encode(),
+                                       orjson.dumps(update.to_primitive())))
+
     def _finish(self) -> None:
         plan, counts = self.plan, self.plan.counts
         primary = self.models.primary
@@ -379,6 +397,7 @@ class _Planner:
         funnel = None
         for key, tick in self.changed.items():
             state = self.states[key]
+            self._tell_account(key, state)
             if isinstance(state, LeadState):
                 plan.writes.append(Write(LEADS, key, encode_state(state)))
                 plan.cache[key] = state

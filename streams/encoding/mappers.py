@@ -17,12 +17,16 @@ from leadstream.core.scoring import contributions
 from leadstream.core import attribution, consent
 from leadstream.core.bant import verdict as bant_verdict
 from leadstream.core.state import LeadState
+from leadstream.core.accounts import account_of
+from leadstream.core.stages import Stage
 from leadstream.core.identity import canonical_lead_id, visitor_id
 from leadstream.core.messages import Erase, Feedback, Link, MergeRequest, Touchpoint
 from leadstream.schemas.commands import EraseCommand, MergeCommand
 from leadstream.schemas.nurture import NurtureEvent
 from leadstream.schemas.dlq import DlqHeader, DlqRecord, DlqSource
 from leadstream.schemas.handover import (
+    AttributedTouch,
+    Attribution,
     ConsentChangedEvent,
     ConsentTrigger,
     SCHEMA_VERSION,
@@ -147,7 +151,17 @@ def transition_to_handover(transition: Transition) -> HandoverEvent:
         ],
         profile=transition.profile,
         model=ModelRef(name=transition.model_name, version=transition.model_version),
+        attribution=_attribution_out(transition.attribution),
+        account_id=transition.account_id,
     )
+
+
+def _attribution_out(found: dict[str, Any]) -> Attribution | None:
+    if not found:  # a transition kept from before attribution was recorded
+        return None
+    touches = {kind: (AttributedTouch(**_touch_view(touch)) if touch else None)  # type: ignore[arg-type]
+               for kind, touch in found.items() if kind != "source_type"}
+    return Attribution(**touches, source_type=found["source_type"])
 
 
 # the closed sets the contract checks, read off the model so the two cannot drift apart
@@ -210,11 +224,26 @@ def transition_to_handover_json(transition: Transition) -> bytes:
                 "bant_status": transition.bant_status,
                 "routing": {key: routing.get(key) for key in _ROUTING_KEYS},
                 "model": {"name": transition.model_name, "version": transition.model_version},
+                "attribution": _attribution_json(transition.attribution),
+                "account_id": transition.account_id,
             },
             option=orjson.OPT_UTC_Z,
         )
     except (TypeError, ValueError, OverflowError):  # orjson.JSONEncodeError is a TypeError
         return _validated(transition)
+
+
+def _attribution_json(found: dict[str, Any]) -> dict[str, Any] | None:
+    if not found:
+        return None
+    out: dict[str, Any] = {}
+    for kind in attribution.KINDS:
+        touch = found.get(kind)
+        out[kind] = None if touch is None else {
+            "event_id": touch[1], "type": touch[2], "occurred_at": _utc(touch[0]),
+            "source": touch[3], "campaign": touch[4], "channel": touch[5]}
+    out["source_type"] = found["source_type"]
+    return out
 
 
 def _validated(transition: Transition) -> bytes:
@@ -309,7 +338,7 @@ def _consent_view(state: LeadState) -> dict[str, dict[str, Any]]:
 def _touch_view(touch: list[Any] | None) -> dict[str, Any] | None:
     if touch is None:
         return None
-    at, event_id, kind, source, campaign, channel = touch
+    at, event_id, kind, source, campaign, channel = touch[:6]
     return {"event_id": event_id, "type": kind, "occurred_at": _iso(at), "source": source,
             "campaign": campaign, "channel": channel}
 
@@ -353,7 +382,11 @@ def lead_to_api(state: LeadState, models: ModelSet) -> dict[str, Any]:
         "bant_status": _bant_view(state, models),
         "profile": state.profile,
         "consent": _consent_view(state),
-        "attribution": {kind: _touch_view(state.attribution.get(kind)) for kind in attribution.KINDS},
+        "attribution": {**{kind: _touch_view(state.attribution.get(kind))
+                           for kind in attribution.KINDS},
+                        "source_type": attribution.source_type(state.attribution, models)},
+        "account_id": account_of(state.profile, models.accounts)
+        if state.stage != Stage.VISITOR else None,
         "routing": state.routing,
         "touchpoints": state.touchpoints,
         "first_event_at": _iso(state.first_event_at),
@@ -365,8 +398,8 @@ def lead_to_api(state: LeadState, models: ModelSet) -> dict[str, Any]:
             for entry in state.history
         ],
         "recent_touchpoints": [
-            {"event_id": event_id, "type": kind, "occurred_at": _iso(t)}
-            for event_id, kind, t in state.trail
+            {"event_id": entry[0], "type": entry[1], "occurred_at": _iso(entry[2])}
+            for entry in state.trail
         ],
         "aliases": state.aliases,
         "model": models.ref,

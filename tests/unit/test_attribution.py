@@ -47,3 +47,53 @@ def test_attribution_does_not_depend_on_the_arrival_order(order: list[int]) -> N
     shuffled, _ = run([touches[i] for i in order], MODEL)
     assert shuffled[LEAD].attribution == reference[LEAD].attribution
     assert reference[LEAD].attribution["first_touch"][1] == "e0"
+
+
+def _mql_journey() -> list[Touchpoint]:
+    profile = {"profile": {"job_title": "Head of IT", "company_size": 800, "industry": "software",
+                           "country": "DE"}, "form_id": "f"}
+    return [
+        _touch("form_submit", "f0", 1, contact=True, source="google", channel="paid_search",
+               payload=profile),
+        _touch("email_click", "c1", 3, contact=True, source="newsletter", campaign="nl-11",
+               channel="email", payload={"message_id": "m", "url": "https://example.com/x"}),
+        _touch("demo_request", "d2", 5, contact=True, source="website", campaign="pricing",
+               channel="organic"),
+        _touch("web_visit", "w3", 8, contact=True, source="linkedin", channel="social",
+               payload={"url": "https://example.com/y"}),
+    ]
+
+
+@settings(max_examples=100, deadline=None)
+@given(order=st.permutations(range(4)))
+def test_the_mql_touch_is_the_last_touch_at_or_before_the_mql(order: list[int]) -> None:
+    touches = _mql_journey()
+    states, emitted = run([touches[i] for i in order], MODEL)
+    lead = states[LEAD]
+    mql_at = next(e["at"] for e in lead.history if e["to"] == "mql")
+    before = max(((t.occurred_at, t.event_id) for t in touches if t.occurred_at <= mql_at))
+    touch = lead.attribution["mql_touch"]
+    assert (touch[0], touch[1]) == before
+    assert touch[6] == mql_at
+    source = next(t for t in touches if t.event_id == touch[1])
+    assert touch[3:6] == [source.source, source.campaign, source.channel]
+    # the MQL's handover event carries the touch known when it was made: in event-time order,
+    # the same one
+    mql = next(e for e in emitted if getattr(e, "to_stage", None) == "mql")
+    assert mql.attribution["mql_touch"][0] <= mql_at
+    if order == sorted(order):
+        assert mql.attribution["mql_touch"] == touch[:6]
+
+
+def test_the_source_type_follows_the_models_rules_first_match_wins() -> None:
+    models = ModelSet.of(MODEL)
+    cases = {("partner-portal", "referral"): "seeds", ("sdr-team", "outbound_email"): "spears",
+             ("google", "paid_search"): "nets", (None, None): "nets",
+             ("customer-advocacy", None): "seeds"}
+    for (source, channel), expected in cases.items():
+        touch = _touch("form_submit", "f", 1, contact=True, payload={"form_id": "x"},
+                       **{k: v for k, v in {"source": source, "channel": channel}.items() if v})
+        states, emitted = run([touch], MODEL)
+        assert lead_to_api(states[LEAD], models)["attribution"]["source_type"] == expected
+        created = next(e for e in emitted if getattr(e, "to_stage", None) == "mgl")
+        assert created.attribution["source_type"] == expected, (source, channel)

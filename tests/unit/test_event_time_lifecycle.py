@@ -170,7 +170,9 @@ def _outcome(states: dict[str, LeadState], emitted: list[Emitted]) -> dict[str, 
         "grade": view.grade,
         "profile": dict(sorted(lead.profile.items())),
         "consent": lead.consent,
-        "attribution": lead.attribution,
+        # (the MQL touch is the last one before the MQL's event time, which a late hand-raiser
+        # does not move: tests/unit/test_attribution.py holds it to that)
+        "attribution": {k: v for k, v in lead.attribution.items() if k != "mql_touch"},
         # each consent statement of the known lead published once, whatever the order
         "consent_ids": sorted({e.change_id for e in emitted if isinstance(e, ConsentChanged)}),
         "bant": dict(sorted(lead.bant.items())),

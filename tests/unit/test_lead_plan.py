@@ -37,7 +37,7 @@ from tests.factories import core_link, core_touchpoint, make_model
 
 MODELS = ModelSet.of(make_model())
 TOPICS = LeadTopics(handover="handover", lead_messages="lead-messages", dlq="dlq",
-                    nurture="nurture")
+                    nurture="nurture", account_messages="account-messages")
 PARTITION = 3
 
 
