@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from leadstream.agents.accounts import register_accounts
 from leadstream.agents.commands import register_commands
 from leadstream.agents.feedback import register_feedback
 from leadstream.agents.ingest import register_ingest
@@ -14,7 +15,7 @@ from leadstream.agents.ticks import register_ticks
 if TYPE_CHECKING:
     from leadstream.streams.pipeline import Pipeline
 
-__all__ = ["register_agents", "register_commands", "register_feedback", "register_ingest", "register_leads", "register_ticks"]
+__all__ = ["register_agents", "register_accounts", "register_commands", "register_feedback", "register_ingest", "register_leads", "register_ticks"]
 
 
 def register_agents(pipeline: Pipeline) -> None:
@@ -23,3 +24,4 @@ def register_agents(pipeline: Pipeline) -> None:
     register_commands(pipeline)
     register_leads(pipeline)
     register_ticks(pipeline)
+    register_accounts(pipeline)

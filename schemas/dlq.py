@@ -35,7 +35,7 @@ class DlqRecord(_Out):
         "rejected message's own event, feedback or command id")
     kind: str = Field(description="short bounded code, e.g. invalid_json, unknown_type, oversize")
     reason: str = Field(description="what is wrong, for a human")
-    stage: Literal["ingest", "feedback", "commands", "leads"] = Field(
+    stage: Literal["ingest", "feedback", "commands", "leads", "accounts"] = Field(
         description="which agent rejected the record"
     )
     source: DlqSource

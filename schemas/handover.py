@@ -29,6 +29,8 @@ __all__ = [
     "Routing",
     "Attribution",
     "AttributedTouch",
+    "AccountEngagedEvent",
+    "EngagedContact",
     "SCHEMA_VERSION",
 ]
 
@@ -197,7 +199,35 @@ class ConsentChangedEvent(_Out):
     trigger: ConsentTrigger
 
 
+class EngagedContact(_Out):
+    lead_id: str
+    score: float = Field(description="behaviour score as of the event's occurred_at")
+    grade: Literal["A", "B", "C", "D"] | None = None
+    stage: str | None = None
+    role: str | None = Field(default=None, description="the lead's job title")
+
+
+class AccountEngagedEvent(_Out):
+    """An account whose contacts together are engaged enough: a marketing-qualified account
+    (keyed by account id; README, "Accounts")."""
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    kind: Literal["account_engaged"] = "account_engaged"
+    engagement_id: str = Field(description="deterministic id (the account's n-th engagement); "
+                               "upsert key")
+    account_id: str
+    entry: int = Field(ge=1, description="how often this account became engaged, this one "
+                       "included")
+    engagement: float = Field(description="Σ diminishing^k · score_k over its contacts, best "
+                              "first (settings: accounts)")
+    best_grade: Literal["A", "B", "C", "D"] | None = None
+    contacts: list[EngagedContact] = Field(description="the engaged contacts that contributed, "
+                                           "best score first")
+    occurred_at: datetime = Field(description="event time: its newest contact's newest "
+                                  "touchpoint")
+
+
 HandoverRecord = Annotated[
-    HandoverEvent | LeadsMergedEvent | ErasedEvent | ConsentChangedEvent,
+    HandoverEvent | LeadsMergedEvent | ErasedEvent | ConsentChangedEvent | AccountEngagedEvent,
     Field(discriminator="kind"),
 ]

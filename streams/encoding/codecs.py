@@ -19,6 +19,7 @@ from leadstream.core.messages import (
     Tick,
     Touchpoint,
 )
+from leadstream.core.accounts import AccountState
 from leadstream.core.state import LeadState
 
 __all__ = [
@@ -29,6 +30,8 @@ __all__ = [
     "decode_message",
     "encode_touchpoint",
     "decode_touchpoint",
+    "encode_account",
+    "decode_account",
 ]
 
 
@@ -174,3 +177,11 @@ def decode_message(raw: bytes) -> Message:
     if kind == "E":
         return Erase(erase_id=data["e"], lead_id=data["l"], at=data["at"], cascade=data["c"])
     raise ValueError(f"unknown internal message kind {kind!r}")
+
+
+def encode_account(state: AccountState) -> bytes:
+    return orjson.dumps(state.to_primitive())
+
+
+def decode_account(raw: bytes) -> AccountState:
+    return AccountState.from_primitive(orjson.loads(raw))

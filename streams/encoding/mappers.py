@@ -17,7 +17,7 @@ from leadstream.core.scoring import contributions
 from leadstream.core import attribution, consent
 from leadstream.core.bant import verdict as bant_verdict
 from leadstream.core.state import LeadState
-from leadstream.core.accounts import account_of
+from leadstream.core.accounts import AccountEngaged, AccountState, account_of, evaluate
 from leadstream.core.stages import Stage
 from leadstream.core.identity import canonical_lead_id, visitor_id
 from leadstream.core.messages import Erase, Feedback, Link, MergeRequest, Touchpoint
@@ -25,6 +25,8 @@ from leadstream.schemas.commands import EraseCommand, MergeCommand
 from leadstream.schemas.nurture import NurtureEvent
 from leadstream.schemas.dlq import DlqHeader, DlqRecord, DlqSource
 from leadstream.schemas.handover import (
+    AccountEngagedEvent,
+    EngagedContact,
     AttributedTouch,
     Attribution,
     ConsentChangedEvent,
@@ -51,6 +53,8 @@ __all__ = [
     "erased_to_handover",
     "dlq_record",
     "lead_to_api",
+    "account_to_api",
+    "engaged_to_handover",
 ]
 
 
@@ -250,6 +254,15 @@ def _validated(transition: Transition) -> bytes:
     return transition_to_handover(transition).model_dump_json().encode()
 
 
+def engaged_to_handover(event: AccountEngaged) -> bytes:
+    return AccountEngagedEvent(
+        engagement_id=event.engagement_id, account_id=event.account_id, entry=event.entry,
+        engagement=event.engagement, best_grade=event.best_grade,  # type: ignore[arg-type]
+        contacts=[EngagedContact(lead_id=c.lead_id, score=c.score, grade=c.grade,  # type: ignore[arg-type]
+                                 stage=c.stage, role=c.role) for c in event.contacts],
+        occurred_at=_utc(event.occurred_at)).model_dump_json().encode()
+
+
 def merged_to_handover(merged: LeadsMerged) -> LeadsMergedEvent:
     return LeadsMergedEvent(merge_id=merged.merge_id, survivor=merged.survivor,
                             absorbed=merged.absorbed, rule=merged.rule,  # type: ignore[arg-type]
@@ -403,4 +416,26 @@ def lead_to_api(state: LeadState, models: ModelSet) -> dict[str, Any]:
         ],
         "aliases": state.aliases,
         "model": models.ref,
+    }
+
+
+def account_to_api(state: AccountState, models: ModelSet) -> dict[str, Any]:
+    """What ``GET /accounts/{id}`` answers: the account as of its newest contact's event time."""
+    rules = models.accounts
+    view = evaluate(state, models.primary, rules)
+    return {
+        "account_id": state.account_id,
+        "as_of": _iso(view.at),
+        "engagement": view.engagement,
+        "engaged": not state.armed,
+        "engagements": state.engaged,
+        "threshold": {"engaged_score": rules.engaged_score,
+                      "engaged_contacts": rules.engaged_contacts,
+                      "contact_min_score": rules.contact_min_score},
+        "engaged_contacts": len(view.engaged),
+        "best_grade": view.best_grade,
+        "roles": sorted({c.role for c in view.engaged if c.role}),
+        "contacts": [{"lead_id": c.lead_id, "score": c.score, "grade": c.grade,
+                      "stage": c.stage, "role": c.role,
+                      "engaged": c.score >= rules.contact_min_score} for c in view.contacts],
     }

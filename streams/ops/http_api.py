@@ -5,10 +5,11 @@
 ``/healthz``        200 while the process and its event loop answer
 ``/readyz``         200 when partitions are assigned and table recovery is done, else 503
 ``/leads/{id}``     one lead explained; forwarded to the worker holding it; 404 if unknown
+``/accounts/{id}``  one account: engagement, contacts; forwarded like ``/leads``; 404 if unknown
 ``/funnel``         leads per stage and grade over all workers (``?scope=local``: this one)
 ==================  =====================================================================
 
-``/leads`` and ``/funnel`` require ``Authorization: Bearer <web.api_token>`` unless the settings
+``/leads``, ``/accounts``, ``/funnel`` and ``/reports`` require ``Authorization: Bearer <web.api_token>`` unless the settings
 say ``web.auth: none``.
 """
 
@@ -24,10 +25,10 @@ from aiohttp import ClientTimeout
 from faust.web import View
 
 from leadstream.exceptions import ConfigError
-from leadstream.streams.encoding.codecs import decode_state
+from leadstream.streams.encoding.codecs import decode_account, decode_state
 from leadstream.streams.lane.upstream import committed_offsets
 from leadstream.streams.services.funnel import decode_counts, merge_counts, stats_key
-from leadstream.streams.encoding.mappers import lead_to_api
+from leadstream.streams.encoding.mappers import account_to_api, lead_to_api
 from leadstream.streams.ops.metrics import StateCollector
 from leadstream.streams.ops.readiness import is_ready
 
@@ -111,6 +112,18 @@ def register_views(pipeline: Pipeline) -> None:
                                   "detail": "no lead with this id (ids: see README, 'Lead ids')"},
                                  status=404)
             return self.json(lead_to_api(decode_state(raw), pipeline.models))
+
+    @app.page("/accounts/{account_id}")
+    class AccountView(View):
+        @requires_token
+        @app.table_route(table=pipeline.accounts, match_info="account_id")
+        async def get(self, request: Any, account_id: str) -> Any:
+            raw = pipeline.accounts.get(account_id.encode())
+            if raw is None:
+                return self.json({"error": "not_found", "account_id": account_id,
+                                  "detail": "no account with this id (README, 'Accounts')"},
+                                 status=404)
+            return self.json(account_to_api(decode_account(raw), pipeline.models))
 
     @app.page("/funnel")
     class FunnelView(View):

@@ -90,6 +90,15 @@ class Metrics:
             "Nurture signals published on the nurture topic, by signal (recycled, went_cold, "
             "stalled).",
             ["signal"], registry=r)
+        self.handovers_by_source = Counter(
+            "leadstream_handovers_by_source_type",
+            "Stage transitions published, by the lead's source type (spears, seeds, nets) and the "
+            "stage entered: MQLs by source type are to_stage=\"mql\".",
+            ["source_type", "to_stage"], registry=r)
+        self.account_engagements = Counter(
+            "leadstream_account_engagements",
+            "account_engaged events published on the handover topic (marketing-qualified "
+            "accounts).", registry=r)
         self.state_cache = Counter(
             "leadstream_state_cache_lookups",
             "Lead states the lead handler looked up in its cache of decoded states, by outcome "
