@@ -29,7 +29,7 @@ from leadstream.core.stages import Stage
 from leadstream.core.state import (CAP_DAYS_KEPT, HAND_RAISES_KEPT, TRAIL_LENGTH, LeadState,
                                    trail_order)
 
-__all__ = ["apply", "next_deadline", "VERDICT_RULES"]
+__all__ = ["apply", "next_deadline", "VERDICT_RULES", "WON_AMOUNT"]
 
 #: verdict → (stages it may come from, stage it leads to, reason code)
 VERDICT_RULES: dict[str, tuple[frozenset[str], str, str]] = {
@@ -43,6 +43,7 @@ VERDICT_RULES: dict[str, tuple[frozenset[str], str, str]] = {
 }
 _DAY = 86400.0
 _STALLED = "stalled"  # stage_entries key: the MGL entry a stall was signalled for
+WON_AMOUNT = "won_amount"  # flags key: the value of the lead's (latest) won deal
 
 
 def apply(
@@ -381,6 +382,8 @@ def _feedback(
     merge_latest(state.bant, state.bant_stamps,
                  {k: message.bant.get(k) for k in BANT_FIELDS}, message.occurred_at, message.feedback_id,
                  state.bant_history)
+    if message.verdict == "won" and message.amount is not None:
+        state.flags[WON_AMOUNT] = message.amount
     if message.verdict == "accepted" and message.owner:
         state.routing = {**state.routing, "owner": message.owner}
     if message.verdict == "reinstated":

@@ -62,6 +62,7 @@ class Feedback:
     reason: str | None = None  # a short code, e.g. no_budget
     owner: str | None = None  # the owner who works the lead, if the CRM says
     bant: Mapping[str, Any] = field(default_factory=dict)
+    amount: float | None = None  # a won deal's value (reports: revenue per campaign)
 
 
 @quick_init

@@ -43,6 +43,8 @@ class SimulatedSales:
             answer["owner"] = (event.get("routing") or {}).get("owner")
         if verdict == "rejected":
             answer["reason"] = self._rng.choice(_REJECT_REASONS)
+        if verdict == "won":
+            answer["amount"] = float(self._rng.choice([18_000, 36_000, 60_000, 95_000]))
         if verdict == "qualified":
             answer["bant"] = {"budget": float(self._rng.choice([20_000, 50_000, 120_000])),
                               "need": "CRM integration"}

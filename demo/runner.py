@@ -12,6 +12,7 @@ import time
 import urllib.request
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,7 @@ _FEEDBACK = "lead-feedback"
 # ~150,000 batches ahead of it in the partition (benchmarks/README.md, broker_hop.py --scan)
 _TANSU_READABLE_BATCHES = 150_000
 _PARTITIONS = 8
+_TRAFFIC_SPAN = timedelta(days=30)  # event time the demo's traffic spans, ending now
 
 
 @dataclass
@@ -88,6 +90,10 @@ def run_demo(options: DemoOptions) -> int:
         token_file.write_text(secrets.token_urlsafe(24) + "\n")
         token_file.chmod(0o600)
         extra["LEADSTREAM__WEB__API_TOKEN_FILE"] = str(token_file)
+        # what the demo's campaigns cost, for the funnel report's cost per lead
+        costs_file = workdir / "campaign-costs.csv"
+        costs_file.write_text(TrafficGenerator.costs_csv(_months(_TRAFFIC_SPAN)))
+        extra["LEADSTREAM__REPORTS__COSTS_PATH"] = str(costs_file)
         # the broker is new and empty, so the state dir must be too (README, "The embedded broker": memory only)
         state_dir = Path(tempfile.mkdtemp(prefix="state-", dir=workdir))
         worker = WorkerProcess(
@@ -98,8 +104,9 @@ def run_demo(options: DemoOptions) -> int:
             new_session=True,  # Ctrl-C reaches only us; we stop the worker in order
         ).start()
         _say(f"  worker pid {worker.pid}, HTTP on {worker.base_url}: /metrics /healthz /readyz "
-             "/leads/{id} /funnel")
-        _say(f"  /leads and /funnel want 'Authorization: Bearer <token>'; the token is in {token_file}")
+             "/leads/{id} /accounts/{id} /funnel /reports/funnel")
+        _say("  all but /metrics, /healthz and /readyz want 'Authorization: Bearer <token>'; "
+             f"the token is in {token_file}; campaign costs: {costs_file}")
         worker.wait_ready(timeout=90)
         _say("  worker ready; sending demo traffic (Ctrl-C to stop early)")
         return asyncio.run(_drive(options, broker.bootstrap_servers, worker, workdir))
@@ -123,7 +130,8 @@ async def _drive(options: DemoOptions, bootstrap: str, worker: WorkerProcess, wo
     collector = asyncio.create_task(_collect(bootstrap, seen))
     sales = asyncio.create_task(_simulate_sales(bootstrap, seen, SimulatedSales(options.seed)))
     total = max(int(options.duration * options.rate), 1)
-    traffic = TrafficGenerator(people=options.leads, seed=options.seed, total=total)
+    traffic = TrafficGenerator(people=options.leads, seed=options.seed, total=total,
+                               span=_TRAFFIC_SPAN)
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
     await producer.start()
     started = time.monotonic()
@@ -238,6 +246,8 @@ def _summary(worker: WorkerProcess, seen: _Seen, workdir: Path, complete: bool, 
     refused = sum(v for k, v in samples.get("leadstream_dlq_records_total", {}).items()
                   if ("stage", "ingest") not in k)
     latest: dict[str, dict[str, Any]] = {}
+    engaged = list({e["engagement_id"]: e for e in seen.handovers
+                    if e.get("kind") == "account_engaged"}.values())
     transitions = [e for e in seen.handovers
                    if e.get("kind") in ("stage_transition", "sla_breach", "lead_updated")]
     consent = Counter(f"{e['scope']} {e['status']}" for e in
@@ -287,6 +297,12 @@ def _summary(worker: WorkerProcess, seen: _Seen, workdir: Path, complete: bool, 
         _say(f"nurture signals          {sum(nurture.values()):7d}   "
              + ", ".join(f"{k} {v}" for k, v in sorted(nurture.items()))
              + "   (lead-nurture: for marketing automation's nurture tracks)")
+    if engaged:
+        best = max(engaged, key=lambda e: (e["engagement"], e["account_id"]))
+        _say(f"accounts engaged         {len(engaged):7d}   (account_engaged, keyed by account); "
+             f"e.g. {best['account_id']}: engagement {best['engagement']}, "
+             f"{len(best['contacts'])} engaged contacts, best grade {best['best_grade']}, roles "
+             + ", ".join(sorted({c['role'] for c in best['contacts'] if c.get('role')})[:4]))
     republished = len(seen.handovers) - len(unique)
     if republished:
         _say(f"  re-published           {republished:7d}   (a re-sent trigger re-publishes its "
@@ -328,8 +344,40 @@ def _show_api(worker: WorkerProcess, latest: dict[str, dict[str, Any]], token: s
                 trail = ", ".join(f"{t['type']} {t['occurred_at'][5:16]}"
                                   for t in lead["recent_touchpoints"][:6])
                 _say(f"  merged from {', '.join(lead['aliases'])}; history: {trail} …")
+        _show_report(_get_json(f"{worker.base_url}/reports/funnel?by=source_type", token))
     except (OSError, ValueError, KeyError) as exc:
         _say(f"  (HTTP API not reachable: {type(exc).__name__})")
+
+
+def _show_report(report: dict[str, Any]) -> None:
+    currency = report.get("currency", "")
+    _say(f"GET /reports/funnel?by=source_type   (conversion between funnel stages; cost per "
+         f"lead, MQL and won deal in {currency})")
+    _say(f"  {'source type':<12}{'leads':>6}{'MQLs':>6}{'won':>5}  {'lead→MQL':>8}{'MQL→SAL':>8}"
+         f"{'SQL→won':>8}  {'h to MQL':>8}  {'cost':>9}{'CPL':>8}{'per MQL':>9}{'per won':>9}"
+         f"{'revenue':>10}")
+
+    def num(value: Any, digits: int = 0) -> str:
+        return "-" if value is None else f"{value:,.{digits}f}"
+
+    for name, group in report["groups"].items():
+        reached, conversion = group["reached"], group["conversion"]
+        _say(f"  {name:<12}{group['leads']:>6}{reached['mql']:>6}{reached['won']:>5}  "
+             f"{num(conversion['mgl_to_mql'], 2):>8}{num(conversion['mql_to_sal'], 2):>8}"
+             f"{num(conversion['sql_to_won'], 2):>8}  {num(group['median_hours']['mgl_to_mql'], 1):>8}  "
+             f"{num(group.get('cost')):>9}{num(group.get('cost_per_lead')):>8}"
+             f"{num(group.get('cost_per_mql')):>9}{num(group.get('cost_per_won')):>9}"
+             f"{num(group.get('revenue')):>10}")
+
+
+def _months(span: timedelta) -> list[str]:
+    """The months (YYYY-MM) the demo's traffic falls in: it ends now and spans ``span``."""
+    end = datetime.now(tz=UTC)
+    months, at = [], (end - span).replace(day=1)
+    while at <= end:
+        months.append(at.strftime("%Y-%m"))
+        at = at.replace(year=at.year + (at.month == 12), month=at.month % 12 + 1)
+    return months
 
 
 def _examples(handovers: list[dict[str, Any]]) -> list[dict[str, Any]]:

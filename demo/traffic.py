@@ -38,6 +38,22 @@ _URLS = ["/", "/blog/lead-scoring-basics", "/blog/bant", "/product", "/product/i
 _ASSETS = [("wp-lead-mgmt", "whitepaper"), ("cs-nordwind", "case_study"), ("ds-platform", "datasheet"),
            ("eb-nurturing", "ebook"), ("rp-benchmark-2026", "report")]
 
+#: where people come from, by source type (the seeds' spears, seeds and nets): the campaign,
+#: source and channel of the touchpoint that makes a person known, and the campaign's monthly cost
+#: in EUR (the demo's costs file)
+ORIGINS: dict[str, list[tuple[str, str, str, float]]] = {
+    "spears": [("abm-dach-q4", "sdr-team", "outbound_email", 9000.0),
+               ("enterprise-cold-calls", "sdr-team", "cold_call", 12000.0)],
+    "seeds": [("partner-program", "partner-portal", "partner", 4000.0),
+              ("customer-referrals", "customer-referral", "referral", 1500.0)],
+    "nets": [("q4-webinar-series", "webinar-platform", "email", 6000.0),
+             ("spring-launch", "google", "paid_search", 15000.0),
+             ("retargeting", "linkedin", "social", 7000.0),
+             ("seo-content", "website", "organic", 2500.0)],
+}
+_ORIGIN_WEIGHTS = {"spears": 2, "seeds": 1, "nets": 7}
+_FREE_MAIL = ("gmail.com", "outlook.com", "gmx.de", "web.de")
+
 #: touchpoints from web forms: they carry the cookie and the contact the form asks for
 _WEB_FORMS = frozenset({"form_submit", "download", "demo_request", "callback_request",
                         "newsletter_signup", "chat"})
@@ -67,6 +83,7 @@ class _Person:
     lead_id: str | None
     known: bool = False
     profile: dict[str, Any] = field(default_factory=dict)
+    origin: tuple[str, str, str, float] = ("seo-content", "website", "organic", 0.0)
 
 
 class TrafficGenerator:
@@ -85,6 +102,9 @@ class TrafficGenerator:
         identity_mix: Literal["realistic", "cookie_everywhere"] = "realistic",
     ) -> None:
         self._rng = random.Random(seed)
+        # origins and free-mail addresses come from their own stream, so the journeys stay the
+        # ones this seed always gave
+        self._origin_rng = random.Random(seed * 7919 + 1)
         self._mix = identity_mix
         self._people = [self._person(i) for i in range(people)]
         self._weights = [p.intent for p in self._people]
@@ -103,7 +123,12 @@ class TrafficGenerator:
         first, last = rng.choice(_FIRST), rng.choice(_LAST)
         company, industry, size, country = rng.choice(_COMPANIES)
         domain = company.lower().split()[0] + ".example"
+        other = self._origin_rng
+        kind = other.choices(list(_ORIGIN_WEIGHTS), weights=list(_ORIGIN_WEIGHTS.values()))[0]
+        if other.random() < 0.1:  # a private address: no account unless a form names the company
+            domain = other.choice(_FREE_MAIL)
         return _Person(
+            origin=other.choice(ORIGINS[kind]),
             index=i,
             intent=rng.betavariate(1.2, 3.0) + 0.02,
             email=f"{first}.{last}{i}@{domain}".lower(),
@@ -113,6 +138,19 @@ class TrafficGenerator:
                      "job_title": rng.choice(_TITLES), "company_size": size,
                      "industry": industry, "country": country},
         )
+
+    @property
+    def end(self) -> datetime:
+        return self._end
+
+    @staticmethod
+    def costs_csv(months: list[str]) -> str:
+        """The campaigns' costs for ``months`` (YYYY-MM), as the report's CSV file."""
+        lines = ["campaign,period,cost,currency,source_type"]
+        for source_type, origins in sorted(ORIGINS.items()):
+            for campaign, _, _, monthly in origins:
+                lines += [f"{campaign},{month},{monthly:.2f},EUR,{source_type}" for month in months]
+        return "\n".join(lines) + "\n"
 
     def __iter__(self) -> Iterator[Record]:
         return self
@@ -153,7 +191,9 @@ class TrafficGenerator:
     def _valid(self) -> Record:
         rng = self._rng
         person = rng.choices(self._people, weights=self._weights)[0]
+        first_contact = not person.known
         kind, payload = self._touch(person)
+        first_contact = first_contact and person.known
         self._seq += 1
         body: dict[str, Any] = {
             "event_id": f"evt-{self._seq:08d}-{rng.getrandbits(32):08x}",
@@ -165,6 +205,8 @@ class TrafficGenerator:
         }
         if rng.random() < 0.4:
             body["campaign"] = rng.choice(["q4-webinar-series", "spring-launch", "retargeting"])
+        if first_contact:  # what made the person known came from where they came from
+            body["campaign"], body["source"], body["channel"] = person.origin[:3]
         if kind == "web_visit":
             body["user_agent"] = _BROWSER
         # each system keys by what it knows: one system's records of a person stay in order

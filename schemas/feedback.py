@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
 from leadstream.exceptions import InvalidFeedback
 from leadstream.schemas.fields import IMPLAUSIBLE_TIME, EventTime, Id, field_errors
@@ -34,6 +34,15 @@ class FeedbackIn(BaseModel):
     )
     owner: Id | None = None
     bant: Bant | None = None
+    amount: Annotated[float, Field(ge=0, le=1e12)] | None = Field(
+        default=None, description="verdict won only: the deal's value, in the currency of the "
+        "campaign costs (reports.costs_path); GET /reports/funnel sums it as revenue")
+
+    @model_validator(mode="after")
+    def _amount_only_when_won(self) -> FeedbackIn:
+        if self.amount is not None and self.verdict != "won":
+            raise ValueError("amount is for verdict 'won' only")
+        return self
 
 
 _ADAPTER: TypeAdapter[FeedbackIn] = TypeAdapter(FeedbackIn)

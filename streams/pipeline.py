@@ -12,7 +12,9 @@ from typing import Any
 import faust
 from faust.types import TableT, TopicT
 
+from leadstream.config.costs import load_costs
 from leadstream.config.settings import Settings
+from leadstream.core.report import Cost
 from leadstream.core.model import ModelSet, ScoringModel
 from leadstream.streams.kafka_options import broker_urls, faust_credentials
 from leadstream.streams.lane import BatchLane, upstream
@@ -55,6 +57,7 @@ class Pipeline:
     lane: BatchLane  # how the agents consume their topics (see streams.lane)
     state_cache: StateCache  # the lead handler's decoded states (see streams.state_cache)
     shortcut: VisitorShortcut  # ingest's forward for linked visitors (see streams.visitor_shortcut)
+    costs: list[Cost]  # campaign costs for the funnel report (settings reports.costs_path)
 
 
 def lead_messages_topic(settings: Settings) -> str:
@@ -150,10 +153,13 @@ def build_pipeline(settings: Settings, models: ScoringModel | ModelSet) -> Pipel
     raw: dict[str, Any] = dict(key_serializer="raw", value_serializer="raw", partitions=partitions)
     leads = _bytes_table(app, settings, LEADS_TABLE)
     cache = StateCache(settings.state.cache_leads, settings.state.cache_retired_ids)
+    model_set = _with_accounts(ModelSet.of(models), settings)
+    costs_path = settings.reports.costs_path
+    costs = load_costs(costs_path, model_set) if costs_path is not None else []
     pipeline = Pipeline(
         app=app,
         settings=settings,
-        models=_with_accounts(ModelSet.of(models), settings),
+        models=model_set,
         metrics=Metrics(),
         touchpoints=app.topic(*settings.topics.touchpoints, **raw),
         feedback=app.topic(settings.topics.feedback, **raw),
@@ -172,6 +178,7 @@ def build_pipeline(settings: Settings, models: ScoringModel | ModelSet) -> Pipel
         state_cache=cache,
         shortcut=VisitorShortcut(app, lead_messages_topic(settings), leads, cache,
                                  lane.progress),
+        costs=costs,
     )
     return pipeline
 

@@ -118,7 +118,8 @@ def encode_message(message: Message) -> bytes:
     if isinstance(message, Feedback):
         return orjson.dumps(
             {"k": "f", "e": message.feedback_id, "l": message.lead_id, "v": message.verdict,
-             "at": message.occurred_at, "r": message.reason, "o": message.owner, "b": message.bant}
+             "at": message.occurred_at, "r": message.reason, "o": message.owner, "b": message.bant,
+             **({"a": message.amount} if message.amount is not None else {})}
         )
     if isinstance(message, Tick):
         return orjson.dumps({"k": "x", "e": message.tick_id, "l": message.lead_id, "at": message.now})
@@ -155,7 +156,8 @@ def decode_message(raw: bytes) -> Message:
         return _touchpoint(data)
     if kind == "f":
         return Feedback(feedback_id=data["e"], lead_id=data["l"], verdict=data["v"],
-                        occurred_at=data["at"], reason=data["r"], owner=data["o"], bant=data["b"])
+                        occurred_at=data["at"], reason=data["r"], owner=data["o"], bant=data["b"],
+                        amount=data.get("a"))
     if kind == "x":
         return Tick(tick_id=data["e"], lead_id=data["l"], now=data["at"])
     if kind == "L":

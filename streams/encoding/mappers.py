@@ -67,6 +67,7 @@ def feedback_to_core(verdict: Any) -> Feedback:
         reason=verdict.reason,
         owner=verdict.owner,
         bant=verdict.bant.model_dump(exclude_none=True) if verdict.bant else {},
+        amount=verdict.amount,
     )
 
 

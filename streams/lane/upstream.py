@@ -25,7 +25,8 @@ faust-streaming 0.15.3
     and ``AIOKafkaConsumerThread._create_worker_consumer`` are overridden to build our consumer
     thread. ``Producer._ensure_producer`` gives the aiokafka producer. ``ProducerBuffer.flush`` and
     ``_send_pending`` are patched (:func:`make_flush_durable`). ``rocksdb.Store._db_for_partition``
-    gives a partition's RocksDB.
+    gives a partition's RocksDB, where ``rocksdb.Store.offset_key`` is the one key that is not
+    the table's (:data:`OFFSET_KEY`, skipped by scans).
 mode-streaming 0.7.1
     ``QueueServiceThread.call_thread`` is extended to wake the consumer thread's loop.
 aiokafka 0.14.0
@@ -74,6 +75,7 @@ __all__ = [
     "lane_of",
     "make_flush_durable",
     "partition_db",
+    "OFFSET_KEY",
     "partitioner",
     "partitions_of",
     "scheme_for",
@@ -202,6 +204,11 @@ def has_batch_in_accumulator(producer: AIOKafkaProducer, topic: str, partition: 
     """Whether a batch for the partition still waits in the producer's accumulator."""
     accumulator = getattr(producer, "_message_accumulator", None)
     return bool(accumulator is not None and accumulator._batches.get((topic, partition)))
+
+
+#: the key under which Faust's RocksDB store keeps a partition's changelog offset, in the same
+#: database as the table's own keys (faust.stores.rocksdb.Store.offset_key)
+OFFSET_KEY = b"__faust\0offset__"
 
 
 def partition_db(table: CollectionT, partition: int) -> Rdict:

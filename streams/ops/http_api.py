@@ -7,6 +7,7 @@
 ``/leads/{id}``     one lead explained; forwarded to the worker holding it; 404 if unknown
 ``/accounts/{id}``  one account: engagement, contacts; forwarded like ``/leads``; 404 if unknown
 ``/funnel``         leads per stage and grade over all workers (``?scope=local``: this one)
+``/reports/funnel`` conversion, time between stages and cost per lead, from the lead states
 ==================  =====================================================================
 
 ``/leads``, ``/accounts``, ``/funnel`` and ``/reports`` require ``Authorization: Bearer <web.api_token>`` unless the settings
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+from datetime import UTC, datetime
 from collections.abc import Awaitable, Callable
 from functools import wraps
 from typing import TYPE_CHECKING, Any
@@ -25,7 +27,9 @@ from aiohttp import ClientTimeout
 from faust.web import View
 
 from leadstream.exceptions import ConfigError
-from leadstream.streams.encoding.codecs import decode_account, decode_state
+from leadstream.core import report
+from leadstream.streams.encoding.codecs import ERASED_PREFIX, decode_account, decode_state
+from leadstream.streams.lane import upstream
 from leadstream.streams.lane.upstream import committed_offsets
 from leadstream.streams.services.funnel import decode_counts, merge_counts, stats_key
 from leadstream.streams.encoding.mappers import account_to_api, lead_to_api
@@ -125,6 +129,30 @@ def register_views(pipeline: Pipeline) -> None:
                                  status=404)
             return self.json(account_to_api(decode_account(raw), pipeline.models))
 
+    @app.page("/reports/funnel")
+    class FunnelReportView(View):
+        @requires_token
+        async def get(self, request: Any) -> Any:
+            try:
+                by, since, until = _report_query(request.query)
+            except ValueError as exc:
+                return self.json({"error": "bad_request", "detail": str(exc)}, status=400)
+            partitions = local_partitions()
+            mine = {"partials": _local_report(pipeline, partitions, by, since, until),
+                    "partitions": partitions}
+            if request.query.get("scope") == "local":
+                return self.json(mine)
+            parts = [mine, *await _ask_other_workers(pipeline, request, "/reports/funnel")]
+            covered = sorted({p for part in parts for p in part.get("partitions", [])})
+            return self.json({
+                **report.finish(report.merge_partials(part.get("partials", {}) for part in parts),
+                                by, pipeline.costs, report.month_window(since, until)),
+                "since": request.query.get("since"), "until": request.query.get("until"),
+                "workers": len(parts),
+                "partitions": covered,
+                "complete": len(covered) == pipeline.settings.topics.partitions,
+            })
+
     @app.page("/funnel")
     class FunnelView(View):
         @requires_token
@@ -140,6 +168,41 @@ def register_views(pipeline: Pipeline) -> None:
                 "partitions": covered,
                 "complete": len(covered) == pipeline.settings.topics.partitions,
             })
+
+
+def _report_query(query: Any) -> tuple[str | None, float | None, float | None]:
+    """``by``, ``since`` and ``until`` of a report request; ``ValueError`` says what is wrong."""
+    by = query.get("by") or None
+    if by is not None and by not in report.GROUPINGS:
+        raise ValueError(f"by must be one of {', '.join(report.GROUPINGS)}")
+    bounds = []
+    for name in ("since", "until"):
+        text = query.get(name)
+        if not text:
+            bounds.append(None)
+            continue
+        try:
+            at = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            raise ValueError(f"{name} must be an ISO 8601 date or time, e.g. 2026-11-01") from None
+        bounds.append((at if at.tzinfo else at.replace(tzinfo=UTC)).timestamp())
+    return by, bounds[0], bounds[1]
+
+
+def _local_report(pipeline: Pipeline, partitions: list[int], by: str | None,
+                  since: float | None, until: float | None) -> dict[str, Any]:
+    """Partials over every lead in this worker's partitions: read from the lead table itself."""
+    partials: dict[str, dict[str, Any]] = {}
+    for partition in partitions:
+        for key, raw in upstream.partition_db(pipeline.leads, partition).items():
+            if key.startswith(ERASED_PREFIX) or key == upstream.OFFSET_KEY:
+                continue
+            row = report.row_of(decode_state(raw), pipeline.models)
+            if row is None or (since is not None and row.created_at < since) \
+                    or (until is not None and row.created_at >= until):
+                continue
+            report.add_row(partials, row, by)
+    return partials
 
 
 def _split(counts: dict[str, dict[str, int]]) -> tuple[dict[str, int], dict[str, int]]:
@@ -168,14 +231,16 @@ def consumer_lag(pipeline: Pipeline) -> dict[tuple[str, int], int]:
     return out
 
 
-async def _ask_other_workers(pipeline: Pipeline, request: Any) -> list[dict[str, Any]]:
+async def _ask_other_workers(pipeline: Pipeline, request: Any,
+                             path: str = "/funnel") -> list[dict[str, Any]]:
     app = pipeline.app
     me = str(app.conf.canonical_url).rstrip("/")
     hosts = [str(url).rstrip("/") for url in app.router.table_metadata(pipeline.leads.name)]
     headers = {k: v for k, v in request.headers.items() if k.lower() == "authorization"}
 
     async def ask(host: str) -> dict[str, Any]:
-        async with app.http_client.get(f"{host}/funnel?scope=local", headers=headers,
+        query = {**request.query, "scope": "local"}
+        async with app.http_client.get(f"{host}{path}", params=query, headers=headers,
                                        timeout=ClientTimeout(total=_FAN_OUT_TIMEOUT_S)) as response:
             response.raise_for_status()
             answer: dict[str, Any] = await response.json()

@@ -36,6 +36,12 @@ def test_a_changed_upstream_function_is_reported() -> None:
         upstream.BORROWED[name] = saved
 
 
+def test_the_offset_key_scans_skip_is_fausts() -> None:
+    from faust.stores.rocksdb import Store
+
+    assert upstream.OFFSET_KEY == Store.offset_key
+
+
 def _private_uses(path: Path) -> list[str]:
     """Attribute reads/writes of underscore names on objects other than ``self``/``cls``, in a
     module that imports one of the upstream libraries or handles their objects."""
