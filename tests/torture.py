@@ -39,6 +39,7 @@ from leadstream.config.settings import HygieneSettings
 from leadstream.core.apply import apply
 from leadstream.core.emitted import (ConsentChanged, Delete, LeadsMerged, NurtureSignal, Rejected,
                                      Send, Transition)
+from leadstream.core.accounts import AccountState, apply_contact, contact_updates, engagement_id
 from leadstream.core.model import ModelSet
 from leadstream.core.state import LeadState
 from leadstream.demo.observe import counter_total, scrape
@@ -48,6 +49,7 @@ from leadstream.schemas.feedback import parse_feedback
 from leadstream.schemas.touchpoints import parse_touchpoint
 from leadstream.streams.pipeline import lead_messages_topic
 from leadstream.streams.services.hygiene import TrafficFilter
+from leadstream.streams.encoding.codecs import decode_account
 from leadstream.streams.encoding.mappers import (consent_to_handover, feedback_to_core,
                                                  routed_touchpoint, transition_to_handover)
 
@@ -84,6 +86,8 @@ class Reference:
         self.published = 0
         self.rejected: Counter[str] = Counter()
         self.hygiene = TrafficFilter(HygieneSettings())
+        self.accounts: dict[str, AccountState] = {}  # what the account handler keeps
+        self.engaged: set[str] = set()  # account_engaged ids
 
     def _to_core(self, topic: str, raw: bytes) -> Any:
         if topic == "touchpoints":
@@ -104,7 +108,9 @@ class Reference:
             queue: deque[Any] = deque([message])
             while queue:
                 current = queue.popleft()
-                state, emitted = apply(self.states.get(current.lead_id), current, self.models,
+                before = self.states.get(current.lead_id)
+                registered = before.account if before is not None else None
+                state, emitted = apply(before, current, self.models,
                                        generation=self.erased.get(current.lead_id, 0))
                 if state is not None:
                     self.states[current.lead_id] = state
@@ -124,6 +130,17 @@ class Reference:
                     elif isinstance(item, Delete):
                         self.states.pop(item.lead_id, None)
                         self.erased[item.lead_id] = item.generation
+                self._tell_account(current.lead_id, registered)
+
+    def _tell_account(self, lead_id: str, registered: str | None) -> None:
+        """What the lead handler sends the account handler after the lead changed."""
+        state = self.states.get(lead_id)
+        for update in contact_updates(lead_id, registered, state, self.models.primary,
+                                      self.models.accounts):
+            account, events = apply_contact(self.accounts.get(update.account_id), update,
+                                            self.models.primary, self.models.accounts)
+            self.accounts[update.account_id] = account
+            self.engaged.update(event.engagement_id for event in events)
 
 
 def build_log(*, touchpoints: int, people: int, seed: int, models: ModelSet) -> TortureLog:
@@ -357,6 +374,13 @@ class Outcome:
     #: nurture signal ids the pure core publishes that the worker did not, and the reverse
     missing_signals: set[str] = field(default_factory=set)
     unexpected_signals: set[str] = field(default_factory=set)
+    #: accounts whose contacts differ from the pure core's
+    account_mismatches: list[str] = field(default_factory=list)
+    #: account_engaged ids the worker's account states say were published, and were not; and
+    #: published ones they do not account for
+    engaged_missing: set[str] = field(default_factory=set)
+    engaged_unexpected: set[str] = field(default_factory=set)
+    engaged: int = 0
 
 
 def check_outcome(deployment: Any, reference: Reference) -> Outcome:
@@ -369,8 +393,12 @@ def check_outcome(deployment: Any, reference: Reference) -> Outcome:
     handovers = deployment.consume("handover", count=len(reference.transitions), settle=2.0)
     first: dict[str, bytes] = {}
     differing: list[str] = []
+    engaged: set[str] = set()
     for record in handovers:
         body = json.loads(record.value)
+        if body.get("kind") == "account_engaged":
+            engaged.add(body["engagement_id"])
+            continue
         event_id = body.get("transition_id") or body["change_id"]
         if event_id in first and first[event_id] != record.value:
             differing.append(event_id)
@@ -388,7 +416,18 @@ def check_outcome(deployment: Any, reference: Reference) -> Outcome:
     signals = {json.loads(m.value)["signal_id"]
                for m in deployment.consume("nurture", count=len(reference.signals), settle=1.0,
                                            timeout=30.0)}
+    accounts = {key.decode(): decode_account(raw)
+                for key, raw in deployment.table("accounts").items()}
+    implied = {engagement_id(account_id, n) for account_id, account in accounts.items()
+               for n in range(1, account.engaged + 1)}
     return Outcome(
+        account_mismatches=sorted(
+            account_id for account_id in set(accounts) | set(reference.accounts)
+            if account_id not in accounts or account_id not in reference.accounts
+            or accounts[account_id].contacts != reference.accounts[account_id].contacts),
+        engaged_missing=implied - engaged,
+        engaged_unexpected=engaged - implied,
+        engaged=len(engaged),
         missing_signals=reference.signals - signals,
         unexpected_signals=signals - reference.signals,
         lead_mismatches=mismatches,

@@ -152,3 +152,5 @@ class _Reporter:
             metrics.consent_events.labels(scope=scope, status=status).inc(n)
         for signal, n in counts.nurture.items():
             metrics.nurture_signals.labels(signal=signal).inc(n)
+        for (source_type, to_stage), n in counts.by_source.items():
+            metrics.handovers_by_source.labels(source_type=source_type, to_stage=to_stage).inc(n)

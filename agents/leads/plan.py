@@ -165,6 +165,7 @@ class BatchCounts:
     identity_events: Counter[str] = field(default_factory=Counter)  # kind
     consent: Counter[tuple[str, str]] = field(default_factory=Counter)  # (scope, status)
     nurture: Counter[str] = field(default_factory=Counter)  # signal
+    by_source: Counter[tuple[str, str]] = field(default_factory=Counter)  # (source type, to)
     cache_hits: int = 0
     cache_misses: int = 0
     #: each scored lead's behaviour score after the batch, as of its last scored touchpoint
@@ -281,6 +282,9 @@ class _Planner:
                     self._publish(item, Out(self.topics.handover, key,
                                             transition_to_handover_json(item)))
                     self.plan.counts.transitions[(item.from_stage, item.to_stage)] += 1
+                    if item.kind == "stage_transition" and item.attribution:
+                        self.plan.counts.by_source[(item.attribution["source_type"],
+                                                    item.to_stage)] += 1
                     self._note_latency(item, message, record)
                 case Counted():
                     self.plan.counts.touchpoints[(item.type, "scored")] += 1

@@ -9,10 +9,9 @@ import rocksdict
 from leadstream.core.state import LeadState
 from leadstream.streams.pipeline import LEADS_TABLE
 from leadstream.streams.encoding.codecs import ERASED_PREFIX, decode_state
+from leadstream.streams.lane.upstream import OFFSET_KEY
 
 __all__ = ["read_leads", "read_table"]
-
-_FAUST_OFFSET_KEY = b"__faust\0offset__"
 
 
 def read_leads(state_dir: Path) -> dict[str, LeadState]:
@@ -32,7 +31,7 @@ def read_table(state_dir: Path, table: str) -> dict[bytes, bytes]:
         )
         try:
             for key, value in db.items():
-                if key == _FAUST_OFFSET_KEY:
+                if key == OFFSET_KEY:
                     continue
                 out[key] = value
         finally:

@@ -166,13 +166,15 @@ class Deployment:
         return out
 
     def handovers(self, count: int, *, consent: bool = False, updates: bool = False,
-                  **kwargs: Any) -> list[dict[str, Any]]:
-        """Handover records; ``consent_changed`` ones only with ``consent=True`` and
-        ``lead_changed`` updates only with ``updates=True`` (most tests follow the lifecycle;
-        every demo request also states renewed consent, most touchpoints change the view)."""
+                  accounts: bool = False, **kwargs: Any) -> list[dict[str, Any]]:
+        """Handover records; ``consent_changed`` ones only with ``consent=True``,
+        ``lead_changed`` updates only with ``updates=True`` and ``account_engaged`` only with
+        ``accounts=True`` (most tests follow the lifecycle; every demo request also states
+        renewed consent, most touchpoints change the view)."""
         def wanted(message: Any) -> bool:
             return ((consent or b'"kind":"consent_changed"' not in message.value)
-                    and (updates or b'"reason":"lead_changed"' not in message.value))
+                    and (updates or b'"reason":"lead_changed"' not in message.value)
+                    and (accounts or b'"kind":"account_engaged"' not in message.value))
 
         records = self.consume("handover", count=count, counts=wanted, **kwargs)
         return [json.loads(m.value) for m in records if wanted(m)]

@@ -51,6 +51,11 @@ def test_five_kills_change_nothing(deployment: Deployment) -> None:
     assert outcome.missing_signals == set() and outcome.unexpected_signals == set()  # lead-nurture
     assert outcome.duplicates_differing == []  # a re-published transition is byte-identical
     assert outcome.dlq_by_stage_kind == reference.rejected
+    # accounts: every contact as the pure core has it, every account_engaged their state
+    # counts was published (an event is sent before the state that counts it is stored)
+    assert outcome.account_mismatches == []
+    assert outcome.engaged_missing == set() and outcome.engaged_unexpected == set()
+    assert outcome.engaged > 0
 
 
 def test_an_uninterrupted_run_matches_the_reference(deployment: Deployment) -> None:
@@ -64,3 +69,4 @@ def test_an_uninterrupted_run_matches_the_reference(deployment: Deployment) -> N
     assert outcome.handover_records == reference.published
     assert outcome.duplicates_differing == []
     assert outcome.dlq_by_stage_kind == reference.rejected
+    assert outcome.account_mismatches == [] and outcome.engaged_missing == set()
