@@ -394,10 +394,12 @@ def check_outcome(deployment: Any, reference: Reference) -> Outcome:
     first: dict[str, bytes] = {}
     differing: list[str] = []
     engaged: set[str] = set()
+    accounts_published = 0
     for record in handovers:
         body = json.loads(record.value)
         if body.get("kind") == "account_engaged":
             engaged.add(body["engagement_id"])
+            accounts_published += 1
             continue
         event_id = body.get("transition_id") or body["change_id"]
         if event_id in first and first[event_id] != record.value:
@@ -433,8 +435,8 @@ def check_outcome(deployment: Any, reference: Reference) -> Outcome:
         lead_mismatches=mismatches,
         missing_transitions=set(reference.transitions) - set(first),
         unexpected_transitions=set(first) - set(reference.transitions),
-        handover_records=len(handovers),
-        handover_duplicates=len(handovers) - len(first),
+        handover_records=len(handovers) - accounts_published,
+        handover_duplicates=len(handovers) - accounts_published - len(first),
         duplicates_differing=differing,
         dlq_by_stage_kind=dlq_counts,
     )
