@@ -296,3 +296,23 @@ def test_a_stall_signal_goes_first_since_the_state_does_not_keep_it() -> None:
     store.cache.clear()
     again = plan_batch(tick, store, MODELS, TOPICS, PARTITION)
     assert [o.value for o in again.first if o.topic == TOPICS.nurture] == [out.value]
+
+
+def test_a_lead_tells_its_account_once_per_batch_before_its_state_is_stored() -> None:
+    store = DictStore()
+    profile = {"form_id": "f", "profile": {"email_domain": "acme.com", "job_title": "CTO"}}
+    batch = [core_touchpoint("form_submit", at=0, payload=profile),
+             core_touchpoint("web_visit", at=60), core_touchpoint("web_visit", at=120)]
+    plan = plan_batch(_records(*batch), store, MODELS, TOPICS, PARTITION)
+    told = [out for out in plan.first if out.topic == "account-messages"]
+    assert [out.key for out in told] == [b"acme.com"]  # the batch's last word, not one per message
+    update = orjson.loads(told[0].value)
+    assert (update["lead_id"], update["role"], update["version"][:2]) == \
+        ("L1", "CTO", [batch[-1].occurred_at, 3])
+    store.carry_out(plan)
+    assert store.state("L1").account == "acme.com"  # type: ignore[union-attr]
+    # erased: the account hears it first, and forgets the lead
+    erase = plan_batch(_records(Erase(erase_id="er-1", lead_id="L1", at=500.0), start=3), store,
+                       MODELS, TOPICS, PARTITION)
+    gone = [orjson.loads(out.value) for out in erase.first if out.topic == "account-messages"]
+    assert [(u["account_id"], u["erased"]) for u in gone] == [("acme.com", True)]
