@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 
 import pytest
+
+from aiokafka.partitioner import DefaultPartitioner
 
 from leadstream.core.identity import email_lead_id
 from leadstream.demo.observe import counter_total
@@ -28,10 +31,13 @@ def _journeys(n: int) -> tuple[list[dict[str, Any]], list[str]]:
     for i in range(n):
         email = f"person{i}@isar-health.example"
         emails.append(email)
+        # even: inbound from paid search (nets), odd: a partner's referral (seeds)
+        origin = ({"channel": "paid_search", "campaign": "spring"} if i % 2 == 0 else
+                  {"channel": "referral", "campaign": "partners"})
         bodies.append(wire("form_submit", event_id=f"f{i}", email=email,
-                           payload={"form_id": "contact", "profile": DACH}))
+                           payload={"form_id": "contact", "profile": DACH}, **origin))
         if i % 2 == 0:
-            bodies.append(wire("demo_request", event_id=f"d{i}", email=email))
+            bodies.append(wire("demo_request", event_id=f"d{i}", email=email, at=timedelta(hours=1)))
     return bodies, emails
 
 
@@ -56,6 +62,9 @@ def test_one_worker_answers_health_lead_and_funnel_queries(deployment: Deploymen
     lead = email_lead_id(emails[0])
     assert get(f"{base}/leads/{lead}", token=None)[0] == 401
     assert get(f"{base}/leads/{lead}", token="wrong")[0] == 401
+    for path in ("/reports/funnel", "/accounts/isar-health.example"):
+        assert get(f"{base}{path}", token=None)[0] == 401
+        assert get(f"{base}{path}")[0] == 200
     status, body = get(f"{base}/leads/{lead}")
     assert status == 200
     assert (body["lead_id"], body["stage"], body["grade"], body["matrix"]) == (lead, "mql", "A", "A2")
@@ -91,6 +100,8 @@ def test_one_worker_answers_health_lead_and_funnel_queries(deployment: Deploymen
 
 
 def test_two_workers_answer_for_every_lead_and_sum_the_funnel(deployment: Deployment) -> None:
+    # six demo requests make ~109 points of account engagement: below the default threshold
+    deployment.env_overrides["LEADSTREAM__ACCOUNTS__ENGAGED_SCORE"] = "100"
     first = deployment.start_worker("w1")
     second = deployment.start_worker("w2")
 
@@ -116,3 +127,42 @@ def test_two_workers_answer_for_every_lead_and_sum_the_funnel(deployment: Deploy
         assert funnel["workers"] == 2 and funnel["complete"] is True
     local = [get(f"{w.base_url}/funnel?scope=local")[1] for w in (first, second)]
     assert sum(sum(part["counts"]["stages"].values()) for part in local) == 12
+
+    # the report reads every lead on both workers, whichever worker is asked
+    reports = [get(f"{w.base_url}/reports/funnel?by=source_type")[1] for w in (first, second)]
+    assert reports[0] == reports[1]
+    report = reports[0]
+    assert report["workers"] == 2 and report["complete"] is True
+    # the even ones (paid search) asked for a demo: MQLs; the partner referrals did not
+    assert {name: (g["leads"], g["reached"]["mql"]) for name, g in report["groups"].items()} == \
+        {"nets": (6, 6), "seeds": (6, 0)}
+    assert report["groups"]["nets"]["conversion"]["mgl_to_mql"] == 1.0
+    assert report["groups"]["nets"]["median_hours"]["mgl_to_mql"] == 1.0
+    by_campaign = get(f"{first.base_url}/reports/funnel?by=campaign")[1]["groups"]
+    assert {name: g["leads"] for name, g in by_campaign.items()} == {"spring": 6, "partners": 6}
+    later = get(f"{second.base_url}/reports/funnel?since=2030-01-01")[1]
+    assert later["groups"] == {}
+    assert get(f"{first.base_url}/reports/funnel?by=colour")[0] == 400
+
+    # the twelve are one company: one account, on one partition, hears from leads on both
+    # workers' partitions, and either worker answers for it
+    partitioner = DefaultPartitioner()
+    held = {w: set(get(f"{w.base_url}/readyz", token=None)[1]["partitions"])
+            for w in (first, second)}
+    lead_partitions = {partitioner(email_lead_id(e).encode(), list(range(8)), list(range(8)))
+                       for e in emails}
+    assert all(lead_partitions & parts for parts in held.values())
+    deployment.wait_for(
+        lambda: get(f"{first.base_url}/accounts/isar-health.example")[0] == 200
+        and len(get(f"{first.base_url}/accounts/isar-health.example")[1]["contacts"]) == 12,
+        timeout=30, what="the account to hear from all twelve")
+    accounts = [get(f"{w.base_url}/accounts/isar-health.example")[1] for w in (first, second)]
+    assert accounts[0] == accounts[1]
+    account = accounts[0]
+    assert {c["lead_id"] for c in account["contacts"]} == {email_lead_id(e) for e in emails}
+    assert account["engaged"] is True and account["engaged_contacts"] >= 2, account
+    assert get(f"{second.base_url}/accounts/nobody.example")[0] == 404
+    engaged = [h for h in deployment.handovers(count=12 + 6 + 1, accounts=True)
+               if h["kind"] == "account_engaged"]
+    assert [(e["account_id"], e["entry"]) for e in engaged] == [("isar-health.example", 1)]
+    assert {c["lead_id"] for c in engaged[0]["contacts"]} <= {email_lead_id(e) for e in emails}

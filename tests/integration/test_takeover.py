@@ -74,7 +74,9 @@ def test_two_workers_killed_in_turn_never_take_the_survivor_down(deployment: Dep
     trickle = Trickle(deployment, first.records, deployment.topics[first.topic], slices=60)
     trickle.start()
     kills = 0
-    for victim_name in ("w2", "w1", "w2", "w1"):
+    # each worker is killed once and survives the other's death once (the long run kills more:
+    # python -m tests.torture)
+    for victim_name in ("w2", "w1"):
         time.sleep(1.5)
         survivor_name = "w1" if victim_name == "w2" else "w2"
         workers[victim_name].kill()
@@ -102,5 +104,5 @@ def test_two_workers_killed_in_turn_never_take_the_survivor_down(deployment: Dep
                                                             settle=2.0)]
     # a record rejected again after a crash carries the same dlq_id: one id per rejected input
     assert len({d["dlq_id"] for d in dlq}) == sum(reference.rejected.values())
-    assert kills == 4
+    assert kills == 2
 
