@@ -44,7 +44,8 @@ CAP_DAYS_KEPT = 62
 #: explicit hand-raises (demo/callback requests) kept per lead, for decisions in event time
 HAND_RAISES_KEPT = 8
 
-STATE_VERSION = 6
+#: 7: trail entries may carry source, campaign and channel (an older build could not read them)
+STATE_VERSION = 7
 
 
 def trail_order(entry: list[Any]) -> tuple[float, str]:
@@ -158,13 +159,13 @@ class LeadState:
     @classmethod
     def from_primitive(cls, data: dict[str, Any]) -> LeadState:
         version = data.get("v")
-        if version not in (STATE_VERSION, 5, 4, 3, 2):
+        if version not in (STATE_VERSION, 6, 5, 4, 3, 2):
             raise StateVersionError(
-                f"lead state version {version!r} is not {STATE_VERSION} (or 5, 4, 3 or 2)")
+                f"lead state version {version!r} is not {STATE_VERSION} (or 6, 5, 4, 3 or 2)")
         values = {name: data[name] for name in _FIELD_NAMES if name in data}
-        if version != STATE_VERSION:
+        if version not in (STATE_VERSION, 6):
             _upgrade_to_6(values, data)
-        if version not in (STATE_VERSION, 5):  # up to 4, kept transitions were dicts
+        if version not in (STATE_VERSION, 6, 5):  # up to 4, kept transitions were dicts
             values["outbox"] = [
                 [kept["trigger_event_id"], orjson.dumps(kept).decode()]
                 for kept in data.get("outbox", ())

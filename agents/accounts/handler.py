@@ -33,6 +33,7 @@ def register_accounts(pipeline: Pipeline) -> None:
         for record, error in plan.rejected:
             log_unexpected(log, "account handler", record, error)
             metrics.errors.labels(kind="account").inc()
+            metrics.dlq_records.labels(stage="accounts", reason="internal_error").inc()
         if plan.engaged:
             metrics.account_engagements.inc(len(plan.engaged))
         for topic, key, value in plan.first:

@@ -64,6 +64,19 @@ def test_visitor_to_won_with_crm_feedback(deployment: Deployment) -> None:
         "bant": {"timeline": "quarter", "authority": True}, "bant_status": "open",
         "routing": {"team": "dach-midmarket", "owner": owner, "rule": "dach", "previous_owner": None},
         "model": {"name": "default", "version": "1"},
+        # the anonymous visit is not hers yet: nothing linked the cookie to the email
+        "attribution": {
+            "first_touch": {"event_id": "c1", "type": "form_submit",
+                            "occurred_at": "2026-11-01T09:00:00Z", "source": None,
+                            "campaign": None, "channel": None},
+            "lead_created": {"event_id": "c1", "type": "form_submit",
+                             "occurred_at": "2026-11-01T09:00:00Z", "source": None,
+                             "campaign": None, "channel": None},
+            "mql_touch": {"event_id": "c2", "type": "demo_request",
+                          "occurred_at": "2026-11-01T10:00:00Z", "source": None,
+                          "campaign": None, "channel": None},
+            "source_type": "nets"},
+        "account_id": "isar-health.example",
     }
     assert mql["score"] == pytest.approx(54.99, abs=0.01)
 

@@ -14,7 +14,7 @@ from leadstream.schemas.commands import parse_command
 from leadstream.schemas.dlq import DlqRecord
 from leadstream.schemas.feedback import parse_feedback
 from leadstream.schemas.nurture import NurtureEvent
-from leadstream.schemas.handover import (ConsentChangedEvent, ErasedEvent, HandoverEvent,
+from leadstream.schemas.handover import (AccountEngagedEvent, ConsentChangedEvent, ErasedEvent, HandoverEvent,
                                          LeadsMergedEvent)
 from leadstream.schemas.touchpoints import parse_touchpoint
 
@@ -33,7 +33,8 @@ def _accepted_by(text: str) -> list[str]:
         except RejectedMessage:
             pass
     models: tuple[type[BaseModel], ...] = (HandoverEvent, LeadsMergedEvent, ErasedEvent,
-                                          ConsentChangedEvent, NurtureEvent, DlqRecord)
+                                          ConsentChangedEvent, AccountEngagedEvent, NurtureEvent,
+                                          DlqRecord)
     for model in models:
         try:
             model.model_validate_json(text)
