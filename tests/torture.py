@@ -47,7 +47,7 @@ from leadstream.demo.traffic import TrafficGenerator
 from leadstream.exceptions import RejectedMessage
 from leadstream.schemas.feedback import parse_feedback
 from leadstream.schemas.touchpoints import parse_touchpoint
-from leadstream.streams.pipeline import lead_messages_topic
+from leadstream.streams.pipeline import account_messages_topic, lead_messages_topic
 from leadstream.streams.services.hygiene import TrafficFilter
 from leadstream.streams.encoding.codecs import decode_account
 from leadstream.streams.encoding.mappers import (consent_to_handover, feedback_to_core,
@@ -221,7 +221,8 @@ async def _drained(deployment: Any) -> bool:
     """Every record of every input topic processed and committed by the app's consumer group."""
     bootstrap = deployment.broker.bootstrap_servers
     topics = [deployment.topics["touchpoints"], deployment.topics["feedback"],
-              deployment.topics["commands"], lead_messages_topic(deployment.settings())]
+              deployment.topics["commands"], lead_messages_topic(deployment.settings()),
+              account_messages_topic(deployment.settings())]
     # a consumer of the group that never subscribes: it only reads the group's committed offsets
     # (the admin client's OffsetFetch version is one the embedded broker answers wrongly)
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=deployment.name,

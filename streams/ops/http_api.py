@@ -215,7 +215,8 @@ def consumer_lag(pipeline: Pipeline) -> dict[tuple[str, int], int]:
     committed = committed_offsets(consumer)
     inputs = {*pipeline.settings.topics.touchpoints, pipeline.settings.topics.feedback,
               pipeline.settings.topics.commands,
-              pipeline.lead_messages.get_topic_name()}  # not changelogs, not Faust's own topics
+              pipeline.lead_messages.get_topic_name(),
+              pipeline.account_messages.get_topic_name()}  # not changelogs, not Faust's own topics
     out: dict[tuple[str, int], int] = {}
     for tp in consumer.assignment():
         if tp.topic not in inputs:

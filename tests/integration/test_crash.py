@@ -4,11 +4,15 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
+from typing import Any
 
 import pytest
 
 from leadstream.config.model_loader import DEFAULT_MODEL_PATH, load_models
-from tests.integration.conftest import Deployment
+from leadstream.core import report
+from leadstream.core.state import LeadState
+from tests.integration.conftest import Deployment, http_get
 from tests.torture import Reference, build_log, check_outcome, run_log
 
 pytestmark = pytest.mark.integration
@@ -56,6 +60,23 @@ def test_five_kills_change_nothing(deployment: Deployment) -> None:
     assert outcome.account_mismatches == []
     assert outcome.engaged_missing == set() and outcome.engaged_unexpected == set()
     assert outcome.engaged > 0
+    # the funnel report's counts after the kills are the pure core's
+    worker = deployment.start_worker()
+    status, answer = http_get(f"{worker.base_url}/reports/funnel?by=source_type")
+    assert status == 200 and answer["complete"] is True
+    expected = _report(reference.states.values(), "source_type")
+    assert {name: (g["leads"], g["stages"], g["reached"]) for name, g in answer["groups"].items()} \
+        == {name: (g["leads"], g["stages"], g["reached"]) for name, g in expected["groups"].items()}
+    assert sum(g["leads"] for g in answer["groups"].values()) > 100
+
+
+def _report(states: Iterable[LeadState], by: str) -> dict[str, Any]:
+    partials: dict[str, dict[str, Any]] = {}
+    for state in states:
+        row = report.row_of(state, MODELS)
+        if row is not None:
+            report.add_row(partials, row, by)
+    return report.finish(partials, by)
 
 
 def test_an_uninterrupted_run_matches_the_reference(deployment: Deployment) -> None:

@@ -97,3 +97,22 @@ def test_the_source_type_follows_the_models_rules_first_match_wins() -> None:
         assert lead_to_api(states[LEAD], models)["attribution"]["source_type"] == expected
         created = next(e for e in emitted if getattr(e, "to_stage", None) == "mgl")
         assert created.attribution["source_type"] == expected, (source, channel)
+
+
+def test_a_merge_keeps_the_earliest_touches_and_the_survivors_mql_touch() -> None:
+    from leadstream.core import attribution
+
+    survivor = {"first_touch": [5.0, "s1", "web_visit", "google", None, "paid_search"],
+                "lead_created": [6.0, "s2", "form_submit", "google", None, "paid_search"],
+                "mql_touch": [9.0, "s3", "demo_request", None, None, None, 9.0]}
+    absorbed = {"first_touch": [1.0, "a1", "event_scan", "dmexco", None, "event"],
+                "lead_created": [7.0, "a2", "form_submit", None, None, None],
+                "mql_touch": [3.0, "a3", "callback_request", None, None, None, 3.0]}
+    merged = {kind: list(touch) for kind, touch in survivor.items()}
+    attribution.merge(merged, absorbed)
+    assert merged["first_touch"] == absorbed["first_touch"]
+    assert merged["lead_created"] == survivor["lead_created"]
+    assert merged["mql_touch"] == survivor["mql_touch"]
+    alone: dict = {}
+    attribution.merge(alone, absorbed)
+    assert alone == absorbed  # a survivor that was never an MQL takes the other's
