@@ -216,11 +216,12 @@ PACED_PER_SLICE = 20
 
 
 def run_paced(deployment: Any, log: TortureLog, *, kills: int = 0, seed: int = 7,
-              timeout: float = 300.0, settle: float = TICK_SETTLE_S) -> RunReport:
-    """Each phase trickled in at 100 records/s while the worker keeps up (and is killed
-    ``kills`` times)."""
+              timeout: float = 300.0, settle: float = TICK_SETTLE_S,
+              per_slice: int = PACED_PER_SLICE) -> RunReport:
+    """Each phase trickled in at ``per_slice`` records every 0.2 s (default 100 records/s) while
+    the worker keeps up (and is killed ``kills`` times)."""
     return run_log(deployment, log, kills=kills, seed=seed, timeout=timeout, settle=settle,
-                   per_slice=PACED_PER_SLICE)
+                   per_slice=per_slice)
 
 
 def run_backlog(deployment: Any, log: TortureLog, *, timeout: float = 300.0,

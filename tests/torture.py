@@ -384,6 +384,11 @@ class Outcome:
     engaged: int = 0
 
 
+#: how long to read on after the expected count arrived (the workers are stopped: nothing more is
+#: being written, so this only catches extra copies already in the topic)
+_SETTLE_S = 0.75
+
+
 def check_outcome(deployment: Any, reference: Reference) -> Outcome:
     leads = deployment.leads()
     mismatches = sorted(
@@ -391,7 +396,7 @@ def check_outcome(deployment: Any, reference: Reference) -> Outcome:
         if lead not in leads or lead not in reference.states
         or leads[lead].to_primitive() != reference.states[lead].to_primitive()
     )
-    handovers = deployment.consume("handover", count=len(reference.transitions), settle=2.0)
+    handovers = deployment.consume("handover", count=len(reference.transitions), settle=_SETTLE_S)
     first: dict[str, bytes] = {}
     differing: list[str] = []
     engaged: set[str] = set()
@@ -407,7 +412,7 @@ def check_outcome(deployment: Any, reference: Reference) -> Outcome:
             differing.append(event_id)
         first.setdefault(event_id, record.value)
     dlq = [json.loads(m.value) for m in deployment.consume("dlq", count=sum(reference.rejected.values()),
-                                                            settle=2.0)]
+                                                            settle=_SETTLE_S)]
     # a record re-processed after a crash is rejected again: the same input position, or for the
     # lead agent (whose input is the internal re-keyed copy) the same record content
     positions = {(r["stage"], r["kind"], r["value_b64"] if r["stage"] == "leads" else
@@ -417,7 +422,7 @@ def check_outcome(deployment: Any, reference: Reference) -> Outcome:
         source = "touchpoints" if stage == "ingest" else ("feedback" if stage == "feedback" else "leads")
         dlq_counts[f"{source}:{kind}"] += 1
     signals = {json.loads(m.value)["signal_id"]
-               for m in deployment.consume("nurture", count=len(reference.signals), settle=1.0,
+               for m in deployment.consume("nurture", count=len(reference.signals), settle=_SETTLE_S,
                                            timeout=30.0)}
     accounts = {key.decode(): decode_account(raw)
                 for key, raw in deployment.table("accounts").items()}

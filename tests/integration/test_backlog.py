@@ -17,6 +17,8 @@ from tests.integration.conftest import Deployment
 pytestmark = pytest.mark.integration
 
 LOG = build_mix_log(touchpoints=700, people=70, seed=3)
+#: 200 records/s: still a pace the worker keeps up with (the long run uses 100/s)
+PER_SLICE = 40
 
 
 @pytest.fixture
@@ -60,7 +62,7 @@ def test_the_log_mixes_identities_as_tracking_does() -> None:
 def test_paced_backlog_and_kills_give_the_same_leads_and_ids(
         deployments: Callable[[str], Deployment]) -> None:
     paced = deployments("paced")
-    run_paced(paced, LOG, settle=0)
+    run_paced(paced, LOG, settle=0, per_slice=PER_SLICE)
     reference = snapshot_of(paced)
     stages = {view[0] for view in reference.leads.values()}
     assert {"mgl", "mql"} <= stages and any(s.startswith("retired:") for s in stages)
@@ -78,7 +80,7 @@ def test_paced_backlog_and_kills_give_the_same_leads_and_ids(
     late_in_backlog = late_blocking_facts(reference, in_backlog)
 
     killed = deployments("kills")
-    report = run_paced(killed, LOG, kills=2, seed=5, settle=0)
+    report = run_paced(killed, LOG, kills=2, seed=5, settle=0, per_slice=PER_SLICE)
     after_kills = snapshot_of(killed)
     late_after_kills = late_blocking_facts(reference, after_kills)
     print(json.dumps({"transitions": len(reference.transition_ids),
