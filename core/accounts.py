@@ -41,6 +41,8 @@ __all__ = [
     "account_of",
     "contact_updates",
     "apply_contact",
+    "take",
+    "decide",
     "evaluate",
     "engagement_id",
 ]
@@ -218,18 +220,26 @@ def evaluate(state: AccountState, model: ScoringModel, rules: AccountRules) -> E
 
 def apply_contact(state: AccountState | None, update: ContactUpdate, model: ScoringModel,
                   rules: AccountRules) -> tuple[AccountState, list[AccountEngaged]]:
-    """Take in one contact update; return the account and what to publish."""
+    """Take in one contact update and decide; return the account and what to publish."""
+    state = take(state, update)
+    return state, decide(state, model, rules)
+
+
+def take(state: AccountState | None, update: ContactUpdate) -> AccountState:
+    """Take in one contact update (the newest version per contact wins); decide nothing yet.
+    The account handler takes a batch's updates of an account, then decides once: evaluating
+    an account scores every contact, so once per batch, not per update."""
     if state is None:
         state = AccountState(update.account_id)
     if update.erased:
         state.contacts.pop(update.lead_id, None)
         state.left.pop(update.lead_id, None)
-        return state, []
+        return state
     version = list(update.version)
     current = state.contacts.get(update.lead_id)
     known = current[0] if current is not None else state.left.get(update.lead_id)
     if known is not None and version <= known:
-        return state, []  # a re-sent or overtaken update
+        return state  # a re-sent or overtaken update
     if update.components is None:
         state.contacts.pop(update.lead_id, None)
         state.left[update.lead_id] = version
@@ -239,15 +249,20 @@ def apply_contact(state: AccountState | None, update: ContactUpdate, model: Scor
         state.left.pop(update.lead_id, None)
         state.contacts[update.lead_id] = [version, update.components, update.grade,
                                           update.stage, update.role]
+    return state
+
+
+def decide(state: AccountState, model: ScoringModel, rules: AccountRules) -> list[AccountEngaged]:
+    """Whether the account, as it is now, is to be announced (or re-armed)."""
     view = evaluate(state, model, rules)
     qualifies = (view.engagement >= rules.engaged_score
                  and len(view.engaged) >= rules.engaged_contacts)
     if state.armed and qualifies and view.at is not None:
         state.engaged += 1
         state.armed = False
-        return state, [AccountEngaged(engagement_id(state.account_id, state.engaged),
-                                      state.account_id, state.engaged, view.at, view.engagement,
-                                      view.best_grade, view.engaged)]
+        return [AccountEngaged(engagement_id(state.account_id, state.engaged), state.account_id,
+                               state.engaged, view.at, view.engagement, view.best_grade,
+                               view.engaged)]
     if not state.armed and view.engagement < rules.rearm_below * rules.engaged_score:
         state.armed = True
-    return state, []
+    return []

@@ -105,6 +105,7 @@ class TrafficGenerator:
         # origins and free-mail addresses come from their own stream, so the journeys stay the
         # ones this seed always gave
         self._origin_rng = random.Random(seed * 7919 + 1)
+        self._people_count = people
         self._mix = identity_mix
         self._people = [self._person(i) for i in range(people)]
         self._weights = [p.intent for p in self._people]
@@ -122,8 +123,11 @@ class TrafficGenerator:
         rng = self._rng
         first, last = rng.choice(_FIRST), rng.choice(_LAST)
         company, industry, size, country = rng.choice(_COMPANIES)
-        domain = company.lower().split()[0] + ".example"
         other = self._origin_rng
+        # the company's site: one of several of the kind (about five people per company, as a
+        # B2B buying group is; an account of thousands would be a different benchmark)
+        site = other.randrange(max(1, self._people_count // 40))
+        domain = company.lower().split()[0] + (f"-{site}" if site else "") + ".example"
         kind = other.choices(list(_ORIGIN_WEIGHTS), weights=list(_ORIGIN_WEIGHTS.values()))[0]
         if other.random() < 0.1:  # a private address: no account unless a form names the company
             domain = other.choice(_FREE_MAIL)

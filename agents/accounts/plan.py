@@ -1,5 +1,6 @@
 """Plan one account-messages batch: each account's state is read once, takes in the batch's
-contact updates in order (``core.accounts.apply_contact``) and is written once.
+contact updates in order (``core.accounts.take``), decides once (``core.accounts.decide``: an
+evaluation scores every contact, so once per batch) and is written once.
 
 The order of effects is the leads' (agents/leads/plan.py): an ``account_engaged`` event is kept
 nowhere in the account's state, so it goes out *first*, before the state that says it was
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 import orjson
 
 from leadstream.agents.dlq import dlq_value
-from leadstream.core.accounts import (AccountEngaged, AccountState, ContactUpdate, apply_contact)
+from leadstream.core.accounts import AccountEngaged, AccountState, ContactUpdate, decide, take
 from leadstream.core.model import ModelSet
 from leadstream.streams.encoding.codecs import decode_account, encode_account
 from leadstream.streams.lane import InputRecord
@@ -47,7 +48,7 @@ def plan_accounts(records: list[InputRecord], stored: Callable[[bytes], bytes | 
             update = ContactUpdate.from_primitive(orjson.loads(record.value or b""))
             if update.account_id.encode() != key:
                 raise ValueError("the record's key is not its account_id")
-            state, events = apply_contact(states[key], update, models.primary, models.accounts)
+            states[key] = take(states[key], update)
         except Exception as exc:  # a poison record must never stop the stream
             plan.rejected.append((record, exc))
             plan.outputs.append((dlq, record.key, dlq_value(
@@ -55,11 +56,11 @@ def plan_accounts(records: list[InputRecord], stored: Callable[[bytes], bytes | 
                 reason=f"unexpected {type(exc).__name__} while applying a contact update",
                 rejected_id=hashlib.sha256(record.value or b"").hexdigest())))
             continue
-        states[key] = state
-        for event in events:
+    for key, state in states.items():
+        if state is None:
+            continue
+        for event in decide(state, models.primary, models.accounts):
             plan.first.append((handover, key, to_event(event)))
             plan.engaged.append(event)
-    for key, state in states.items():
-        if state is not None:
-            plan.writes[key] = encode_account(state)
+        plan.writes[key] = encode_account(state)
     return plan

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 from datetime import UTC, datetime
+from urllib.parse import quote
 from collections.abc import Awaitable, Callable
 from functools import wraps
 from typing import TYPE_CHECKING, Any
@@ -105,6 +106,32 @@ def register_views(pipeline: Pipeline) -> None:
             status=200 if ready else 503,
         )
 
+    async def account_summary(account_id: str, request: Any) -> dict[str, Any] | None:
+        """The lead's account as its worker has it (this one or another): ``None`` when the
+        account has not heard from the lead yet or its worker does not answer."""
+        key = account_id.encode()
+        me = str(app.conf.canonical_url).rstrip("/")
+        try:
+            host = str(app.router.key_store(pipeline.accounts.name, key)).rstrip("/")
+        except Exception:  # no assignment yet (a rebalance)
+            return None
+        if host == me:
+            raw = pipeline.accounts.get(key)
+            found = account_to_api(decode_account(raw), pipeline.models) if raw else None
+        else:
+            headers = {k: v for k, v in request.headers.items() if k.lower() == "authorization"}
+            try:
+                async with app.http_client.get(
+                        f"{host}/accounts/{quote(account_id, safe='')}", headers=headers,
+                        timeout=ClientTimeout(total=_FAN_OUT_TIMEOUT_S)) as response:
+                    found = await response.json() if response.status == 200 else None
+            except (OSError, asyncio.TimeoutError, ValueError):
+                found = None
+        if not found:
+            return None
+        return {name: found[name] for name in ("account_id", "as_of", "engagement", "engaged",
+                                               "engaged_contacts", "best_grade")}
+
     @app.page("/leads/{lead_id}")
     class LeadView(View):
         @requires_token
@@ -115,7 +142,10 @@ def register_views(pipeline: Pipeline) -> None:
                 return self.json({"error": "not_found", "lead_id": lead_id,
                                   "detail": "no lead with this id (ids: see README, 'Lead ids')"},
                                  status=404)
-            return self.json(lead_to_api(decode_state(raw), pipeline.models))
+            body = lead_to_api(decode_state(raw), pipeline.models)
+            if body.get("account_id"):
+                body["account"] = await account_summary(body["account_id"], request)
+            return self.json(body)
 
     @app.page("/accounts/{account_id}")
     class AccountView(View):

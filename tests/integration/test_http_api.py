@@ -162,6 +162,13 @@ def test_two_workers_answer_for_every_lead_and_sum_the_funnel(deployment: Deploy
     assert {c["lead_id"] for c in account["contacts"]} == {email_lead_id(e) for e in emails}
     assert account["engaged"] is True and account["engaged_contacts"] >= 2, account
     assert get(f"{second.base_url}/accounts/nobody.example")[0] == 404
+    # a lead's view names its account as the account's worker has it, whichever worker holds
+    # the lead
+    for email in emails[:4]:
+        lead_view = get(f"{first.base_url}/leads/{email_lead_id(email)}")[1]
+        assert lead_view["account_id"] == "isar-health.example"
+        assert lead_view["account"]["engaged"] is True
+        assert lead_view["account"]["engagement"] == account["engagement"]
     engaged = [h for h in deployment.handovers(count=12 + 6 + 1, accounts=True)
                if h["kind"] == "account_engaged"]
     assert [(e["account_id"], e["entry"]) for e in engaged] == [("isar-health.example", 1)]
