@@ -491,12 +491,12 @@ class SourceTypeRule(_Strict):
     )
 
     @cached_property
-    def _compiled(self) -> tuple[tuple[str, tuple[re.Pattern[str], ...]], ...]:
+    def compiled_match(self) -> tuple[tuple[str, tuple[re.Pattern[str], ...]], ...]:
         return tuple((name, tuple(re.compile(fnmatch.translate(p.lower())) for p in globs))
                      for name, globs in self.match.items())
 
     def matches(self, fields: Mapping[str, str | None]) -> bool:
-        for name, patterns in self._compiled:
+        for name, patterns in self.compiled_match:
             value = fields.get(name)
             if value is None or not any(p.match(value.lower()) for p in patterns):
                 return False
