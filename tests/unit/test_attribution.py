@@ -9,7 +9,7 @@ from leadstream.core.identity import visitor_id
 from leadstream.core.messages import Link, Touchpoint
 from leadstream.core.model import ModelSet
 from leadstream.streams.encoding.mappers import lead_to_api
-from tests.factories import core_touchpoint
+from tests.factories import T0, core_touchpoint
 from tests.harness import run
 from tests.unit.test_event_time_lifecycle import COOKIE, LEAD, MODEL
 
@@ -116,3 +116,15 @@ def test_a_merge_keeps_the_earliest_touches_and_the_survivors_mql_touch() -> Non
     alone: dict = {}
     attribution.merge(alone, absorbed)
     assert alone == absorbed  # a survivor that was never an MQL takes the other's
+
+
+def test_a_late_touch_between_the_mql_touch_and_the_mql_takes_its_place() -> None:
+    from leadstream.core import attribution
+
+    t0 = T0.timestamp()
+    found = {"mql_touch": [t0 + 3 * H, "m", "email_click", "newsletter", None, "email", t0 + 5 * H]}
+    for hours, event_id in ((2, "older"), (6, "after-the-mql"), (4, "between")):
+        attribution.record(found, _touch("web_visit", event_id, hours, contact=True,
+                                         source="linkedin", payload={"url": "/x"}))
+    assert found["mql_touch"] == [t0 + 4 * H, "between", "web_visit", "linkedin", None, None,
+                                  t0 + 5 * H]
