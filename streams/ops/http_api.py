@@ -139,9 +139,8 @@ def register_views(pipeline: Pipeline) -> None:
         async def get(self, request: Any, lead_id: str) -> Any:
             raw = pipeline.leads.get(lead_id.encode())
             if raw is None:
-                return self.json({"error": "not_found", "lead_id": lead_id,
-                                  "detail": "no lead with this id (ids: see README, 'Lead ids')"},
-                                 status=404)
+                return _not_found(self, "lead_id", lead_id, "no lead with this id (ids: see "
+                                  "README, 'Lead ids')")
             body = lead_to_api(decode_state(raw), pipeline.models)
             if body.get("account_id"):
                 body["account"] = await account_summary(body["account_id"], request)
@@ -154,9 +153,8 @@ def register_views(pipeline: Pipeline) -> None:
         async def get(self, request: Any, account_id: str) -> Any:
             raw = pipeline.accounts.get(account_id.encode())
             if raw is None:
-                return self.json({"error": "not_found", "account_id": account_id,
-                                  "detail": "no account with this id (README, 'Accounts')"},
-                                 status=404)
+                return _not_found(self, "account_id", account_id,
+                                  "no account with this id (README, 'Accounts')")
             return self.json(account_to_api(decode_account(raw), pipeline.models))
 
     @app.page("/reports/funnel")
@@ -198,6 +196,10 @@ def register_views(pipeline: Pipeline) -> None:
                 "partitions": covered,
                 "complete": len(covered) == pipeline.settings.topics.partitions,
             })
+
+
+def _not_found(view: View, name: str, value: str, detail: str) -> Any:
+    return view.json({"error": "not_found", name: value, "detail": detail}, status=404)
 
 
 def _report_query(query: Any) -> tuple[str | None, float | None, float | None]:
