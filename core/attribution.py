@@ -94,14 +94,15 @@ def source_of(attribution: Mapping[str, Touch]) -> Touch | None:
 
 def source_type(attribution: Mapping[str, Touch], models: ModelSet) -> str:
     touch = source_of(attribution)
-    fields = ({"source": touch[3], "campaign": touch[4], "channel": touch[5]}
-              if touch is not None else {})
-    return models.primary.sources.classify(fields)
+    if touch is None:
+        return models.primary.sources.classify_touch(None, None, None)
+    return models.primary.sources.classify_touch(touch[3], touch[4], touch[5])
 
 
 def view(attribution: Mapping[str, Touch], models: ModelSet) -> dict[str, Any]:
     """What a handover event carries: each kind's touch (``None`` if unknown) and the source type."""
-    out: dict[str, Any] = {kind: (list(attribution[kind][:6]) if kind in attribution else None)
-                           for kind in KINDS}
+    # the state replaces a kind's touch, never changes it in place: the event may share it (the
+    # mapper reads the first six fields of the MQL touch, not its MQL time)
+    out: dict[str, Any] = {kind: attribution.get(kind) for kind in KINDS}
     out["source_type"] = source_type(attribution, models)
     return out

@@ -52,6 +52,8 @@ _RULE_ID = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
 GRADES = ("A", "B", "C", "D")
 #: distinct profiles whose fit points are remembered per model (a few MB at most)
 _FIT_MEMO_SIZE = 16_384
+#: distinct (source, campaign, channel) whose source type is remembered per model
+_SOURCE_MEMO_SIZE = 4_096
 Grade = Literal["A", "B", "C", "D"]
 
 
@@ -519,7 +521,25 @@ class SourceTypes(_Strict):
     default: SourceType = Field(default="nets", description="inbound online marketing")
 
     def classify(self, fields: Mapping[str, str | None]) -> str:
-        return next((rule.type for rule in self.rules if rule.matches(fields)), self.default)
+        return self.classify_touch(fields.get("source"), fields.get("campaign"),
+                                   fields.get("channel"))
+
+    def classify_touch(self, source: str | None, campaign: str | None,
+                       channel: str | None) -> str:
+        """The source type of a touch; remembered per distinct (source, campaign, channel), which
+        are few (every transition asks)."""
+        key = (source, campaign, channel)
+        found = self.memo.get(key)
+        if found is None:
+            fields = {"source": source, "campaign": campaign, "channel": channel}
+            found = next((rule.type for rule in self.rules if rule.matches(fields)), self.default)
+            if len(self.memo) < _SOURCE_MEMO_SIZE:
+                self.memo[key] = found
+        return found
+
+    @cached_property
+    def memo(self) -> dict[tuple[str | None, str | None, str | None], str]:
+        return {}
 
 
 def _unique_ids(ids: Any) -> None:

@@ -303,6 +303,10 @@ def _summary(worker: WorkerProcess, seen: _Seen, workdir: Path, complete: bool, 
              f"e.g. {best['account_id']}: engagement {best['engagement']}, "
              f"{len(best['contacts'])} engaged contacts, best grade {best['best_grade']}, roles "
              + ", ".join(sorted({c['role'] for c in best['contacts'] if c.get('role')})[:4]))
+        _say("example account_engaged (keyed by account on lead-handover):")
+        _say(json.dumps({**best, "contacts": best["contacts"][:2]
+                         + ([{"…": f"{len(best['contacts']) - 2} more"}]
+                            if len(best["contacts"]) > 2 else [])}, ensure_ascii=False))
     republished = len(seen.handovers) - len(unique)
     if republished:
         _say(f"  re-published           {republished:7d}   (a re-sent trigger re-publishes its "
