@@ -7,6 +7,7 @@
     leadstream config check [--config FILE]                the effective settings, secrets masked
     leadstream topics plan|create [--config FILE]          every topic with partitions and policies
     leadstream model validate FILE                         check a scoring model file
+    leadstream model diff OLD NEW                          what a model change changes, rule by rule
     leadstream schemas export [DIR]                        write the JSON Schemas
 """
 
@@ -122,6 +123,16 @@ def _cmd_model_validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_model_diff(args: argparse.Namespace) -> int:
+    from leadstream.config import load_model
+    from leadstream.core.model_diff import diff_models, render
+
+    old, new = load_model(args.old), load_model(args.new)
+    changes = diff_models(old, new)
+    print(render(old, new, changes))
+    return 1 if changes and args.exit_code else 0
+
+
 def _cmd_schemas_export(args: argparse.Namespace) -> int:
     from leadstream.schemas.export import SCHEMA_DIR, write_json_schemas
 
@@ -208,6 +219,12 @@ def build_parser() -> argparse.ArgumentParser:
     validate = model_sub.add_parser("validate", help="validate a scoring model file")
     validate.add_argument("file")
     validate.set_defaults(func=_cmd_model_validate)
+    diff = model_sub.add_parser("diff", help="what changes between two scoring model files")
+    diff.add_argument("old")
+    diff.add_argument("new")
+    diff.add_argument("--exit-code", action="store_true",
+                      help="exit 1 when the models differ (as git diff --exit-code does)")
+    diff.set_defaults(func=_cmd_model_diff)
 
     schemas = sub.add_parser("schemas", help="message schema tools")
     schemas_sub = schemas.add_subparsers(dest="schemas_command", required=True)
