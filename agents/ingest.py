@@ -8,10 +8,7 @@ from typing import TYPE_CHECKING
 import orjson
 
 from leadstream.agents.keying import register_keying
-from leadstream.core.messages import Link, Touchpoint
-from leadstream.schemas.touchpoints import parse_touchpoint
-from leadstream.streams.services.hygiene import TrafficFilter
-from leadstream.streams.encoding.mappers import routed_touchpoint
+from leadstream.streams.encoding.inputs import InputDecoder
 from leadstream.streams.ops.metrics import type_label
 
 if TYPE_CHECKING:
@@ -21,14 +18,8 @@ __all__ = ["register_ingest"]
 
 
 def register_ingest(pipeline: Pipeline) -> None:
-    max_bytes = pipeline.settings.max_message_bytes
     metrics = pipeline.metrics
-    hygiene = TrafficFilter(pipeline.settings.hygiene)
-
-    def to_core(raw: bytes) -> Touchpoint | Link:
-        envelope = parse_touchpoint(raw, max_bytes=max_bytes)
-        hygiene.check(envelope)
-        return routed_touchpoint(envelope)
+    decoder = InputDecoder(pipeline.settings.hygiene, pipeline.settings.max_message_bytes)
 
     accepted = metrics.ingest_records.labels(outcome="accepted")
     rejected = metrics.ingest_records.labels(outcome="rejected")
@@ -39,7 +30,7 @@ def register_ingest(pipeline: Pipeline) -> None:
 
     register_keying(
         pipeline, pipeline.touchpoints, stage="ingest",
-        to_core=to_core, on_rejected=on_rejected, on_accepted=accepted.inc,
+        to_core=decoder.touchpoint, on_rejected=on_rejected, on_accepted=accepted.inc,
         route=pipeline.shortcut.route if pipeline.settings.identity.forward_at_ingest else None,
     )
 

@@ -9,6 +9,8 @@
     leadstream model validate FILE                         check a scoring model file
     leadstream model diff OLD NEW                          what a model change changes, rule by rule
     leadstream schemas export [DIR]                        write the JSON Schemas
+    leadstream export --out FILE [--config FILE]           the input topics as one log file
+    leadstream backtest --log FILE … --candidate MODEL …   replay a log through models, compare
 """
 
 from __future__ import annotations
@@ -133,6 +135,70 @@ def _cmd_model_diff(args: argparse.Namespace) -> int:
     return 1 if changes and args.exit_code else 0
 
 
+def _when(text: str | None, name: str) -> float | None:
+    from datetime import UTC, datetime
+
+    if not text:
+        return None
+    try:
+        at = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ConfigError("command line", f"--{name}",
+                          f"{text!r} is not an ISO 8601 date or time, e.g. 2026-10-01") from None
+    return (at if at.tzinfo else at.replace(tzinfo=UTC)).timestamp()
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from leadstream.backtest.export import export_inputs
+    from leadstream.config import load_settings
+
+    settings = load_settings(args.config, serves_web=False)
+    count = asyncio.run(export_inputs(settings, Path(args.out)))
+    print(f"exported {count:,} input records to {args.out}")
+    return 0
+
+
+def _cmd_backtest(args: argparse.Namespace) -> int:
+    import json
+    import tempfile
+
+    from leadstream.backtest.compare import compare
+    from leadstream.backtest.export import export_inputs
+    from leadstream.backtest.partition import replay_log, terminal_progress
+    from leadstream.backtest.render import render_html, render_text
+    from leadstream.config import load_model, load_settings
+    from leadstream.core.model import ModelSet
+
+    settings = load_settings(args.config, serves_web=False)
+    accounts = settings.accounts.rules()
+    model_paths = [Path(args.model) if args.model else settings.model_path, *map(Path, args.candidate)]
+    model_sets = [ModelSet(load_model(p), accounts=accounts) for p in model_paths]
+    logs = [Path(p) for p in args.log]
+    if args.kafka:
+        scratch = Path(tempfile.mkdtemp(prefix="leadstream-backtest-")) / "inputs.jsonl.gz"
+        count = asyncio.run(export_inputs(settings, scratch))
+        print(f"read {count:,} input records from Kafka", file=sys.stderr)
+        logs.append(scratch)
+    if not logs:
+        raise ConfigError("command line", "--log", "give one or more log files, or --kafka")
+    workers = args.workers or max(1, os.cpu_count() or 1)
+    result = replay_log(logs, model_sets, settings.hygiene, settings.max_message_bytes,
+                        workers=workers, ticks=not args.no_ticks,
+                        since=_when(args.since, "since"), until=_when(args.until, "until"),
+                        on_progress=terminal_progress)
+    report = compare(result.outcomes, result.verdicts)
+    run = {"records": result.records, "applied": result.applied,
+           "input_rejected": result.input_rejected, "outside_window": result.outside_window,
+           "seconds": result.seconds, "workers": workers, "ticks": not args.no_ticks}
+    print(render_text(report, run))
+    if args.report:
+        Path(args.report).write_text(render_html(report, run), encoding="utf-8")
+        print(f"report: {args.report}")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"run": run, **report}, indent=1), encoding="utf-8")
+    return 0
+
+
 def _cmd_schemas_export(args: argparse.Namespace) -> int:
     from leadstream.schemas.export import SCHEMA_DIR, write_json_schemas
 
@@ -142,10 +208,22 @@ def _cmd_schemas_export(args: argparse.Namespace) -> int:
 
 
 def _cmd_traffic(args: argparse.Namespace) -> int:
-    from leadstream.config import load_settings
+    from leadstream.config import load_models, load_settings
     from leadstream.demo.producer import send_traffic
 
     settings = load_settings(args.config, serves_web=False)
+    if args.out:
+        from leadstream.backtest.generate import generate_log
+        from leadstream.core.model import ModelSet
+
+        models = load_models(settings.model_path, settings.extra_model_paths)
+        models = ModelSet(models.primary, models.others, accounts=settings.accounts.rules())
+        counts = generate_log(args.out, models, people=args.leads, seed=args.seed,
+                              touchpoints=args.touchpoints, days=args.days,
+                              max_message_bytes=settings.max_message_bytes)
+        print(f"wrote {counts['touchpoints']:,} touchpoints and {counts['feedback']:,} CRM "
+              f"verdicts to {args.out}")
+        return 0
     topic = args.topic or settings.topics.touchpoints[0]
     sent = asyncio.run(send_traffic(settings.kafka, topic, rate=args.rate, duration=args.duration,
                                     people=args.leads, seed=args.seed))
@@ -189,6 +267,13 @@ def build_parser() -> argparse.ArgumentParser:
     traffic.add_argument("--duration", type=float, default=0.0, help="seconds; 0 = a day (default)")
     traffic.add_argument("--leads", type=int, default=300, help="distinct people (default 300)")
     traffic.add_argument("--seed", type=int, default=7)
+    traffic.add_argument("--out", help="write a log file instead (.jsonl or .jsonl.gz): the "
+                         "touchpoints, and the verdicts a simulated sales team gave the MQLs of "
+                         "the settings' model; for leadstream backtest")
+    traffic.add_argument("--touchpoints", type=int, default=50_000,
+                         help="with --out: how many touchpoint records (default 50,000)")
+    traffic.add_argument("--days", type=float, default=90.0,
+                         help="with --out: the event time they span, ending now (default 90)")
     traffic.set_defaults(func=_cmd_traffic)
 
     worker = sub.add_parser("worker", help="run one worker")
@@ -225,6 +310,32 @@ def build_parser() -> argparse.ArgumentParser:
     diff.add_argument("--exit-code", action="store_true",
                       help="exit 1 when the models differ (as git diff --exit-code does)")
     diff.set_defaults(func=_cmd_model_diff)
+
+    exporter = sub.add_parser("export", help="write the input topics to one log file (JSON lines)")
+    exporter.add_argument("--out", required=True, help="the file (.jsonl, or .jsonl.gz compressed)")
+    exporter.add_argument("--config", help="settings YAML (environment LEADSTREAM__… overrides)")
+    exporter.set_defaults(func=_cmd_export)
+
+    backtest = sub.add_parser(
+        "backtest", help="replay a log through the current model and candidates, and compare")
+    backtest.add_argument("--log", action="append", default=[],
+                          help="a log file (.jsonl or .jsonl.gz; leadstream export writes them); "
+                          "repeat for more")
+    backtest.add_argument("--kafka", action="store_true",
+                          help="read the input topics of the configured Kafka instead (or too)")
+    backtest.add_argument("--config", help="settings YAML: hygiene, accounts, Kafka, the model")
+    backtest.add_argument("--model", help="the current model (default: the settings' model_path)")
+    backtest.add_argument("--candidate", action="append", default=[],
+                          help="a candidate model file; repeat for more")
+    backtest.add_argument("--since", help="only messages at or after this event time (ISO 8601)")
+    backtest.add_argument("--until", help="only messages before this event time (ISO 8601)")
+    backtest.add_argument("--workers", type=int, default=0,
+                          help="processes (default: one per CPU); the log is split by person")
+    backtest.add_argument("--no-ticks", action="store_true",
+                          help="no deadlines in event time (what a worker with ticks off does)")
+    backtest.add_argument("--report", help="write the comparison as one HTML file")
+    backtest.add_argument("--json", help="write the comparison as JSON")
+    backtest.set_defaults(func=_cmd_backtest)
 
     schemas = sub.add_parser("schemas", help="message schema tools")
     schemas_sub = schemas.add_subparsers(dest="schemas_command", required=True)

@@ -48,7 +48,7 @@ from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
 import faust
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from faust.transport.drivers import TRANSPORTS
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP, ProducerT
@@ -75,6 +75,8 @@ __all__ = [
     "lane_of",
     "make_flush_durable",
     "partition_db",
+    "consumer_partitions",
+    "consumer_end_offsets",
     "OFFSET_KEY",
     "partitioner",
     "partitions_of",
@@ -209,6 +211,21 @@ def has_batch_in_accumulator(producer: AIOKafkaProducer, topic: str, partition: 
 #: the key under which Faust's RocksDB store keeps a partition's changelog offset, in the same
 #: database as the table's own keys (faust.stores.rocksdb.Store.offset_key)
 OFFSET_KEY = b"__faust\0offset__"
+
+
+async def consumer_partitions(consumer: AIOKafkaConsumer, topic: str) -> list[int]:
+    """The partitions of ``topic``, once the consumer's client has its metadata."""
+    found = await consumer._client._wait_on_metadata(topic)
+    return sorted(found or ())
+
+
+async def consumer_end_offsets(consumer: AIOKafkaConsumer, partitions: list[TopicPartition], *,
+                               tansu: bool) -> dict[TopicPartition, int]:
+    """End offsets; on the embedded broker from a fetch's high watermark (ListOffsets is wrong)."""
+    if tansu:
+        return await high_watermarks(consumer._client, partitions)
+    ends: dict[TopicPartition, int] = await consumer.end_offsets(partitions)
+    return ends
 
 
 def partition_db(table: CollectionT, partition: int) -> Rdict:

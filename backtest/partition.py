@@ -1,0 +1,216 @@
+"""A log replayed in several worker processes: split by person, each part in log order.
+
+Everything about one person must reach one process: their touchpoints under each identity, a
+visitor's cookie and the contact it is linked to, the leads a merge command joins, their CRM
+verdicts. A first pass reads only the identities of each record (JSON, no validation) and joins
+ids that name one person (union-find); each person then belongs to one process, which replays
+every record of theirs in log order. A record without a readable identity goes to the first
+process (it is rejected there, as a worker rejects it).
+
+The processes are forked: each reads the log itself and skips the records of other processes, so
+nothing but the outcomes crosses between them.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import sys
+import time
+import zlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from leadstream.backtest.records import LogRecord, read_log
+from leadstream.backtest.replay import ModelOutcome, Replay
+from leadstream.core.identity import canonical_lead_id, visitor_id
+from leadstream.core.model import ModelSet
+from leadstream.config.settings import HygieneSettings
+
+__all__ = ["PersonIndex", "ReplayResult", "replay_log", "identities", "terminal_progress"]
+
+
+def identities(record: LogRecord) -> list[str]:
+    """The lead ids a record names (its person), read without validating it."""
+    try:
+        data = orjson.loads(record.value)
+    except orjson.JSONDecodeError:
+        return []
+    if not isinstance(data, dict):
+        return []
+    if record.kind == "touchpoints":
+        out = []
+        try:
+            lead, contact = canonical_lead_id(lead_id=_text(data.get("lead_id")),
+                                              email=_text(data.get("email")),
+                                              crm_id=_text(data.get("crm_id")),
+                                              anonymous_id=_text(data.get("anonymous_id")))
+            out.append(lead)
+        except ValueError:
+            return []
+        anonymous = _text(data.get("anonymous_id"))
+        if contact and anonymous:
+            out.append(visitor_id(anonymous))
+        return out
+    if record.kind == "feedback":
+        lead = _text(data.get("lead_id"))
+        return [lead] if lead else []
+    if data.get("command") == "merge":
+        return [i for i in data.get("lead_ids") or () if isinstance(i, str) and i]
+    try:  # erase: whichever identity it names
+        return [canonical_lead_id(lead_id=_text(data.get("lead_id")), email=_text(data.get("email")),
+                                  crm_id=_text(data.get("crm_id")),
+                                  anonymous_id=_text(data.get("anonymous_id")))[0]]
+    except ValueError:
+        return []
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+class PersonIndex:
+    """Union-find over lead ids: ids of one person share a representative."""
+
+    def __init__(self) -> None:
+        self._parent: dict[str, str] = {}
+
+    def find(self, lead: str) -> str:
+        parent = self._parent.setdefault(lead, lead)
+        if parent == lead:
+            return lead
+        root = self.find(parent)
+        self._parent[lead] = root
+        return root
+
+    def join(self, ids: list[str]) -> str | None:
+        if not ids:
+            return None
+        root = self.find(ids[0])
+        for other in ids[1:]:
+            found = self.find(other)
+            if found != root:
+                # the smaller id wins, so the grouping does not depend on the order of joins
+                root, found = min(root, found), max(root, found)
+                self._parent[found] = root
+        return root
+
+    def part_of(self, ids: list[str], parts: int) -> int:
+        if not ids:
+            return 0
+        return zlib.crc32(self.find(ids[0]).encode()) % parts
+
+
+@dataclass
+class ReplayResult:
+    outcomes: list[ModelOutcome]
+    verdicts: dict[str, list[str]] = field(default_factory=dict)
+    input_rejected: dict[str, int] = field(default_factory=dict)
+    records: int = 0
+    applied: int = 0
+    outside_window: int = 0
+    seconds: float = 0.0
+
+
+def _replay_part(paths: list[Path], index: PersonIndex | None, part: int, parts: int,
+                 model_sets: list[ModelSet], options: dict[str, Any],
+                 progress: Any) -> ReplayResult:
+    replay = Replay(model_sets, **options)
+    records = 0
+    for number, record in enumerate(read_log(paths)):
+        if progress is not None and number % 2048 == 0 and part == 0:
+            progress.value = number
+        if index is not None and index.part_of(identities(record), parts) != part:
+            replay.feed(record, apply=False)  # another part's: only its time counts here
+            continue
+        records += 1
+        replay.feed(record)
+    replay.finish()
+    return ReplayResult(replay.outcomes(), replay.verdicts, dict(replay.input_rejected),
+                        records, replay.applied, replay.outside_window)
+
+
+def _child(connection: Any, *args: Any) -> None:
+    try:
+        connection.send(("ok", _replay_part(*args)))
+    except BaseException as exc:  # reported to the parent, which fails with it
+        connection.send(("error", f"{type(exc).__name__}: {exc}"))
+    finally:
+        connection.close()
+
+
+def replay_log(paths: Iterable[Path | str], model_sets: list[ModelSet], hygiene: HygieneSettings,
+               max_message_bytes: int, *, workers: int = 1, ticks: bool = True,
+               since: float | None = None, until: float | None = None,
+               on_progress: Callable[[int, int], None] | None = None) -> ReplayResult:
+    """Replay the log in ``workers`` processes (1: in this one) and merge their outcomes."""
+    paths = [Path(p) for p in paths]
+    started = time.monotonic()
+    options = {"hygiene": hygiene, "max_message_bytes": max_message_bytes, "ticks": ticks,
+               "since": since, "until": until}
+    if workers <= 1:
+        result = _replay_part(paths, None, 0, 1, model_sets, options, None)
+        result.seconds = time.monotonic() - started
+        return result
+    index = PersonIndex()
+    total = 0
+    for record in read_log(paths):
+        index.join(identities(record))
+        total += 1
+    context = multiprocessing.get_context("fork")
+    progress = context.Value("q", 0)
+    pipes, processes = [], []
+    for part in range(workers):
+        receive, send = context.Pipe(duplex=False)
+        process = context.Process(target=_child, args=(send, paths, index, part, workers,
+                                                       model_sets, options, progress))
+        process.start()
+        send.close()
+        pipes.append(receive)
+        processes.append(process)
+    results: list[ReplayResult] = []
+    try:
+        for receive in pipes:
+            while not receive.poll(0.25):
+                if on_progress is not None:
+                    on_progress(progress.value, total)
+            status, payload = receive.recv()
+            if status != "ok":
+                raise RuntimeError(f"a replay process failed: {payload}")
+            results.append(payload)
+    finally:
+        for process in processes:
+            process.join()
+    if on_progress is not None:
+        on_progress(total, total)
+    merged = results[0]
+    for other in results[1:]:
+        for mine, theirs in zip(merged.outcomes, other.outcomes, strict=True):
+            mine.merge(theirs)
+        for lead, verdicts in other.verdicts.items():
+            merged.verdicts.setdefault(lead, []).extend(verdicts)
+        for kind, count in other.input_rejected.items():
+            merged.input_rejected[kind] = merged.input_rejected.get(kind, 0) + count
+        merged.records += other.records
+        merged.applied += other.applied
+        merged.outside_window += other.outside_window
+    merged.seconds = time.monotonic() - started
+    return merged
+
+
+def terminal_progress(done: int, total: int) -> None:
+    """A progress bar on stderr when it is a terminal (nothing otherwise)."""
+    if not sys.stderr.isatty() or total <= 0:
+        return
+    width = 30
+    filled = int(width * min(done, total) / total)
+    sys.stderr.write(f"\r  replaying [{'#' * filled}{'.' * (width - filled)}] "
+                     f"{min(done, total):,}/{total:,} records")
+    if done >= total:
+        sys.stderr.write("\n")
+    sys.stderr.flush()
+
+
