@@ -27,6 +27,7 @@ import orjson
 
 from leadstream.backtest.records import LogRecord
 from leadstream.config.settings import HygieneSettings
+from leadstream.core.accounts import registered_account
 from leadstream.core.apply import apply, next_deadline
 from leadstream.core.emitted import Delete, Rejected, Send, Transition
 from leadstream.core.lifecycle import snapshot
@@ -116,6 +117,8 @@ class _Leads:
             state, emitted = apply(self.states.get(lead), current, self.models,
                                    generation=self.erased.get(lead, 0))
             if state is not None:
+                # as the lead handler registers it with its account: the states equal a worker's
+                state.account = registered_account(state, self.models.accounts)
                 self.states[lead] = state
             for item in emitted:
                 if isinstance(item, Transition):

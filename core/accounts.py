@@ -39,6 +39,7 @@ __all__ = [
     "AccountEngaged",
     "DEFAULT_FREE_MAIL",
     "account_of",
+    "registered_account",
     "contact_updates",
     "apply_contact",
     "take",
@@ -123,8 +124,7 @@ def contact_updates(lead_id: str, before: str | None, state: LeadState | None,
     ``state.account``."""
     if state is None:
         return [ContactUpdate(before, lead_id, (0.0, 0, 0), erased=True)] if before else []
-    live = state.merged_into is None and state.stage != Stage.VISITOR
-    now = account_of(state.profile, rules) if live else None
+    now = registered_account(state, rules)
     version = _version(state)
     out: list[ContactUpdate] = []
     if before is not None and before != now:
@@ -137,6 +137,14 @@ def contact_updates(lead_id: str, before: str | None, state: LeadState | None,
             grade=fit_grade(state.profile, model), stage=state.stage,
             role=state.profile.get("job_title")))
     return out
+
+
+def registered_account(state: LeadState, rules: AccountRules) -> str | None:
+    """The account a lead is registered with once its account has heard of it
+    (``LeadState.account``): a known, live lead's :func:`account_of`."""
+    if state.merged_into is not None or state.stage == Stage.VISITOR:
+        return None
+    return account_of(state.profile, rules)
 
 
 def _version(state: LeadState) -> tuple[float, int, int]:
