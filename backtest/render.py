@@ -105,8 +105,9 @@ def _line_chart(title: str, labels: list[str], series: list[tuple[str, list[floa
     step = max(1, len(labels) // 8)
     for i, label in enumerate(labels):
         if i % step == 0:
+            anchor = "start" if i == 0 else "end" if i == len(labels) - 1 else "middle"
             parts.append(f'<text x="{x[i]:.1f}" y="{h - bottom + 16}" font-size="10" '
-                         f'text-anchor="middle">{html.escape(label)}</text>')
+                         f'text-anchor="{anchor}">{html.escape(label)}</text>')
     for k, (name, values) in enumerate(series):
         colour = _COLOURS[k % len(_COLOURS)]
         points = " ".join(f"{x[i]:.1f},{y(v):.1f}" for i, v in enumerate(values))
