@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterable
 from typing import Any
@@ -10,6 +11,10 @@ from typing import Any
 import pytest
 
 from leadstream.config.model_loader import DEFAULT_MODEL_PATH, load_models
+from leadstream.backtest.export import export_inputs
+from leadstream.backtest.partition import replay_log
+from leadstream.backtest.records import read_log
+from leadstream.backtest.replay import Replay
 from leadstream.core import report
 from leadstream.core.state import LeadState
 from tests.integration.conftest import Deployment, http_get
@@ -91,3 +96,24 @@ def test_an_uninterrupted_run_matches_the_reference(deployment: Deployment) -> N
     assert outcome.duplicates_differing == []
     assert outcome.dlq_by_stage_kind == reference.rejected
     assert outcome.account_mismatches == [] and outcome.engaged_missing == set()
+
+    # the backtest of the current model over the exported input topics is the pipeline's own
+    # answer: the worker's lead table, state by state, and its transitions (the reference's,
+    # which the worker published: above)
+    log = deployment.base / "inputs.jsonl.gz"
+    settings = deployment.settings()
+    assert asyncio.run(export_inputs(settings, log)) == sum(len(p.records) for p in LOG.phases)
+    result = replay_log([log], [MODELS], settings.hygiene, settings.max_message_bytes, workers=2,
+                        ticks=False)
+    live = deployment.leads()
+    replayed = {lead: summary for lead, summary in result.outcomes[0].leads.items()}
+    assert set(replayed) == {lead for lead, state in live.items()
+                             if state.merged_into is None and state.stage != "visitor"}
+    single = Replay([MODELS], settings.hygiene, settings.max_message_bytes, ticks=False)
+    for record in read_log([log]):
+        single.feed(record)
+    assert {lead: state.to_primitive() for lead, state in single.states[0].items()} == \
+        {lead: state.to_primitive() for lead, state in live.items()}
+    transitions = {row[0] for row in result.outcomes[0].transitions}
+    assert transitions == {tid for tid, body in reference.transitions.items()
+                           if '"consent_changed"' not in body}
