@@ -12,7 +12,8 @@ from leadstream.config.model_loader import DEFAULT_MODEL_PATH, load_models
 from tests.integration.conftest import Deployment
 from tests.torture import Reference, build_log, check_outcome, drained
 
-pytestmark = pytest.mark.integration
+# 40 s, most of it the stall itself: a long run (./dev test -m torture)
+pytestmark = [pytest.mark.integration, pytest.mark.torture]
 
 MODELS = load_models(DEFAULT_MODEL_PATH, [])
 LOG = build_log(touchpoints=1500, people=150, seed=13, models=MODELS)

@@ -63,6 +63,7 @@ def test_the_survivor_takes_over_and_nothing_changes(deployment: Deployment) -> 
     assert outcome.dlq_by_stage_kind == reference.rejected
 
 
+@pytest.mark.torture  # 45 s: a long run (./dev test -m torture); the takeover above stays
 def test_two_workers_killed_in_turn_never_take_the_survivor_down(deployment: Deployment) -> None:
     """kill -9 of either worker, again and again, mid-stream: the other one rides out every
     rebalance (a partition revoked while it seeks, fetches or commits must not end it), and the
