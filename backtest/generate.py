@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 
 from leadstream.backtest.records import LogRecord, write_log
-from leadstream.backtest.replay import Replay
+from leadstream.backtest.replay import Replay, no_cyclic_gc
 from leadstream.config.settings import HygieneSettings
 from leadstream.core.model import ModelSet
 from leadstream.demo.crm import SimulatedSales
@@ -90,5 +90,6 @@ def generate_log(path: Path | str, models: ModelSet, *, people: int, touchpoints
             answer_new()
             yield verdict
 
-    write_log(path, records())
+    with no_cyclic_gc():
+        write_log(path, records())
     return counts

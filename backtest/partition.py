@@ -25,7 +25,7 @@ from typing import Any
 import orjson
 
 from leadstream.backtest.records import LogRecord, read_log
-from leadstream.backtest.replay import ModelOutcome, Replay
+from leadstream.backtest.replay import ModelOutcome, Replay, no_cyclic_gc
 from leadstream.core.identity import canonical_lead_id, visitor_id
 from leadstream.core.model import ModelSet
 from leadstream.config.settings import HygieneSettings
@@ -120,15 +120,16 @@ def _replay_part(paths: list[Path], index: PersonIndex | None, part: int, parts:
                  progress: Any) -> ReplayResult:
     replay = Replay(model_sets, **options)
     records = 0
-    for number, record in enumerate(read_log(paths)):
-        if progress is not None and number % 2048 == 0 and part == 0:
-            progress.value = number
-        if index is not None and index.part_of(identities(record), parts) != part:
-            replay.feed(record, apply=False)  # another part's: only its time counts here
-            continue
-        records += 1
-        replay.feed(record)
-    replay.finish()
+    with no_cyclic_gc():
+        for number, record in enumerate(read_log(paths)):
+            if progress is not None and number % 2048 == 0 and part == 0:
+                progress.value = number
+            if index is not None and index.part_of(identities(record), parts) != part:
+                replay.feed(record, apply=False)  # another part's: only its time counts here
+                continue
+            records += 1
+            replay.feed(record)
+        replay.finish()
     return ReplayResult(replay.outcomes(), replay.verdicts, dict(replay.input_rejected),
                         records, replay.applied, replay.outside_window)
 

@@ -14,6 +14,7 @@ unsubscribes, bounces, webinars, badge scans). Each system keys its records by w
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 from collections.abc import Iterator
@@ -108,7 +109,8 @@ class TrafficGenerator:
         self._people_count = people
         self._mix = identity_mix
         self._people = [self._person(i) for i in range(people)]
-        self._weights = [p.intent for p in self._people]
+        # cumulative once: choices(weights=…) sums them on every call (the same draws either way)
+        self._cum_weights = list(itertools.accumulate(p.intent for p in self._people))
         self._end = end or datetime.now(tz=UTC)
         self._clock = self._end - span
         self._step = span / max(total, 1)
@@ -194,7 +196,7 @@ class TrafficGenerator:
 
     def _valid(self) -> Record:
         rng = self._rng
-        person = rng.choices(self._people, weights=self._weights)[0]
+        person = rng.choices(self._people, cum_weights=self._cum_weights)[0]
         first_contact = not person.known
         kind, payload = self._touch(person)
         first_contact = first_contact and person.known
