@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from leadstream.core import attribution
+from leadstream.core.apply import WON_AMOUNT
 from leadstream.core.stages import Stage
 from leadstream.core.state import LeadState
 from leadstream.core.model import ModelSet
@@ -72,7 +73,7 @@ def row_of(state: LeadState, models: ModelSet) -> Row | None:
         if to in FUNNEL and to not in reached:
             reached[to] = entry["at"]
     touch = attribution.source_of(state.attribution)
-    amount = state.flags.get("won_amount")
+    amount = state.flags.get(WON_AMOUNT)
     return Row(created_at=created, stage=state.stage, reached=reached,
                source_type=attribution.source_type(state.attribution, models),
                campaign=touch[4] if touch is not None else None,

@@ -136,16 +136,14 @@ def _cmd_model_diff(args: argparse.Namespace) -> int:
 
 
 def _when(text: str | None, name: str) -> float | None:
-    from datetime import UTC, datetime
+    from leadstream.schemas.fields import window_bound
 
     if not text:
         return None
     try:
-        at = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise ConfigError("command line", f"--{name}",
-                          f"{text!r} is not an ISO 8601 date or time, e.g. 2026-10-01") from None
-    return (at if at.tzinfo else at.replace(tzinfo=UTC)).timestamp()
+        return window_bound(text)
+    except ValueError as exc:
+        raise ConfigError("command line", f"--{name}", str(exc)) from None
 
 
 def _cmd_export(args: argparse.Namespace) -> int:

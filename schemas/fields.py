@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, AwareDatetime, Field, StringConstraints
 
 __all__ = [
+    "window_bound",
     "field_errors",
     "EARLIEST_EVENT_TIME",
     "IMPLAUSIBLE_TIME",
@@ -81,3 +82,13 @@ Email = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=3, max_length=320, pattern=_EMAIL_PATTERN)
 ]
 EventTime = Annotated[AwareDatetime, AfterValidator(_plausible)]
+
+
+def window_bound(text: str) -> float:
+    """A bound a person types for a time window (a report's or a backtest's ``since``/``until``):
+    an ISO 8601 date or time, UTC unless it says otherwise; ``ValueError`` if it is none."""
+    try:
+        at = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"{text!r} is not an ISO 8601 date or time, e.g. 2026-11-01") from None
+    return (at if at.tzinfo else at.replace(tzinfo=UTC)).timestamp()

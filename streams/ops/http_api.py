@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-from datetime import UTC, datetime
 from urllib.parse import quote
 from collections.abc import Awaitable, Callable
 from functools import wraps
@@ -29,6 +28,7 @@ from faust.web import View
 
 from leadstream.exceptions import ConfigError
 from leadstream.core import report
+from leadstream.schemas.fields import window_bound
 from leadstream.streams.encoding.codecs import ERASED_PREFIX, decode_account, decode_state
 from leadstream.streams.lane import upstream
 from leadstream.streams.lane.upstream import committed_offsets
@@ -171,14 +171,11 @@ def register_views(pipeline: Pipeline) -> None:
             if request.query.get("scope") == "local":
                 return self.json(mine)
             parts = [mine, *await _ask_other_workers(pipeline, request, "/reports/funnel")]
-            covered = sorted({p for part in parts for p in part.get("partitions", [])})
             return self.json({
                 **report.finish(report.merge_partials(part.get("partials", {}) for part in parts),
                                 by, pipeline.costs, report.month_window(since, until)),
                 "since": request.query.get("since"), "until": request.query.get("until"),
-                "workers": len(parts),
-                "partitions": covered,
-                "complete": len(covered) == pipeline.settings.topics.partitions,
+                **_coverage(pipeline, parts),
             })
 
     @app.page("/funnel")
@@ -189,13 +186,15 @@ def register_views(pipeline: Pipeline) -> None:
             if request.query.get("scope") == "local":
                 return self.json(mine)
             parts = [mine, *await _ask_other_workers(pipeline, request)]
-            covered = sorted({p for part in parts for p in part.get("partitions", [])})
-            return self.json({
-                **merge_counts([part.get("counts", {}) for part in parts]),
-                "workers": len(parts),
-                "partitions": covered,
-                "complete": len(covered) == pipeline.settings.topics.partitions,
-            })
+            return self.json({**merge_counts([part.get("counts", {}) for part in parts]),
+                              **_coverage(pipeline, parts)})
+
+
+def _coverage(pipeline: Pipeline, parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """Which workers and partitions answered a fanned-out query (``complete``: all of them)."""
+    covered = sorted({p for part in parts for p in part.get("partitions", [])})
+    return {"workers": len(parts), "partitions": covered,
+            "complete": len(covered) == pipeline.settings.topics.partitions}
 
 
 def _not_found(view: View, name: str, value: str, detail: str) -> Any:
@@ -214,10 +213,9 @@ def _report_query(query: Any) -> tuple[str | None, float | None, float | None]:
             bounds.append(None)
             continue
         try:
-            at = datetime.fromisoformat(text.replace("Z", "+00:00"))
-        except ValueError:
-            raise ValueError(f"{name} must be an ISO 8601 date or time, e.g. 2026-11-01") from None
-        bounds.append((at if at.tzinfo else at.replace(tzinfo=UTC)).timestamp())
+            bounds.append(window_bound(text))
+        except ValueError as exc:
+            raise ValueError(f"{name}: {exc}") from None
     return by, bounds[0], bounds[1]
 
 
