@@ -116,6 +116,8 @@ class TopicSettings(_Section):
     nurture: str = Field(default="lead-nurture",
                          description="output: nurture signals for marketing automation")
     dlq: str = "touchpoints-dlq"
+    shadow: str = Field(default="lead-handover-shadow",
+                        description="output: the shadow models' would-be transitions (never the CRM's)")
     partitions: int = Field(default=8, ge=1, le=1024)
     replication_factor: int = Field(default=1, ge=1, le=16)
     create: bool = Field(default=True, description="create missing topics at start")
@@ -291,6 +293,10 @@ class Settings(_Section):
     extra_model_paths: list[Path] = Field(
         default_factory=list, description="more models that only score (e.g. per product line)"
     )
+    shadow_model_paths: list[Path] = Field(
+        default_factory=list, description="candidate models run beside the primary: their "
+        "transitions go to topics.shadow and to metrics, never to the CRM"
+    )
     max_message_bytes: int = Field(default=65536, ge=256, le=16 * 1024 * 1024)
 
 
@@ -323,11 +329,12 @@ def load_settings(
     base = Path(path).parent if path is not None else Path.cwd()
     if isinstance(overlaid.get("model_path"), str) and not Path(overlaid["model_path"]).is_absolute():
         overlaid["model_path"] = str(base / overlaid["model_path"])
-    if isinstance(overlaid.get("extra_model_paths"), list):
-        overlaid["extra_model_paths"] = [
-            str(base / p) if isinstance(p, str) and not Path(p).is_absolute() else p
-            for p in overlaid["extra_model_paths"]
-        ]
+    for paths in ("extra_model_paths", "shadow_model_paths"):
+        if isinstance(overlaid.get(paths), list):
+            overlaid[paths] = [
+                str(base / p) if isinstance(p, str) and not Path(p).is_absolute() else p
+                for p in overlaid[paths]
+            ]
     reports = overlaid.get("reports")
     if isinstance(reports, dict) and isinstance(reports.get("costs_path"), str) \
             and not Path(reports["costs_path"]).is_absolute():

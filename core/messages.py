@@ -103,6 +103,8 @@ class Absorb:
     at: float
     merge_id: str | None = None  # the merge command's id (None for a visitor link)
     then: Touchpoint | None = None  # the linking touchpoint, applied after the history
+    # each shadow model's state of the retiring id, by model name (core/shadow.py)
+    shadows: Mapping[str, Mapping[str, Any] | None] | None = None
 
 
 @quick_init

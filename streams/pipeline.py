@@ -13,6 +13,7 @@ import faust
 from faust.types import TableT, TopicT
 
 from leadstream.config.costs import load_costs
+from leadstream.config.model_loader import load_shadows
 from leadstream.config.settings import Settings
 from leadstream.core.report import Cost
 from leadstream.core.model import ModelSet, ScoringModel
@@ -30,6 +31,7 @@ LEADS_TABLE = "leads"
 DEADLINES_TABLE = "deadlines"
 STATS_TABLE = "stats"
 ACCOUNTS_TABLE = "accounts"
+SHADOW_TABLE = "shadow"  # only with shadow models (settings shadow_model_paths)
 TABLES = (LEADS_TABLE, DEADLINES_TABLE, STATS_TABLE, ACCOUNTS_TABLE)
 
 
@@ -58,6 +60,9 @@ class Pipeline:
     state_cache: StateCache  # the lead handler's decoded states (see streams.state_cache)
     shortcut: VisitorShortcut  # ingest's forward for linked visitors (see streams.visitor_shortcut)
     costs: list[Cost]  # campaign costs for the funnel report (settings reports.costs_path)
+    shadows: tuple[ModelSet, ...] = ()  # candidate models beside the primary (core/shadow.py)
+    shadow: TableT[bytes, bytes] | None = None  # "<model> NUL <lead id>" → the shadow's LeadState
+    handover_shadow: TopicT | None = None  # the shadows' would-be transitions
 
 
 def lead_messages_topic(settings: Settings) -> str:
@@ -75,7 +80,8 @@ def changelog_topic(settings: Settings, table: str = LEADS_TABLE) -> str:
 
 
 def changelog_topics(settings: Settings) -> list[str]:
-    return [changelog_topic(settings, table) for table in TABLES]
+    tables = TABLES + ((SHADOW_TABLE,) if settings.shadow_model_paths else ())
+    return [changelog_topic(settings, table) for table in tables]
 
 
 def canonical_url(settings: Settings) -> str:
@@ -180,6 +186,10 @@ def build_pipeline(settings: Settings, models: ScoringModel | ModelSet) -> Pipel
                                  lane.progress),
         costs=costs,
     )
+    if settings.shadow_model_paths:
+        pipeline.shadows = load_shadows(settings.shadow_model_paths)
+        pipeline.shadow = _bytes_table(app, settings, SHADOW_TABLE)
+        pipeline.handover_shadow = app.topic(settings.topics.shadow, **raw)
     return pipeline
 
 

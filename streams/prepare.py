@@ -28,8 +28,9 @@ log = logging.getLogger(__name__)
 
 def external_topics(settings: Settings) -> list[str]:
     topics = settings.topics
+    shadow = [topics.shadow] if settings.shadow_model_paths else []
     return [*topics.touchpoints, topics.handover, topics.nurture, topics.dlq, topics.feedback,
-            topics.commands]
+            topics.commands, *shadow]
 
 
 _DAY_MS = 86_400_000
@@ -60,6 +61,9 @@ def topic_plan(settings: Settings) -> list[TopicSpec]:
         TopicSpec(t.commands, n, rf, dict(delete), "input: operator commands"),
         TopicSpec(t.handover, n, rf, dict(delete), "output: the CRM contract"),
         TopicSpec(t.nurture, n, rf, dict(delete), "output: nurture signals for marketing automation"),
+        *([TopicSpec(t.shadow, n, rf, dict(delete),
+                     "output: shadow models' would-be transitions (not for the CRM)")]
+          if settings.shadow_model_paths else []),
         TopicSpec(t.dlq, n, rf, {**delete, "retention.ms": str(t.dlq_retention_days * _DAY_MS)},
                   "output: rejected input with its reason"),
         TopicSpec(lead_messages_topic(settings), n, rf, {**delete, "retention.ms": str(7 * _DAY_MS)},

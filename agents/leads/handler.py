@@ -14,6 +14,7 @@ import time
 from typing import TYPE_CHECKING
 
 from leadstream.agents.dlq import log_unexpected, note_rejected
+from leadstream.agents.leads.shadow import SHADOW
 from leadstream.agents.leads.plan import (
     DEADLINES,
     LEADS,
@@ -80,8 +81,10 @@ def register_leads(pipeline: Pipeline) -> None:
                         lead_messages=pipeline.lead_messages.get_topic_name(),
                         dlq=pipeline.dlq.get_topic_name(),
                         nurture=pipeline.nurture.get_topic_name(),
-                        account_messages=pipeline.account_messages.get_topic_name())
+                        account_messages=pipeline.account_messages.get_topic_name(),
+                        shadow=pipeline.settings.topics.shadow)
     report = _Reporter(pipeline.metrics)
+    shadows = pipeline.shadows
 
     async def leads(tp: Partition, records: list[InputRecord], commit: FetchCommit) -> None:
         partition = tp.partition
@@ -89,21 +92,33 @@ def register_leads(pipeline: Pipeline) -> None:
         tables = {LEADS: commit.table(pipeline.leads),
                   DEADLINES: commit.table(pipeline.deadlines),
                   STATS: commit.table(pipeline.stats)}
+        if pipeline.shadow is not None:
+            tables[SHADOW] = commit.table(pipeline.shadow)
         plan = plan_batch(records, _PartitionStore(tables, partition, cache), models, topics,
-                          partition)
+                          partition, shadows)
         for key, event_id, offset in plan.reached:
             reached(key, event_id, partition, offset)
         report.batch(plan)
+        shadow = plan.shadow
         for out in plan.first:
             commit.first(out.topic, out.key, out.value)
+        for key, value in shadow.first:
+            commit.first(topics.shadow, key, value)
         for write in plan.writes:
             if write.value is None:
                 tables[write.table].delete(partition, write.key)
             else:
                 tables[write.table].set(partition, write.key, write.value)
+        for key, state in shadow.writes:
+            if state is None:
+                tables[SHADOW].delete(partition, key)
+            else:
+                tables[SHADOW].set(partition, key, state)
         commit.remember(_Remember(plan, cache, index))
         for out in plan.outputs:
             commit.output(out.topic, out.key, out.value)
+        for key, value in shadow.outputs:
+            commit.output(topics.shadow, key, value)
 
     pipeline.lane.subscribe(app, pipeline.lead_messages, leads)
 
@@ -124,6 +139,12 @@ class _Reporter:
             log_unexpected(log, "lead handler", poison.record, poison.error)
         if plan.poison:
             metrics.errors.labels(kind="apply").inc(len(plan.poison))
+        for failure in plan.shadow.failures:
+            log_unexpected(log, f"shadow model {failure.model}", failure.record, failure.error)
+        if plan.shadow.failures:
+            metrics.errors.labels(kind="shadow").inc(len(plan.shadow.failures))
+        for (model, to_stage), n in plan.shadow.transitions.items():
+            metrics.shadow_transitions.labels(model=model, to_stage=to_stage).inc(n)
         for rejection in plan.rejected:
             note_rejected(metrics, rejection.record, stage="leads", kind=rejection.kind,
                           reason=rejection.reason)

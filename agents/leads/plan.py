@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Final, Protocol
 import orjson
 
 from leadstream.agents.dlq import dlq_value
+from leadstream.agents.leads.shadow import ShadowPlan, ShadowPlanner
 from leadstream.core.accounts import contact_updates
 from leadstream.core.apply import apply, next_deadline
 from leadstream.core.emitted import (
@@ -118,6 +119,7 @@ class LeadTopics:
     dlq: str
     nurture: str
     account_messages: str
+    shadow: str = "lead-handover-shadow"  # shadow models' transitions (agents/leads/shadow.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,6 +189,8 @@ class LeadPlan:
     #: (key, touchpoint event id, offset) of every message ingest may have sent to a visitor
     reached: list[tuple[bytes, str, int]] = field(default_factory=list)
     counts: BatchCounts = field(default_factory=BatchCounts)
+    #: what the shadow models did (empty without shadow models)
+    shadow: ShadowPlan = field(default_factory=ShadowPlan)
 
 
 class _Gone:
@@ -199,17 +203,20 @@ Slot = LeadState | None | _Gone
 
 
 def plan_batch(records: list[InputRecord], store: LeadStore, models: ModelSet,
-               topics: LeadTopics, partition: int) -> LeadPlan:
-    """The plan for one batch of one lead-messages ``partition``, in offset order.
+               topics: LeadTopics, partition: int,
+               shadows: tuple[ModelSet, ...] = ()) -> LeadPlan:
+    """The plan for one batch of one lead-messages ``partition``, in offset order; ``shadows``
+    are applied beside the primary (core/shadow.py).
 
     Raises :class:`StateVersionError` for a state written by a newer build (nothing of the batch
     may then be written)."""
-    return _Planner(store, models, topics, partition).run(records)
+    return _Planner(store, models, topics, partition, shadows).run(records)
 
 
 class _Planner:
     def __init__(self, store: LeadStore, models: ModelSet, topics: LeadTopics,
-                 partition: int) -> None:
+                 partition: int, shadows: tuple[ModelSet, ...] = ()) -> None:
+        self.shadow = ShadowPlanner(shadows, store) if shadows else None
         self.store = store
         self.models = models
         self.topics = topics
@@ -264,8 +271,12 @@ class _Planner:
             if event_id is not None:
                 self.plan.reached.append((key, event_id, record.offset))
             current = previous if isinstance(previous, LeadState) else None
-            state, emitted = apply(current, message, self.models,
-                                   generation=self._generation(key) if current is None else 0)
+            if self.shadow is not None:
+                self.shadow.load(key, current)
+            generation = self._generation(key) if current is None else 0
+            state, emitted = apply(current, message, self.models, generation=generation)
+            if self.shadow is not None:
+                emitted = self.shadow.apply(record, key, message, emitted, generation)
         except StateVersionError:
             raise  # a newer build's state (e.g. in a visitor's hand-over): stop, lose nothing
         except Exception as exc:  # a poison record must never stop the stream
@@ -433,3 +444,5 @@ class _Planner:
                 shift(funnel, self.before[key], after)
         if funnel is not None:
             plan.writes.append(Write(STATS, stats_key(self.partition), encode_counts(funnel)))
+        if self.shadow is not None:
+            plan.shadow = self.shadow.finish()

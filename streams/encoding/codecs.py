@@ -132,7 +132,8 @@ def _identity_fields(message: Message) -> dict[str, Any]:
     if isinstance(message, Absorb):
         return {"k": "A", "e": message.absorb_id, "l": message.lead_id, "from": message.absorbed_id,
                 "s": message.absorbed, "r": message.rule, "at": message.at, "m": message.merge_id,
-                "tp": _touchpoint_fields(message.then) if message.then is not None else None}
+                "tp": _touchpoint_fields(message.then) if message.then is not None else None,
+                **({"sh": message.shadows} if message.shadows is not None else {})}
     if isinstance(message, MergeRequest):
         return {"k": "M", "e": message.merge_id, "l": message.lead_id, "o": message.other,
                 "sv": message.survivor, "at": message.at}
@@ -165,7 +166,8 @@ def decode_message(raw: bytes) -> Message:
     if kind == "A":
         return Absorb(absorb_id=data["e"], lead_id=data["l"], absorbed_id=data["from"],
                       absorbed=data["s"], rule=data["r"], at=data["at"], merge_id=data["m"],
-                      then=_touchpoint(data["tp"]) if data["tp"] is not None else None)
+                      then=_touchpoint(data["tp"]) if data["tp"] is not None else None,
+                      shadows=data.get("sh"))
     if kind == "M":
         return MergeRequest(merge_id=data["e"], lead_id=data["l"], other=data["o"],
                             survivor=data["sv"], at=data["at"])

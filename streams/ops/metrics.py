@@ -55,6 +55,11 @@ class Metrics:
             "leadstream_stage_transitions",
             "Lifecycle transitions published to the handover topic (sla_breach: mql to mql).",
             ["from_stage", "to_stage"], registry=r)
+        self.shadow_transitions = Counter(
+            "leadstream_shadow_transitions",
+            "Stage transitions a shadow model would have made, published to the shadow topic "
+            "only (compare with leadstream_stage_transitions_total).",
+            ["model", "to_stage"], registry=r)
         self.handover_latency = Histogram(
             "leadstream_handover_latency_seconds",
             "Time from the triggering touchpoint to its handover record being produced, measured "
