@@ -8,9 +8,11 @@ from leadstream.config.yaml_source import read_yaml, validate
 from leadstream.core.model import ModelSet, ScoringModel
 from leadstream.exceptions import ModelError
 
-__all__ = ["DEFAULT_MODEL_PATH", "load_model", "load_models", "load_shadows"]
+__all__ = ["DEFAULT_MODEL_PATH", "EXAMPLE_CANDIDATE_PATH", "load_model", "load_models", "load_shadows"]
 
 DEFAULT_MODEL_PATH = Path(__file__).parent / "scoring-model.yaml"
+#: the candidate model shipped as an example (backtest, shadow scoring in ``leadstream run``)
+EXAMPLE_CANDIDATE_PATH = Path(__file__).parent / "examples" / "stricter-mql.yaml"
 
 
 def load_model(path: Path | str = DEFAULT_MODEL_PATH) -> ScoringModel:

@@ -31,6 +31,7 @@ _TOUCHPOINTS = "touchpoints"
 _HANDOVER = "lead-handover"
 _DLQ = "touchpoints-dlq"
 _NURTURE = "lead-nurture"
+_SHADOW = "lead-handover-shadow"
 _FEEDBACK = "lead-feedback"
 # Tansu answers a fetch empty once finding its offset takes longer than the fetch wait (100 ms):
 # ~150,000 batches ahead of it in the partition (benchmarks/README.md, broker_hop.py --scan)
@@ -47,6 +48,7 @@ class DemoOptions:
     seed: int = 7
     workdir: Path | None = None
     model_path: Path | None = None
+    shadow_path: Path | None = None  # a candidate model run as a shadow beside the primary
 
 
 @dataclass
@@ -56,6 +58,7 @@ class _Seen:
     handovers: list[dict[str, Any]] = field(default_factory=list)
     dlq: list[dict[str, Any]] = field(default_factory=list)
     nurture: list[dict[str, Any]] = field(default_factory=list)
+    shadow: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _say(text: str = "") -> None:
@@ -85,6 +88,9 @@ def run_demo(options: DemoOptions) -> int:
         broker.start()
         _say(f"  embedded Tansu broker on {broker.bootstrap_servers} (pid {broker.pid})")
         extra = {"LEADSTREAM__MODEL_PATH": str(options.model_path)} if options.model_path else {}
+        if options.shadow_path:
+            extra["LEADSTREAM__SHADOW_MODEL_PATHS"] = json.dumps([str(options.shadow_path)])
+            _say(f"  shadow model: {options.shadow_path} (its transitions go to {_SHADOW} only)")
         # the API is authenticated here as in production: a fresh token, handed over as a file
         token_file = workdir / "api-token"
         token_file.write_text(secrets.token_urlsafe(24) + "\n")
@@ -187,7 +193,7 @@ async def _simulate_sales(bootstrap: str, seen: _Seen, sales: SimulatedSales) ->
 
 async def _collect(bootstrap: str, seen: _Seen) -> None:
     consumer = AIOKafkaConsumer(
-        _HANDOVER, _DLQ, _NURTURE, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+        _HANDOVER, _DLQ, _NURTURE, _SHADOW, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
         group_id=None, fetch_max_wait_ms=100,
     )
     await consumer.start()
@@ -195,7 +201,8 @@ async def _collect(bootstrap: str, seen: _Seen) -> None:
         while True:
             batches = await consumer.getmany(timeout_ms=500)
             for tp, messages in batches.items():
-                target = {_HANDOVER: seen.handovers, _NURTURE: seen.nurture}.get(tp.topic, seen.dlq)
+                target = {_HANDOVER: seen.handovers, _NURTURE: seen.nurture,
+                          _SHADOW: seen.shadow}.get(tp.topic, seen.dlq)
                 target.extend(json.loads(m.value) for m in messages)
     finally:
         await consumer.stop()
@@ -307,6 +314,8 @@ def _summary(worker: WorkerProcess, seen: _Seen, workdir: Path, complete: bool, 
         _say(json.dumps({**best, "contacts": best["contacts"][:2]
                          + ([{"…": f"{len(best['contacts']) - 2} more"}]
                             if len(best["contacts"]) > 2 else [])}, ensure_ascii=False))
+    if seen.shadow:
+        _show_shadow(samples, unique, seen.shadow)
     republished = len(seen.handovers) - len(unique)
     if republished:
         _say(f"  re-published           {republished:7d}   (a re-sent trigger re-publishes its "
@@ -323,6 +332,24 @@ def _summary(worker: WorkerProcess, seen: _Seen, workdir: Path, complete: bool, 
              f"@{sample['source']['offset']}")
     _show_api(worker, latest, (workdir / "api-token").read_text().strip())
     _say(f"logs: {workdir / 'worker.log'}, {workdir / 'broker.log'}")
+
+
+def _show_shadow(samples: Any, primary: dict[str, dict[str, Any]],
+                 shadow: list[dict[str, Any]]) -> None:
+    """The shadow model beside the primary: MQLs each made, and the leads only one made MQL."""
+    def mqls(events: Any) -> set[str]:
+        return {e["lead_id"] for e in events
+                if e.get("kind") == "stage_transition" and e["to_stage"] == "mql"}
+
+    primary_mql, shadow_mql = mqls(primary.values()), mqls(shadow)
+    names = sorted({name for e in shadow for name in e.get("scores", {})})
+    counted = by_label(samples, "leadstream_shadow_transitions_total", "to_stage")
+    _say(f"shadow model {', '.join(names)} (on {_SHADOW}, never to the CRM):")
+    _say(f"  MQLs                   primary {len(primary_mql)}, shadow {len(shadow_mql)}   "
+         f"(both {len(primary_mql & shadow_mql)}, only primary "
+         f"{len(primary_mql - shadow_mql)}, only shadow {len(shadow_mql - primary_mql)}); "
+         "leadstream_shadow_transitions_total: "
+         + ", ".join(f"{k} {int(v)}" for k, v in sorted(counted.items())))
 
 
 def _get_json(url: str, token: str) -> Any:

@@ -229,6 +229,19 @@ def _cmd_traffic(args: argparse.Namespace) -> int:
     return 0
 
 
+_EXAMPLE = "(the packaged example)"
+
+
+def _shadow_path(value: str | None) -> Path | None:
+    if value is None:
+        return None
+    if value == _EXAMPLE:
+        from leadstream.config.model_loader import EXAMPLE_CANDIDATE_PATH
+
+        return EXAMPLE_CANDIDATE_PATH
+    return Path(value)
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from leadstream.demo.runner import DemoOptions, run_demo
 
@@ -240,6 +253,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             seed=args.seed,
             workdir=Path(args.workdir) if args.workdir else None,
             model_path=Path(args.model) if args.model else None,
+            shadow_path=_shadow_path(args.shadow),
         )
     )
 
@@ -256,6 +270,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, default=7, help="traffic seed (default 7)")
     run.add_argument("--workdir", help="where state and logs go (default: a new temp dir)")
     run.add_argument("--model", help="scoring model YAML (default: the packaged one)")
+    run.add_argument("--shadow", nargs="?", const=_EXAMPLE, metavar="MODEL",
+                     help="also run a candidate model as a shadow (default with no MODEL: the "
+                     "packaged config/examples/stricter-mql.yaml); its transitions go to "
+                     "lead-handover-shadow only, and the summary compares its MQLs")
     run.set_defaults(func=_cmd_run)
 
     traffic = sub.add_parser("traffic", help="send demo touchpoints to the configured Kafka")

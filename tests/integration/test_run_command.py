@@ -25,7 +25,7 @@ def _children_alive(text: str) -> list[int]:
 def test_run_shows_progress_and_a_consistent_summary(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "leadstream", "run", "--duration", "6", "--rate", "100",
-         "--leads", "60", "--workdir", str(tmp_path)],
+         "--leads", "60", "--workdir", str(tmp_path), "--shadow"],
         capture_output=True, text=True, timeout=240,
     )
     out = result.stdout
@@ -42,5 +42,12 @@ def test_run_shows_progress_and_a_consistent_summary(tmp_path: Path) -> None:
     assert "leads per stage" in out and "mgl" in out
     assert '"transition_id"' in out  # example handover events are printed
     assert "WARNING" not in out
+    # the packaged candidate ran as a shadow: its MQLs, counted apart from the primary's
+    shadow = re.search(r"MQLs\s+primary (\d+), shadow (\d+)\s+\(both (\d+), only primary (\d+), "
+                       r"only shadow (\d+)\); leadstream_shadow_transitions_total: (.*)", out)
+    assert shadow, out
+    primary, candidate, both, only_primary, only_shadow = map(int, shadow.groups()[:5])
+    assert primary == both + only_primary and candidate == both + only_shadow
+    assert primary > 0 and re.search(r"\bmgl [1-9]", shadow.group(6))
     assert "worker stopped (exit code 0)" in out and "broker stopped" in out
     assert _children_alive(out) == []
