@@ -2,19 +2,23 @@
 
 Everything about one person must reach one process: their touchpoints under each identity, a
 visitor's cookie and the contact it is linked to, the leads a merge command joins, their CRM
-verdicts. A first pass reads only the identities of each record (JSON, no validation) and joins
-ids that name one person (union-find); each person then belongs to one process, which replays
-every record of theirs in log order. A record without a readable identity goes to the first
-process (it is rejected there, as a worker rejects it).
+verdicts. A first pass parses each record's JSON once (no validation) for the identities it names and the
+event time it names: it joins ids that name one person (union-find), and keeps per record the
+log's clock so far (the latest event time named up to it) and one of its ids. Each person then
+belongs to one process, which replays every record of theirs in log order with the clock the
+first pass kept. A record without a readable identity goes to the first process (it is rejected
+there, as a worker rejects it).
 
-The processes are forked: each reads the log itself and skips the records of other processes, so
-nothing but the outcomes crosses between them.
+The processes are forked after the first pass: each reads the log file itself and skips the
+lines of other processes unparsed, so nothing but the outcomes crosses between them.
 """
 
 from __future__ import annotations
 
+import math
 import multiprocessing
 import sys
+from array import array
 import time
 import zlib
 from collections.abc import Callable, Iterable
@@ -24,24 +28,21 @@ from typing import Any
 
 import orjson
 
-from leadstream.backtest.records import LogRecord, read_log
-from leadstream.backtest.replay import ModelOutcome, Replay, no_cyclic_gc
+from leadstream.backtest.records import parse_line, read_lines, read_log
+from leadstream.backtest.replay import ModelOutcome, Replay, named_time, no_cyclic_gc
 from leadstream.core.identity import canonical_lead_id, visitor_id
 from leadstream.core.model import ModelSet
 from leadstream.config.settings import HygieneSettings
 
-__all__ = ["PersonIndex", "ReplayResult", "replay_log", "identities", "terminal_progress"]
+__all__ = ["LogPlan", "PersonIndex", "ReplayResult", "replay_log", "replay_part", "identities",
+           "terminal_progress"]
 
 
-def identities(record: LogRecord) -> list[str]:
-    """The lead ids a record names (its person), read without validating it."""
-    try:
-        data = orjson.loads(record.value)
-    except orjson.JSONDecodeError:
-        return []
+def identities(kind: str, data: Any) -> list[str]:
+    """The lead ids a record's parsed JSON names (its person), read without validating it."""
     if not isinstance(data, dict):
         return []
-    if record.kind == "touchpoints":
+    if kind == "touchpoints":
         out = []
         try:
             lead, contact = canonical_lead_id(lead_id=_text(data.get("lead_id")),
@@ -55,7 +56,7 @@ def identities(record: LogRecord) -> list[str]:
         if contact and anonymous:
             out.append(visitor_id(anonymous))
         return out
-    if record.kind == "feedback":
+    if kind == "feedback":
         lead = _text(data.get("lead_id"))
         return [lead] if lead else []
     if data.get("command") == "merge":
@@ -105,6 +106,37 @@ class PersonIndex:
 
 
 @dataclass
+class LogPlan:
+    """What the first pass learnt of each record (by its position in the log)."""
+
+    parts: bytearray  # the process that replays it
+    clocks: array  # the latest event time named up to and including it (NaN: none yet)
+
+    @classmethod
+    def of(cls, paths: list[Path], parts: int) -> LogPlan:
+        index = PersonIndex()
+        slots: dict[str, int] = {}  # an id → its number
+        first = array("l")  # per record: the number of its first id (-1: none)
+        clocks = array("d")
+        clock = math.nan
+        for line, where in read_lines(paths):
+            record = parse_line(line, where)
+            try:
+                data = orjson.loads(record.value)
+            except orjson.JSONDecodeError:
+                data = None
+            ids = identities(record.kind, data)
+            index.join(ids)
+            first.append(slots.setdefault(ids[0], len(slots)) if ids else -1)
+            named = named_time(data)
+            if named is not None and not named <= clock:  # (NaN compares false)
+                clock = named
+            clocks.append(clock)
+        part_of = [zlib.crc32(index.find(lead).encode()) % parts for lead in slots]
+        return cls(bytearray(part_of[slot] if slot >= 0 else 0 for slot in first), clocks)
+
+
+@dataclass
 class ReplayResult:
     outcomes: list[ModelOutcome]
     verdicts: dict[str, list[str]] = field(default_factory=dict)
@@ -115,20 +147,30 @@ class ReplayResult:
     seconds: float = 0.0
 
 
-def _replay_part(paths: list[Path], index: PersonIndex | None, part: int, parts: int,
-                 model_sets: list[ModelSet], options: dict[str, Any],
-                 progress: Any) -> ReplayResult:
+def replay_part(paths: list[Path], plan: LogPlan | None, part: int,
+                model_sets: list[ModelSet], options: dict[str, Any],
+                progress: Any) -> ReplayResult:
+    """Replay the records of ``part`` (all of them without a ``plan``) in this process."""
     replay = Replay(model_sets, **options)
     records = 0
     with no_cyclic_gc():
-        for number, record in enumerate(read_log(paths)):
-            if progress is not None and number % 2048 == 0 and part == 0:
-                progress.value = number
-            if index is not None and index.part_of(identities(record), parts) != part:
-                replay.feed(record, apply=False)  # another part's: only its time counts here
-                continue
-            records += 1
-            replay.feed(record)
+        if plan is None:
+            for record in read_log(paths):
+                records += 1
+                replay.feed(record)
+        else:
+            parts, clocks = plan.parts, plan.clocks
+            for number, (line, where) in enumerate(read_lines(paths)):
+                if progress is not None and number % 2048 == 0 and part == 0:
+                    progress.value = number
+                if parts[number] != part:
+                    continue  # another part's: the first pass took its time into the clock
+                records += 1
+                clock = clocks[number]
+                replay.feed(parse_line(line, where), clock=None if math.isnan(clock) else clock)
+            if len(clocks):
+                last = clocks[-1]
+                replay.clock = None if math.isnan(last) else last
         replay.finish()
     return ReplayResult(replay.outcomes(), replay.verdicts, dict(replay.input_rejected),
                         records, replay.applied, replay.outside_window)
@@ -136,7 +178,7 @@ def _replay_part(paths: list[Path], index: PersonIndex | None, part: int, parts:
 
 def _child(connection: Any, *args: Any) -> None:
     try:
-        connection.send(("ok", _replay_part(*args)))
+        connection.send(("ok", replay_part(*args)))
     except BaseException as exc:  # reported to the parent, which fails with it
         connection.send(("error", f"{type(exc).__name__}: {exc}"))
     finally:
@@ -153,21 +195,18 @@ def replay_log(paths: Iterable[Path | str], model_sets: list[ModelSet], hygiene:
     options = {"hygiene": hygiene, "max_message_bytes": max_message_bytes, "ticks": ticks,
                "since": since, "until": until}
     if workers <= 1:
-        result = _replay_part(paths, None, 0, 1, model_sets, options, None)
+        result = replay_part(paths, None, 0, model_sets, options, None)
         result.seconds = time.monotonic() - started
         return result
-    index = PersonIndex()
-    total = 0
-    for record in read_log(paths):
-        index.join(identities(record))
-        total += 1
+    plan = LogPlan.of(paths, workers)
+    total = len(plan.parts)
     context = multiprocessing.get_context("fork")
     progress = context.Value("q", 0)
     pipes, processes = [], []
     for part in range(workers):
         receive, send = context.Pipe(duplex=False)
-        process = context.Process(target=_child, args=(send, paths, index, part, workers,
-                                                       model_sets, options, progress))
+        process = context.Process(target=_child, args=(send, paths, plan, part, model_sets,
+                                                       options, progress))
         process.start()
         send.close()
         pipes.append(receive)

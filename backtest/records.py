@@ -26,7 +26,8 @@ import orjson
 from leadstream.exceptions import LeadstreamError
 from leadstream.streams.encoding.inputs import INPUT_KINDS
 
-__all__ = ["LogRecord", "LogError", "read_log", "write_log", "record_line"]
+__all__ = ["LogRecord", "LogError", "read_log", "read_lines", "parse_line", "write_log",
+           "record_line"]
 
 
 class LogError(LeadstreamError):
@@ -72,8 +73,8 @@ def _record(data: Any, where: str) -> LogRecord:
                      partition=data.get("partition"), offset=data.get("offset"))
 
 
-def read_log(paths: Iterable[Path | str]) -> Iterator[LogRecord]:
-    """Every record of the files, file after file, line after line."""
+def read_lines(paths: Iterable[Path | str]) -> Iterator[tuple[bytes, str]]:
+    """Every non-blank line of the files with where it is (``file:line``), unparsed."""
     for path in map(Path, paths):
         try:
             handle = _open(path, "r")
@@ -81,13 +82,22 @@ def read_log(paths: Iterable[Path | str]) -> Iterator[LogRecord]:
             raise LogError(f"{path}: cannot open: {exc.strerror}") from None
         with handle:
             for number, line in enumerate(handle, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    data = orjson.loads(line)
-                except orjson.JSONDecodeError as exc:
-                    raise LogError(f"{path}:{number}: not JSON ({exc})") from None
-                yield _record(data, f"{path}:{number}")
+                if line.strip():
+                    yield line, f"{path}:{number}"
+
+
+def parse_line(line: bytes, where: str) -> LogRecord:
+    try:
+        data = orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
+        raise LogError(f"{where}: not JSON ({exc})") from None
+    return _record(data, where)
+
+
+def read_log(paths: Iterable[Path | str]) -> Iterator[LogRecord]:
+    """Every record of the files, file after file, line after line."""
+    for line, where in read_lines(paths):
+        yield parse_line(line, where)
 
 
 def record_line(record: LogRecord) -> bytes:

@@ -25,6 +25,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import orjson
 
@@ -33,10 +34,9 @@ from leadstream.config.settings import HygieneSettings
 from leadstream.core.accounts import registered_account
 from leadstream.core.apply import apply, next_deadline
 from leadstream.core.emitted import Delete, Rejected, Send, Transition
-from leadstream.core.lifecycle import snapshot
+from leadstream.core.lifecycle import standing
 from leadstream.core.messages import Erase, Feedback, Link, Message, MergeRequest, Tick, Touchpoint
 from leadstream.core.model import ModelSet
-from leadstream.core.scoring import contributions
 from leadstream.core.stages import Stage
 from leadstream.core.state import LeadState
 from leadstream.exceptions import RejectedMessage
@@ -92,14 +92,13 @@ def no_cyclic_gc() -> Iterator[None]:
             gc.enable()
 
 
-def named_time(value: bytes) -> float | None:
-    """The event time a record's JSON names (``occurred_at``, or a command's ``issued_at``),
-    unvalidated; ``None`` if it names none that can be read."""
+def named_time(data: Any) -> float | None:
+    """The event time a record's parsed JSON names (``occurred_at``, or a command's
+    ``issued_at``), unvalidated; ``None`` if it names none that can be read."""
     try:
-        data = orjson.loads(value)
         text = data.get("occurred_at") or data.get("issued_at")
         at = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except (orjson.JSONDecodeError, AttributeError, TypeError, ValueError):
+    except (AttributeError, TypeError, ValueError):
         return None
     return at.timestamp() if at.tzinfo is not None else None
 
@@ -112,6 +111,13 @@ def event_time(message: Message) -> float:
     if isinstance(message, MergeRequest | Erase):
         return message.at
     raise TypeError(type(message).__name__)
+
+
+class _Unset:
+    """``Replay.feed`` without a clock from its caller."""
+
+
+_UNSET = _Unset()
 
 
 class _Leads:
@@ -183,13 +189,11 @@ class _Leads:
         for lead, state in self.states.items():
             if state.merged_into is not None or state.stage == Stage.VISITOR:
                 continue
-            at = state.last_event_at or 0.0
-            view = snapshot(state, self.models, at)
-            parts = sorted(contributions(state.components.get(primary.name, {}), primary, at),
-                           key=lambda c: (-abs(c[1]), c[0]))[:_TOP]
+            view = standing(state, self.models, state.last_event_at or 0.0)
             out.leads[lead] = LeadSummary(state.stage, view.grade, view.matrix, view.score,
                                           first_mql.get(lead),
-                                          tuple((rule, round(points, 2)) for rule, points in parts))
+                                          tuple((rule, round(points, 2))
+                                                for rule, points in view.ranked[:_TOP]))
         return out
 
 
@@ -220,13 +224,20 @@ class Replay:
         """Each model set's lead states (ids → state), as a worker's lead table holds them."""
         return [leads.states for leads in self._leads]
 
-    def feed(self, record: LogRecord, *, apply: bool = True) -> None:
-        """Take the record's time; with ``apply``, decode it and apply it to every model set."""
-        named = named_time(record.value)
-        if named is not None and (self.clock is None or named > self.clock):
-            self.clock = named
-        if not apply:
-            return
+    def feed(self, record: LogRecord, *, clock: float | None | _Unset = _UNSET) -> None:
+        """Take the record's time into the clock, decode it and apply it to every model set.
+
+        ``clock``: the log's clock up to and including this record, when the caller knows it
+        (a replay split over processes learns it in a first pass over the whole log)."""
+        if isinstance(clock, _Unset):
+            try:
+                named = named_time(orjson.loads(record.value))
+            except orjson.JSONDecodeError:
+                named = None
+            if named is not None and (self.clock is None or named > self.clock):
+                self.clock = named
+        else:
+            self.clock = clock
         self._arrived = record.timestamp / 1000 if record.timestamp else float("inf")
         try:
             message = self._decoder.decode(record.kind, record.value)

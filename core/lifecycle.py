@@ -52,6 +52,8 @@ __all__ = [
     "re_evaluate",
     "move",
     "snapshot",
+    "standing",
+    "Standing",
     "Snapshot",
     "Trigger",
     "entered",
@@ -101,22 +103,41 @@ class Snapshot:
     bant_status: str  # qualified | held_back | open (core/bant.py)
 
 
-def snapshot(state: LeadState, models: ModelSet, at: float) -> Snapshot:
-    """Scores, grade, matrix and temperature of the lead as of event time ``at``."""
+@dataclass(frozen=True, slots=True)
+class Standing:
+    """The primary model's score, its contributions (largest first), fit points and grade."""
+
+    score: float
+    ranked: list[tuple[str, float]]
+    fit: float
+    grade: str
+    matrix: str
+
+
+def standing(state: LeadState, models: ModelSet, at: float) -> Standing:
+    """The part of :func:`snapshot` a backtest's summary of a lead needs."""
     primary = models.primary
     ranked = sorted(
         contributions(state.components.get(primary.name, {}), primary, at),
         key=lambda c: (-abs(c[1]), c[0]),
     )
-    counts = state.rule_counts.get(primary.name, {})
     score = round(sum(points for _, points in ranked), 2)
     fit = fit_points(state.profile, primary)
     grade = primary.fit.grade(fit)
+    return Standing(score, ranked, fit, grade, f"{grade}{primary.engagement.band(score)}")
+
+
+def snapshot(state: LeadState, models: ModelSet, at: float) -> Snapshot:
+    """Scores, grade, matrix and temperature of the lead as of event time ``at``."""
+    primary = models.primary
+    view = standing(state, models, at)
+    ranked, score, grade = view.ranked, view.score, view.grade
+    counts = state.rule_counts.get(primary.name, {})
     return Snapshot(
         score=score,
-        fit_points=round(fit, 2),
+        fit_points=round(view.fit, 2),
         grade=grade,
-        matrix=f"{grade}{primary.engagement.band(score)}",
+        matrix=view.matrix,
         temperature=temperature(score, state.bant, primary),
         contributors=tuple(
             (rule_id, round(points, 2), counts.get(rule_id, 0))

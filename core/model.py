@@ -283,8 +283,35 @@ class Fit(_Strict):
         points = memo[key] = self._points(profile)
         return points
 
+    @cached_property
+    def _by_field(self) -> tuple[tuple[str, tuple[int, ...], dict[tuple[type, Any], tuple[int, ...]]], ...]:
+        """Per field its rules' positions and a memo: (type, value) → positions that match."""
+        return tuple((name, tuple(i for i, rule in enumerate(self.rules) if rule.field == name), {})
+                     for name in self._fields)
+
     def _points(self, profile: Mapping[str, Any]) -> float:
-        return sum(rule.points for rule in self.rules if rule.matches(profile))
+        """A profile not seen lately (100,000 people have many distinct ones) still shares each
+        field's value with others: which rules a value matches is remembered per field. The
+        points are added in rule order, as one sum over the rules would add them."""
+        rules = self.rules
+        matched: list[int] = []
+        for name, positions, memo in self._by_field:
+            value = profile.get(name)
+            if value is None:
+                continue
+            key = (value.__class__, value)  # 1, 1.0 and True are one dict key, not one text
+            try:
+                hits = memo[key]
+            except KeyError:
+                hits = tuple(i for i in positions if rules[i].matches(profile))
+                if len(memo) >= _FIT_MEMO_SIZE:
+                    memo.clear()
+                memo[key] = hits
+            except TypeError:  # an unhashable value
+                hits = tuple(i for i in positions if rules[i].matches(profile))
+            matched.extend(hits)
+        matched.sort()
+        return sum(rules[i].points for i in matched)
 
     def grade(self, points: float) -> str:
         for grade in ("A", "B", "C"):
