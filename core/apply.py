@@ -62,6 +62,9 @@ def apply(
     """
     models = ModelSet.of(model)
     if state is not None and state.merged_into is not None:
+        if identity_flow.came_back(state, message):
+            assert isinstance(message, Absorb)
+            return identity_flow.revive(state, message)
         return state, identity_flow.forward(state, message)
     before = _published_consent(state)
     message_id = _message_id(message)

@@ -15,6 +15,10 @@ merge command (two known leads, X and Y)::
     Retire → X:       retires, sends Absorb(X's state) to Y
     Absorb → survivor merges, re-checks the MQL guard, publishes ``leads_merged``
 
+Conflicting merge commands in flight together (X into Y while Y into X) retire both ids: each
+hand-over is then forwarded round the cycle back to the id it came from, which lives again with
+its own history (:func:`revive`) and reports the merge as undone (``merge_conflict``).
+
 A retired id forwards everything addressed to it to its survivor: anonymous-only touchpoints of a
 linked visitor, touchpoints and verdicts for a merged-away lead id (ingest calls :func:`forward`
 for a retired visitor itself where that keeps the visitor's order: streams/services/visitor_shortcut.py).
@@ -50,7 +54,8 @@ from leadstream.core.stages import Stage
 from leadstream.core.state import LeadState
 from leadstream.core.state_merge import merge_states
 
-__all__ = ["handle", "forward", "event_id_of", "STAGE_RANK", "pick_survivor"]
+__all__ = ["handle", "forward", "came_back", "revive", "event_id_of", "STAGE_RANK",
+           "pick_survivor"]
 
 
 class ApplyTouchpoint(Protocol):
@@ -290,10 +295,6 @@ def forward(state: LeadState, message: Message) -> list[Emitted]:
         # linked before (a replay, or the same cookie with another contact: never merged again)
         note = "forwarded" if message.touchpoint.lead_id == into else "link_conflict"
         return [Send(message.touchpoint, note=note)]
-    if isinstance(message, Absorb) and message.absorbed_id == into:
-        return [Rejected(message.absorb_id, "merge_conflict",
-                         f"{message.absorbed_id!r} and {message.lead_id!r} were merged into each "
-                         "other by conflicting commands; this hand-over is dropped")]
     if isinstance(message, MergeRequest | MergeOffer) and message.other == into:
         return []  # merged into the other one already: a replayed or re-sent merge
     changes: dict[str, Any] = {"lead_id": into}
@@ -302,6 +303,29 @@ def forward(state: LeadState, message: Message) -> list[Emitted]:
     if isinstance(message, Touchpoint | Feedback | Absorb | MergeRequest | MergeOffer | Retire):
         return [Send(dataclasses.replace(message, **changes), note="forwarded")]
     raise TypeError(f"cannot forward {type(message).__name__}")
+
+
+def came_back(state: LeadState, message: Message) -> bool:
+    """Whether ``message`` is the retired id's own history, handed over and forwarded round a
+    cycle of retired ids back to it: conflicting merge commands (X into Y while Y into X) left
+    no one to take it in."""
+    return (isinstance(message, Absorb) and message.absorbed_id == state.lead_id
+            and message.absorbed is not None)
+
+
+def revive(state: LeadState, message: Absorb) -> tuple[LeadState, list[Emitted]]:
+    """The id lives again as it was before it retired (what it handed over is all it had; what
+    was forwarded meanwhile comes back to it), and the merge is reported as undone. The other
+    id's history comes here too and is taken in, or it goes round to its own id and that one
+    lives again: nothing is lost, and the forwarding never loops."""
+    assert message.absorbed is not None
+    revived = LeadState.from_primitive(dict(message.absorbed))
+    revived.remember(message.absorb_id, message.at)
+    return revived, [Rejected(
+        message.absorb_id, "merge_conflict",
+        f"merge {message.merge_id!r} handed {state.lead_id!r} to {state.merged_into!r}, which "
+        f"another merge command had handed on (back to {state.lead_id!r} or further): "
+        f"{state.lead_id!r} keeps its own history; send the merge again")]
 
 
 def event_id_of(message: Message) -> str | None:
