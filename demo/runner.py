@@ -371,6 +371,9 @@ def _show_api(worker: WorkerProcess, latest: dict[str, dict[str, Any]], token: s
             _say(f"GET /leads/{lead_id}  stage {lead['stage']}, score {lead['score']}, "
                  f"grade {lead['grade']}, matrix {lead['matrix']}, owner "
                  f"{lead['routing'].get('owner')}; contributions: {top}")
+            for name, view in (lead.get("shadow") or {}).items():
+                _say(f"  shadow model {name} {view['version']}: stage {view['stage']}, score "
+                     f"{view['score']}, grade {view['grade']}, matrix {view['matrix']}")
             if lead.get("aliases"):
                 trail = ", ".join(f"{t['type']} {t['occurred_at'][5:16]}"
                                   for t in lead["recent_touchpoints"][:6])

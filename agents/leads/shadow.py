@@ -20,20 +20,16 @@ from leadstream.core.messages import Message
 from leadstream.core.model import ModelSet
 from leadstream.core.shadow import attach_states, seed, shadow_input
 from leadstream.core.state import LeadState
-from leadstream.streams.encoding.codecs import decode_state, encode_state
+from leadstream.streams.encoding.codecs import decode_state, encode_state, shadow_key
 from leadstream.streams.encoding.mappers import transition_to_handover_json
 
 if TYPE_CHECKING:
     from leadstream.streams.lane.registry import InputRecord
 
-__all__ = ["SHADOW", "ShadowFailure", "ShadowPlan", "ShadowPlanner", "shadow_key"]
+__all__ = ["SHADOW", "ShadowFailure", "ShadowPlan", "ShadowPlanner"]
 
 #: the table of shadow states (one partition per lead-messages partition)
 SHADOW: Final = "shadow"
-
-
-def shadow_key(name: str, key: bytes) -> bytes:
-    return name.encode() + b"\x00" + key
 
 
 class _Store(Protocol):

@@ -28,6 +28,7 @@ __all__ = [
     "retired_into",
     "encode_message",
     "decode_message",
+    "shadow_key",
     "encode_touchpoint",
     "decode_touchpoint",
     "encode_account",
@@ -43,6 +44,11 @@ ERASED_PREFIX = b"\x00erased:"
 
 def erased_key(key: bytes) -> bytes:
     return ERASED_PREFIX + hashlib.sha256(key).hexdigest()[:32].encode("ascii")
+
+
+def shadow_key(model: str, key: bytes) -> bytes:
+    """A shadow model's state of lead ``key`` in the shadow table (agents/leads/shadow.py)."""
+    return model.encode() + b"\x00" + key
 
 
 def encode_generation(generation: int) -> bytes:

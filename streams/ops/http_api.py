@@ -29,7 +29,8 @@ from faust.web import View
 from leadstream.exceptions import ConfigError
 from leadstream.core import report
 from leadstream.schemas.fields import window_bound
-from leadstream.streams.encoding.codecs import ERASED_PREFIX, decode_account, decode_state
+from leadstream.streams.encoding.codecs import (ERASED_PREFIX, decode_account, decode_state,
+                                                 shadow_key)
 from leadstream.streams.lane import upstream
 from leadstream.streams.lane.upstream import committed_offsets
 from leadstream.streams.services.funnel import decode_counts, merge_counts, stats_key
@@ -144,6 +145,8 @@ def register_views(pipeline: Pipeline) -> None:
             body = lead_to_api(decode_state(raw), pipeline.models)
             if body.get("account_id"):
                 body["account"] = await account_summary(body["account_id"], request)
+            if pipeline.shadow is not None and "stage" in body:
+                body["shadow"] = _shadow_views(pipeline, lead_id)
             return self.json(body)
 
     @app.page("/accounts/{account_id}")
@@ -188,6 +191,23 @@ def register_views(pipeline: Pipeline) -> None:
             parts = [mine, *await _ask_other_workers(pipeline, request)]
             return self.json({**merge_counts([part.get("counts", {}) for part in parts]),
                               **_coverage(pipeline, parts)})
+
+
+def _shadow_views(pipeline: Pipeline, lead_id: str) -> dict[str, dict[str, Any]]:
+    """Each shadow model's view of the lead (its stage, score, grade): the shadow table is
+    partitioned as the lead table, so the worker that holds the lead holds these too."""
+    assert pipeline.shadow is not None
+    out: dict[str, dict[str, Any]] = {}
+    for models in pipeline.shadows:
+        model = models.primary
+        raw = pipeline.shadow.get(shadow_key(model.name, lead_id.encode()))
+        if raw is None:
+            continue  # not seen since the shadow was configured
+        view = lead_to_api(decode_state(raw), models)
+        out[model.name] = {"version": model.version, "stage": view.get("stage"),
+                           "score": view.get("score"), "grade": view.get("grade"),
+                           "matrix": view.get("matrix")}
+    return out
 
 
 def _coverage(pipeline: Pipeline, parts: list[dict[str, Any]]) -> dict[str, Any]:

@@ -49,5 +49,7 @@ def test_run_shows_progress_and_a_consistent_summary(tmp_path: Path) -> None:
     primary, candidate, both, only_primary, only_shadow = map(int, shadow.groups()[:5])
     assert primary == both + only_primary and candidate == both + only_shadow
     assert primary > 0 and re.search(r"\bmgl [1-9]", shadow.group(6))
+    # GET /leads/{id} shows the shadow's view of the lead beside the primary's
+    assert re.search(r"  shadow model default 2-stricter: stage \w+, score [\d.]+, grade [A-D]", out)
     assert "worker stopped (exit code 0)" in out and "broker stopped" in out
     assert _children_alive(out) == []

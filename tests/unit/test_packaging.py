@@ -118,3 +118,12 @@ def test_the_embedded_broker_is_imported_lazily(module: str) -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             timeout=120, check=False)
     assert result.returncode == 0 and result.stdout.strip() == "False", result.stderr
+
+
+def test_version_is_the_projects(capsys: pytest.CaptureFixture[str]) -> None:
+    from leadstream.cli import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(["--version"])
+    assert exited.value.code == 0
+    assert capsys.readouterr().out.strip() == f"leadstream {PYPROJECT['project']['version']}"

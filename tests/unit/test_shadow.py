@@ -9,10 +9,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from leadstream.agents.leads.plan import DEADLINES, LEADS, STATS, plan_batch
-from leadstream.agents.leads.shadow import SHADOW, shadow_key
+from leadstream.agents.leads.shadow import SHADOW
 from leadstream.core.messages import Erase, Message, MergeRequest
 from leadstream.core.model import ModelSet
-from leadstream.streams.encoding.codecs import decode_state
+from leadstream.streams.encoding.codecs import decode_state, shadow_key
 from tests.factories import core_link, core_touchpoint, make_model
 from tests.lead_world import TOPICS, World
 
