@@ -21,8 +21,13 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from leadstream.exceptions import ConfigError, LeadstreamError
+
+if TYPE_CHECKING:
+    from leadstream.config.settings import Settings
+    from leadstream.core.model import ModelSet
 
 __all__ = ["main"]
 
@@ -32,7 +37,19 @@ def _cmd_worker(args: argparse.Namespace) -> int:
 
     settings = load_settings(args.config)
     models = load_models(settings.model_path, settings.extra_model_paths)
+    check_files(settings, models)
     return run_worker(settings, models)
+
+
+def check_files(settings: Settings, models: ModelSet) -> None:
+    """Read every other file the worker will read (shadow models, campaign costs) now, before it
+    touches Kafka: a bad one stops it at start with file, line, field and why."""
+    from leadstream.config.costs import load_costs
+    from leadstream.config.model_loader import load_shadows
+
+    load_shadows(settings.shadow_model_paths)
+    if settings.reports.costs_path is not None:
+        load_costs(settings.reports.costs_path, models)
 
 
 def run_worker(settings: object, model: object) -> int:
@@ -90,13 +107,17 @@ def _cmd_config_check(args: argparse.Namespace) -> int:
     from leadstream.config import load_settings
     from leadstream.config.environment import environment_values
 
+    from leadstream.config import load_models
+
     settings = load_settings(args.config)
+    check_files(settings, load_models(settings.model_path, settings.extra_model_paths))
     # mode="json" turns every SecretStr into '**********': no secret reaches the terminal
     print(yaml.safe_dump(settings.model_dump(mode="json"), sort_keys=False), end="")
     origins = sorted({origin for _, origin in environment_values(os.environ).values()})
     if origins:
         print("# from the environment: " + ", ".join(o.split("=")[0] for o in origins))
-    print(f"# OK: {args.config or '(no file)'} and the environment make valid worker settings")
+    print(f"# OK: {args.config or '(no file)'} and the environment make valid worker settings, "
+          "and the model and cost files they name are valid")
     return 0
 
 

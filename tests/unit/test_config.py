@@ -318,3 +318,19 @@ def test_static_group_membership_reaches_the_faust_consumer() -> None:
     assert faust_settings(static)["consumer_group_instance_id"] == "leadstream-0"
     with pytest.raises(ConfigError, match="kafka.group_instance_id"):
         load_settings(environ={"LEADSTREAM__KAFKA__GROUP_INSTANCE_ID": "$(POD_NAME)", **_OPEN})
+
+
+def test_config_check_reads_the_shadow_model_it_names(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in [n for n in __import__("os").environ if n.startswith("LEADSTREAM_")]:
+        monkeypatch.delenv(name)
+    candidate = tmp_path / "candidate.yaml"
+    candidate.write_text('name: x\nversion: "2"\nrules:\n  - {id: a, type: web_visit, points: lots}\n')
+    file = tmp_path / "s.yaml"
+    file.write_text("web:\n  auth: none\nshadow_model_paths: [candidate.yaml]\n")
+    assert main(["config", "check", "--config", str(file)]) == 2
+    assert f"{candidate}:4: rules.0.points" in capsys.readouterr().err
+    candidate.write_text('name: x\nversion: "2"\nrules:\n  - {id: a, type: web_visit, points: 3}\n')
+    assert main(["config", "check", "--config", str(file)]) == 0
+    assert "shadow_model_paths:" in capsys.readouterr().out

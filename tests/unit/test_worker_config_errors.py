@@ -64,3 +64,20 @@ def test_a_worker_without_an_api_token_does_not_start_open() -> None:
                             capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 2
     assert "web.api_token: not set, and web.auth is 'token'" in result.stderr
+
+
+def test_a_broken_shadow_model_stops_the_worker_too(tmp_path: Path) -> None:
+    model = tmp_path / "candidate.yaml"
+    model.write_text('name: x\nversion: "2"\nrules:\n  - id: a\n    type: web_visit\n    points: lots\n')
+    result = _worker(env={"LEADSTREAM__SHADOW_MODEL_PATHS": f'["{model}"]'})
+    assert result.returncode == 2
+    assert f"{model}:6: rules.0.points: Input should be a valid number" in result.stderr
+
+
+def test_a_broken_costs_file_stops_the_worker_before_kafka(tmp_path: Path) -> None:
+    costs = tmp_path / "costs.csv"
+    costs.write_text("campaign,period,cost,currency\nq4-webinar,2026-13,100,EUR\n")
+    result = _worker(env={"LEADSTREAM__REPORTS__COSTS_PATH": str(costs)})
+    assert result.returncode == 2
+    assert str(costs) in result.stderr and "period" in result.stderr
+    assert "Kafka" not in result.stderr
