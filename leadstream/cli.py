@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import os
 import sys
@@ -118,6 +119,19 @@ def _cmd_config_check(args: argparse.Namespace) -> int:
         print("# from the environment: " + ", ".join(o.split("=")[0] for o in origins))
     print(f"# OK: {args.config or '(no file)'} and the environment make valid worker settings, "
           "and the model and cost files they name are valid")
+    return 0
+
+
+def _cmd_lead_show(args: argparse.Namespace) -> int:
+    from leadstream.config import load_settings
+    from leadstream.lead_show import fetch_lead, lead_id_for, render_lead
+    from leadstream.streams.pipeline import canonical_url
+
+    settings = load_settings(args.config, serves_web=False)
+    token = settings.web.api_token.get_secret_value() if settings.web.api_token else None
+    body = fetch_lead(args.url or canonical_url(settings), lead_id_for(args.lead_id, args.email),
+                      token)
+    print(json.dumps(body, indent=2, ensure_ascii=False) if args.json else render_lead(body))
     return 0
 
 
@@ -334,6 +348,19 @@ def build_parser() -> argparse.ArgumentParser:
     broker.add_argument("--host", default="127.0.0.1")
     broker.add_argument("--port", type=int, default=9092)
     broker.set_defaults(func=_cmd_broker)
+
+    lead = sub.add_parser("lead", help="look at a lead through a worker's API")
+    lead_sub = lead.add_subparsers(dest="lead_command", required=True)
+    show = lead_sub.add_parser("show", help="the lead explained: score by rule, stage history, "
+                               "origin, owner")
+    show.add_argument("lead_id", nargs="?", help="the lead id (or give --email)")
+    show.add_argument("--email", help="the person's email address: hashed here into the lead id, "
+                      "as ingest does")
+    show.add_argument("--config", help="settings YAML: the worker's address (web.canonical_url, "
+                      "else web.host and web.port) and web.api_token")
+    show.add_argument("--url", help="a worker's address (default: from the settings)")
+    show.add_argument("--json", action="store_true", help="print the API's JSON answer instead")
+    show.set_defaults(func=_cmd_lead_show)
 
     config = sub.add_parser("config", help="settings tools")
     config_sub = config.add_subparsers(dest="config_command", required=True)

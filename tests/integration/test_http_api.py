@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+import subprocess
+import sys
 from datetime import timedelta
 from typing import Any
 
@@ -24,6 +28,13 @@ DACH = {"first_name": "Clara", "last_name": "Weber", "job_title": "Head of IT",
 
 def get(url: str, token: str | None = TOKEN) -> tuple[int, Any]:
     return http_get(url, token)
+
+
+def _lead_show(*args: str, token: str = TOKEN) -> subprocess.CompletedProcess[str]:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("LEADSTREAM_")}
+    environ["LEADSTREAM__WEB__API_TOKEN"] = token
+    return subprocess.run([sys.executable, "-m", "leadstream", "lead", "show", *args], env=environ,
+                          capture_output=True, text=True, timeout=60, check=False)
 
 
 def _journeys(n: int) -> tuple[list[dict[str, Any]], list[str]]:
@@ -78,6 +89,17 @@ def test_one_worker_answers_health_lead_and_funnel_queries(deployment: Deploymen
 
     status, missing = get(f"{base}/leads/em-000000000000000000000000")
     assert status == 404 and missing["error"] == "not_found"
+
+    # the same through the CLI, looked up by email (hashed on the client, as ingest does)
+    shown = _lead_show("--email", emails[0].upper(), "--url", base)
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.splitlines()[0].startswith(f"lead {lead}  stage mql")
+    assert re.search(r"demo_request\s+\+\d+\.\d\d  \(1x\)", shown.stdout)
+    assert "mgl → mql  (hand_raiser)" in shown.stdout and "team dach-midmarket" in shown.stdout
+    refused = _lead_show(lead, "--url", base, token="wrong")
+    assert refused.returncode == 1 and "refused the API token" in refused.stderr
+    unknown = _lead_show("em-000000000000000000000000", "--url", base)
+    assert unknown.returncode == 1 and "no lead 'em-000000000000000000000000'" in unknown.stderr
 
     status, funnel = get(f"{base}/funnel")
     assert status == 200
