@@ -15,4 +15,5 @@ __all__ = ["register_commands"]
 
 def register_commands(pipeline: Pipeline) -> None:
     decoder = InputDecoder(pipeline.settings.hygiene, pipeline.settings.max_message_bytes)
-    register_keying(pipeline, pipeline.commands, stage="commands", to_core=decoder.command)
+    register_keying(pipeline, pipeline.commands, stage="commands", to_core=decoder.command,
+                    keep_origin=True)

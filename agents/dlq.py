@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from leadstream.streams.encoding.mappers import dlq_record
 
@@ -15,7 +17,8 @@ if TYPE_CHECKING:
     from leadstream.streams.ops.metrics import Metrics
     from leadstream.streams.pipeline import Pipeline
 
-__all__ = ["reject", "dlq_value", "note_rejected", "log_unexpected", "DlqLog"]
+__all__ = ["reject", "dlq_value", "note_rejected", "log_unexpected", "DlqLog", "origin_of",
+           "OriginRecord"]
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +61,40 @@ def _headers(record: InputRecord) -> list[tuple[str, bytes | None]]:
     headers = record.headers or []
     items = headers.items() if isinstance(headers, dict) else headers
     return [(str(k), v if isinstance(v, bytes | None) else str(v).encode()) for k, v in items]
+
+
+def origin_of(record: InputRecord) -> dict[str, Any]:
+    """An input record as a message carries it to the lead agent (``Feedback.origin`` and the
+    merge messages'), so a refusal there sends the DLQ what the producer sent."""
+    return {"t": record.topic, "p": record.partition, "o": record.offset, "ts": record.timestamp,
+            "k": _b64(record.key), "v": _b64(record.value),
+            "h": [[name, _b64(value)] for name, value in _headers(record)]}
+
+
+def _b64(value: bytes | None) -> str | None:
+    return None if value is None else base64.b64encode(value).decode("ascii")
+
+
+def _unb64(value: str | None) -> bytes | None:
+    return None if value is None else base64.b64decode(value)
+
+
+@dataclass(frozen=True, slots=True)
+class OriginRecord:
+    """The input record an ``origin`` describes (an :class:`InputRecord`)."""
+
+    topic: str
+    partition: int
+    offset: int
+    timestamp: int
+    key: bytes | None
+    value: bytes | None
+    headers: list[tuple[str, bytes | None]]
+
+    @classmethod
+    def of(cls, origin: Mapping[str, Any]) -> OriginRecord:
+        return cls(origin["t"], origin["p"], origin["o"], origin["ts"], _unb64(origin["k"]),
+                   _unb64(origin["v"]), [(name, _unb64(value)) for name, value in origin["h"]])
 
 
 def dlq_value(record: InputRecord, *, stage: str, kind: str, reason: str,

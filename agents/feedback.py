@@ -15,4 +15,5 @@ __all__ = ["register_feedback"]
 
 def register_feedback(pipeline: Pipeline) -> None:
     decoder = InputDecoder(pipeline.settings.hygiene, pipeline.settings.max_message_bytes)
-    register_keying(pipeline, pipeline.feedback, stage="feedback", to_core=decoder.feedback)
+    register_keying(pipeline, pipeline.feedback, stage="feedback", to_core=decoder.feedback,
+                    keep_origin=True)

@@ -3,13 +3,14 @@ reject them — a batch at a time on the batch lane."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections import Counter
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from leadstream.agents.dlq import log_unexpected, reject
-from leadstream.core.messages import Message
+from leadstream.agents.dlq import log_unexpected, origin_of, reject
+from leadstream.core.messages import Feedback, MergeRequest, Message
 from leadstream.exceptions import RejectedMessage
 from leadstream.streams.encoding.codecs import encode_message
 from leadstream.streams.lane import FetchCommit, InputRecord, Partition
@@ -33,6 +34,7 @@ def register_keying(
     on_rejected: Callable[[bytes], None] = lambda raw: None,
     on_accepted: Callable[[int], None] = lambda count: None,
     route: Callable[[Message], tuple[Message, str | None]] | None = None,
+    keep_origin: bool = False,
 ) -> None:
     """Forward ``to_core(value)`` of every record of ``source`` to the lead-messages topic keyed
     by lead id, in input order per partition.
@@ -42,6 +44,8 @@ def register_keying(
     ``on_rejected`` hears of each rejected record, ``on_accepted`` of the count per batch (once:
     a metric update per record showed in profiles). ``route`` may send a message elsewhere than
     to its lead id (ingest's shortcut for linked visitors), with an identity note to count.
+    ``keep_origin``: the message carries its input record (``origin``), so that a refusal by
+    the lead agent sends the DLQ the producer's bytes (verdicts and commands: few and small).
     """
     out = pipeline.lead_messages.get_topic_name()
     metrics = pipeline.metrics
@@ -65,6 +69,8 @@ def register_keying(
                 reject(pipeline, commit, record, stage=stage, kind="internal_error",
                        reason=f"unexpected {type(exc).__name__} while validating")
                 continue
+            if keep_origin and isinstance(message, Feedback | MergeRequest):
+                message = dataclasses.replace(message, origin=origin_of(record))
             if route is not None:
                 message, note = route(message)
                 if note is not None:

@@ -204,7 +204,7 @@ def _merge_request(state: LeadState | None, message: MergeRequest) -> tuple[Lead
     offer = MergeOffer(
         merge_id=message.merge_id, lead_id=message.other, other=state.lead_id,
         other_stage=state.stage, other_first_event_at=state.first_event_at,
-        survivor=message.survivor, at=message.at,
+        survivor=message.survivor, at=message.at, origin=message.origin,
     )
     return state, [Send(offer, note="merge_offer")]
 
@@ -236,7 +236,7 @@ def _merge_offer(state: LeadState | None, message: MergeOffer) -> tuple[LeadStat
     )
     if survivor == state.lead_id:
         retire = Retire(merge_id=message.merge_id, lead_id=message.other, into=state.lead_id,
-                        rule=rule, at=message.at)
+                        rule=rule, at=message.at, origin=message.origin)
         return state, [Send(retire, note="merge_retire")]
     return _hand_over(state, survivor, rule, message.merge_id, message.at)
 

@@ -63,6 +63,9 @@ class Feedback:
     owner: str | None = None  # the owner who works the lead, if the CRM says
     bant: Mapping[str, Any] = field(default_factory=dict)
     amount: float | None = None  # a won deal's value (reports: revenue per campaign)
+    # the input record it came from (topic, partition, offset, timestamp, key, value, headers),
+    # opaque to the core: a refusal sends it to the DLQ as the producer sent it
+    origin: Mapping[str, Any] | None = None
 
 
 @quick_init
@@ -117,6 +120,7 @@ class MergeRequest:
     other: str
     survivor: str | None  # an explicit survivor (one of the two), or None for the rule
     at: float
+    origin: Mapping[str, Any] | None = None  # the command's input record (as Feedback.origin)
 
 
 @quick_init
@@ -131,6 +135,7 @@ class MergeOffer:
     other_first_event_at: float | None
     survivor: str | None
     at: float
+    origin: Mapping[str, Any] | None = None  # the merge command's input record
 
 
 @quick_init
@@ -143,6 +148,7 @@ class Retire:
     into: str
     rule: str
     at: float
+    origin: Mapping[str, Any] | None = None  # the merge command's input record
 
 
 @quick_init

@@ -23,13 +23,13 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 import orjson
 
-from leadstream.agents.dlq import dlq_value
+from leadstream.agents.dlq import OriginRecord, dlq_value
 from leadstream.agents.leads.shadow import ShadowPlan, ShadowPlanner
 from leadstream.core.accounts import contact_updates
 from leadstream.core.apply import apply, next_deadline
@@ -47,7 +47,16 @@ from leadstream.core.emitted import (
     kept_for_replay,
 )
 from leadstream.core.identity_flow import event_id_of
-from leadstream.core.messages import Absorb, Message, Tick, Touchpoint
+from leadstream.core.messages import (
+    Absorb,
+    Feedback,
+    MergeOffer,
+    MergeRequest,
+    Message,
+    Retire,
+    Tick,
+    Touchpoint,
+)
 from leadstream.core.model import ModelSet
 from leadstream.core.scoring import behaviour_score
 from leadstream.core.state import LeadState
@@ -193,6 +202,12 @@ class LeadPlan:
     shadow: ShadowPlan = field(default_factory=ShadowPlan)
 
 
+def _origin(message: Message) -> Mapping[str, Any] | None:
+    if isinstance(message, Feedback | MergeRequest | MergeOffer | Retire):
+        return message.origin
+    return None
+
+
 class _Gone:
     """A state deleted in this batch (an erasure)."""
 
@@ -316,7 +331,8 @@ class _Planner:
                     gone = True
                     self.erasures[key] = item.generation
                 case Rejected():
-                    self._reject(record, item.kind, item.reason, item.event_id)
+                    self._reject(record, item.kind, item.reason, item.event_id,
+                                 _origin(message))
                 case ConsentChanged():
                     self.plan.outputs.append(
                         Out(self.topics.handover, item.lead_id.encode(),
@@ -360,9 +376,13 @@ class _Planner:
                                      getattr(source, "feedback_id", None)):
             self.plan.counts.latencies.append((source.occurred_at, record.timestamp or None))
 
-    def _reject(self, record: InputRecord, kind: str, reason: str, rejected_id: str) -> None:
-        self.plan.outputs.append(Out(self.topics.dlq, record.key, dlq_value(
-            record, stage="leads", kind=kind, reason=reason, rejected_id=rejected_id)))
+    def _reject(self, record: InputRecord, kind: str, reason: str, rejected_id: str,
+                origin: Mapping[str, Any] | None = None) -> None:
+        """The DLQ record of ``record``: the producer's own record where the message carries it
+        (verdicts, merge commands), else the internal one."""
+        source: InputRecord = OriginRecord.of(origin) if origin is not None else record
+        self.plan.outputs.append(Out(self.topics.dlq, source.key, dlq_value(
+            source, stage="leads", kind=kind, reason=reason, rejected_id=rejected_id)))
         self.plan.rejected.append(Rejection(record, kind, reason))
 
     def _applied(self, records: list[InputRecord], failing: InputRecord) -> Iterator[Message]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -125,7 +126,8 @@ def encode_message(message: Message) -> bytes:
         return orjson.dumps(
             {"k": "f", "e": message.feedback_id, "l": message.lead_id, "v": message.verdict,
              "at": message.occurred_at, "r": message.reason, "o": message.owner, "b": message.bant,
-             **({"a": message.amount} if message.amount is not None else {})}
+             **({"a": message.amount} if message.amount is not None else {}),
+             **_origin(message.origin)}
         )
     if isinstance(message, Tick):
         return orjson.dumps({"k": "x", "e": message.tick_id, "l": message.lead_id, "at": message.now})
@@ -142,18 +144,22 @@ def _identity_fields(message: Message) -> dict[str, Any]:
                 **({"sh": message.shadows} if message.shadows is not None else {})}
     if isinstance(message, MergeRequest):
         return {"k": "M", "e": message.merge_id, "l": message.lead_id, "o": message.other,
-                "sv": message.survivor, "at": message.at}
+                "sv": message.survivor, "at": message.at, **_origin(message.origin)}
     if isinstance(message, MergeOffer):
         return {"k": "O", "e": message.merge_id, "l": message.lead_id, "o": message.other,
                 "os": message.other_stage, "of": message.other_first_event_at,
-                "sv": message.survivor, "at": message.at}
+                "sv": message.survivor, "at": message.at, **_origin(message.origin)}
     if isinstance(message, Retire):
         return {"k": "R", "e": message.merge_id, "l": message.lead_id, "i": message.into,
-                "r": message.rule, "at": message.at}
+                "r": message.rule, "at": message.at, **_origin(message.origin)}
     if isinstance(message, Erase):
         return {"k": "E", "e": message.erase_id, "l": message.lead_id, "at": message.at,
                 "c": message.cascade}
     raise TypeError(f"cannot encode {type(message).__name__}")
+
+
+def _origin(origin: Mapping[str, Any] | None) -> dict[str, Any]:
+    return {"src": origin} if origin is not None else {}
 
 
 def decode_message(raw: bytes) -> Message:
@@ -164,7 +170,7 @@ def decode_message(raw: bytes) -> Message:
     if kind == "f":
         return Feedback(feedback_id=data["e"], lead_id=data["l"], verdict=data["v"],
                         occurred_at=data["at"], reason=data["r"], owner=data["o"], bant=data["b"],
-                        amount=data.get("a"))
+                        amount=data.get("a"), origin=data.get("src"))
     if kind == "x":
         return Tick(tick_id=data["e"], lead_id=data["l"], now=data["at"])
     if kind == "L":
@@ -176,14 +182,14 @@ def decode_message(raw: bytes) -> Message:
                       shadows=data.get("sh"))
     if kind == "M":
         return MergeRequest(merge_id=data["e"], lead_id=data["l"], other=data["o"],
-                            survivor=data["sv"], at=data["at"])
+                            survivor=data["sv"], at=data["at"], origin=data.get("src"))
     if kind == "O":
         return MergeOffer(merge_id=data["e"], lead_id=data["l"], other=data["o"],
                           other_stage=data["os"], other_first_event_at=data["of"],
-                          survivor=data["sv"], at=data["at"])
+                          survivor=data["sv"], at=data["at"], origin=data.get("src"))
     if kind == "R":
         return Retire(merge_id=data["e"], lead_id=data["l"], into=data["i"], rule=data["r"],
-                      at=data["at"])
+                      at=data["at"], origin=data.get("src"))
     if kind == "E":
         return Erase(erase_id=data["e"], lead_id=data["l"], at=data["at"], cascade=data["c"])
     raise ValueError(f"unknown internal message kind {kind!r}")

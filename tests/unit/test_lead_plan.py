@@ -5,6 +5,7 @@ as the pure core says."""
 from __future__ import annotations
 
 import ast
+import base64
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -316,3 +317,37 @@ def test_a_lead_tells_its_account_once_per_batch_before_its_state_is_stored() ->
                        MODELS, TOPICS, PARTITION)
     gone = [orjson.loads(out.value) for out in erase.first if out.topic == "account-messages"]
     assert [(u["account_id"], u["erased"]) for u in gone] == [("acme.com", True)]
+
+
+def test_a_refused_verdict_or_merge_goes_to_the_dlq_as_the_producer_sent_it() -> None:
+    """Verdicts and merge commands carry their input record (``origin``) to the lead agent; a
+    refusal there (here: unknown leads) sends the DLQ those bytes, not the internal message."""
+    from leadstream.agents.dlq import origin_of
+    from leadstream.core.messages import Feedback, MergeRequest
+
+    sent = Record(b"crm-key", b'{"verdict": "accepted", "lead_id": "NOBODY"}', 41,
+                  topic="lead-feedback", partition=5, headers=(("source", b"crm"),))
+    verdict = Feedback(feedback_id="f1", lead_id="NOBODY", verdict="accepted", occurred_at=0.0,
+                       origin=origin_of(sent))
+    command = Record(b"ops", b'{"command": "merge"}', 7, topic="lead-commands", partition=1)
+    merge = MergeRequest(merge_id="m1", lead_id="L1", other="NOBODY", survivor=None, at=0.0,
+                         origin=origin_of(command))
+    store = DictStore()
+    plan = plan_batch(_records(core_touchpoint("form_submit", at=0), verdict, merge), store,
+                      MODELS, TOPICS, PARTITION)
+    store.carry_out(plan)
+    offer = [o for o in plan.outputs if o.topic == "lead-messages"]  # the merge's next hop
+    plan = plan_batch([Record(o.key or b"", o.value, 10 + i) for i, o in enumerate(offer)], store,
+                      MODELS, TOPICS, PARTITION)
+    dlq = [orjson.loads(o.value) for o in (*plan.outputs,) if o.topic == "dlq"]
+    first = [orjson.loads(o.value) for o in plan_batch(_records(verdict, start=20), DictStore(),
+                                                       MODELS, TOPICS, PARTITION).outputs
+             if o.topic == "dlq"]
+    for record, original in ((first[0], sent), (dlq[0], command)):
+        assert record["kind"] == "unknown_lead"
+        assert record["source"]["topic"] == original.topic
+        assert (record["source"]["partition"], record["source"]["offset"]) == \
+            (original.partition, original.offset)
+        assert base64.b64decode(record["value_b64"]) == original.value
+        assert base64.b64decode(record["key_b64"]) == original.key
+    assert first[0]["headers"] == [{"key": "source", "value_b64": base64.b64encode(b"crm").decode()}]
