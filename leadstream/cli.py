@@ -135,6 +135,31 @@ def _cmd_lead_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_dlq(args: argparse.Namespace) -> int:
+    from leadstream.config import load_settings
+    from leadstream.schemas.fields import window_bound
+    from leadstream.streams.ops.dlq_tools import read_dlq, redrive, select, summary
+
+    settings = load_settings(args.config, serves_web=False)
+    try:
+        since = window_bound(args.since) if args.since else None
+    except ValueError as exc:
+        raise ConfigError("(command line)", "--since", str(exc)) from None
+    records = select(asyncio.run(read_dlq(settings)), kind=args.kind, stage=args.stage,
+                     since=since)
+    if args.dlq_command == "show":
+        print(summary(records))
+        return 0
+    done = asyncio.run(redrive(settings, records, dry_run=args.dry_run))
+    verb = "would send" if args.dry_run else "sent"
+    print(f"{verb} {sum(done.sent.values())} records back: "
+          + (", ".join(f"{t} {n}" for t, n in sorted(done.sent.items())) or "none"))
+    if done.skipped:
+        print("not sent (not what a producer sent: internal records): "
+              + ", ".join(f"{t} {n}" for t, n in sorted(done.skipped.items())))
+    return 0
+
+
 def _cmd_topics(args: argparse.Namespace) -> int:
     from leadstream.config import load_settings
     from leadstream.streams.prepare import ensure_topics, kafka_topics_commands, topic_plan
@@ -361,6 +386,25 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--url", help="a worker's address (default: from the settings)")
     show.add_argument("--json", action="store_true", help="print the API's JSON answer instead")
     show.set_defaults(func=_cmd_lead_show)
+
+    dlq = sub.add_parser("dlq", help="what the DLQ holds, and sending records back")
+    dlq_sub = dlq.add_subparsers(dest="dlq_command", required=True)
+    for name, what in (("show", "counts by kind and stage, source topics and reasons (never a "
+                                "payload)"),
+                       ("redrive", "produce the selected records' original bytes to their source "
+                                   "topic again, once the cause is fixed")):
+        command = dlq_sub.add_parser(name, help=what)
+        command.add_argument("--kind", required=name == "redrive",
+                             help="only this kind (e.g. unknown_lead)")
+        command.add_argument("--stage", help="only records rejected by this stage (ingest, "
+                             "feedback, commands, leads, accounts)")
+        command.add_argument("--since", help="only records rejected at or after this time "
+                             "(ISO 8601, UTC unless it says otherwise)")
+        command.add_argument("--config", help="settings YAML (environment LEADSTREAM__… overrides)")
+        if name == "redrive":
+            command.add_argument("--dry-run", action="store_true",
+                                 help="say what would be sent, send nothing")
+        command.set_defaults(func=_cmd_dlq)
 
     config = sub.add_parser("config", help="settings tools")
     config_sub = config.add_subparsers(dest="config_command", required=True)

@@ -6,7 +6,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import os
+import subprocess
+import sys
 from collections import Counter
+from datetime import timedelta
 
 import pytest
 from aiokafka import AIOKafkaProducer
@@ -21,6 +25,15 @@ from tests.integration.conftest import Deployment
 from tests.unit.test_corpus import AGENT_KINDS, corpus, expected_kind
 
 pytestmark = pytest.mark.integration
+
+
+def _cli(deployment: Deployment, *args: str) -> subprocess.CompletedProcess[str]:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("LEADSTREAM_")}
+    environ.update(deployment.env)
+    environ.update({"LEADSTREAM__KAFKA__BOOTSTRAP_SERVERS": deployment.broker.bootstrap_servers,
+                    "LEADSTREAM__KAFKA__FLAVOUR": "tansu"})
+    return subprocess.run([sys.executable, "-m", "leadstream", *args], env=environ,
+                          capture_output=True, text=True, timeout=120, check=False)
 
 
 def test_every_bad_record_is_in_the_dlq_and_every_valid_one_is_scored(deployment: Deployment) -> None:
@@ -71,6 +84,27 @@ def test_every_bad_record_is_in_the_dlq_and_every_valid_one_is_scored(deployment
     assert worker.alive and worker.pid == pid
     log = (deployment.base / "w1.log").read_text(errors="replace")
     assert log.count("Worker ready") == 1 and "Traceback" not in log
+
+    # the operator's view of it, and a refused verdict sent back once its lead exists
+    shown = _cli(deployment, "dlq", "show")
+    assert shown.returncode == 0, shown.stderr
+    assert f"unknown_lead (stage leads): 1, from {deployment.topics['feedback']} 1" in shown.stdout
+    assert f"{len(bad) + len(feedback)} records" in shown.stdout
+    assert "fb-7" not in shown.stdout and "value_b64" not in shown.stdout  # never a payload
+    deployment.produce([(b"fix", json.dumps(wire("demo_request", event_id="fix-1",
+                                                 lead_id="em-000000000000000000000000",
+                                                 at=timedelta(hours=-1))).encode())])
+    deployment.wait_for(lambda: counter_total(deployment.metrics(worker),
+                                              "leadstream_stage_transitions_total", to_stage="mql") >= 1,
+                        timeout=30, what="the lead the verdict names is an MQL")
+    assert "would send 1 records back" in _cli(deployment, "dlq", "redrive", "--kind",
+                                                "unknown_lead", "--dry-run").stdout
+    sent = _cli(deployment, "dlq", "redrive", "--kind", "unknown_lead")
+    assert sent.returncode == 0, sent.stderr
+    assert f"sent 1 records back: {deployment.topics['feedback']} 1" in sent.stdout
+    deployment.wait_for(lambda: counter_total(deployment.metrics(worker),
+                                              "leadstream_stage_transitions_total", to_stage="sal") == 1,
+                        timeout=30, what="the re-driven verdict accepted the lead")
 
 
 def test_a_lead_message_that_fails_is_dead_lettered_and_its_batch_counts_once(
