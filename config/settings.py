@@ -170,6 +170,10 @@ class WebSettings(_Section):
         description="the bearer token of /leads and /funnel (web.auth: token); read it from a "
         "file with LEADSTREAM__WEB__API_TOKEN_FILE or LEADSTREAM_SECRETS_DIR",
     )
+    ingest_max_bytes: int = Field(
+        default=1_048_576, ge=1024, le=64 * 1024 * 1024,
+        description="the largest body POST /touchpoints takes (413 above it)",
+    )
 
     @model_validator(mode="after")
     def _auth_consistent(self) -> WebSettings:

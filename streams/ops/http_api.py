@@ -35,6 +35,7 @@ from leadstream.streams.lane import upstream
 from leadstream.streams.lane.upstream import committed_offsets
 from leadstream.streams.services.funnel import decode_counts, merge_counts, stats_key
 from leadstream.streams.encoding.mappers import account_to_api, lead_to_api
+from leadstream.streams.ops.http_ingest import register_ingest
 from leadstream.streams.ops.metrics import StateCollector
 from leadstream.streams.ops.readiness import is_ready
 
@@ -73,6 +74,8 @@ def register_views(pipeline: Pipeline) -> None:
             return await handler(view, request, *args, **kwargs)
 
         return checked
+
+    register_ingest(pipeline, requires_token)
 
     def local_partitions() -> list[int]:
         topic = pipeline.leads.changelog_topic.get_topic_name()

@@ -55,6 +55,11 @@ class Metrics:
             "leadstream_stage_transitions",
             "Lifecycle transitions published to the handover topic (sla_breach: mql to mql).",
             ["from_stage", "to_stage"], registry=r)
+        self.http_ingest_records = Counter(
+            "leadstream_http_ingest_records",
+            "Touchpoints posted to POST /touchpoints, by outcome (accepted: in Kafka; rejected: "
+            "invalid, answered with the DLQ kind; failed: Kafka did not take them, 503).",
+            ["outcome"], registry=r)
         self.shadow_transitions = Counter(
             "leadstream_shadow_transitions",
             "Stage transitions a shadow model would have made, published to the shadow topic "

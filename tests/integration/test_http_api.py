@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import urllib.error
+import urllib.request
 import re
 import subprocess
 import sys
@@ -195,3 +197,56 @@ def test_two_workers_answer_for_every_lead_and_sum_the_funnel(deployment: Deploy
                if h["kind"] == "account_engaged"]
     assert [(e["account_id"], e["entry"]) for e in engaged] == [("isar-health.example", 1)]
     assert {c["lead_id"] for c in engaged[0]["contacts"]} <= {email_lead_id(e) for e in emails}
+
+
+def _post(url: str, body: bytes, token: str | None = TOKEN,
+          content_type: str = "application/x-ndjson") -> tuple[int, Any]:
+    headers = {"Content-Type": content_type}
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"null")
+
+
+def test_touchpoints_posted_over_http_arrive_scored(deployment: Deployment) -> None:
+    deployment.env_overrides.update({"LEADSTREAM__WEB__AUTH": "token",
+                                     "LEADSTREAM__WEB__API_TOKEN": TOKEN,
+                                     "LEADSTREAM__WEB__INGEST_MAX_BYTES": "4096"})
+    worker = deployment.start_worker()
+    url = f"{worker.base_url}/touchpoints"
+    deployment.wait_for(lambda: get(f"{worker.base_url}/readyz", token=None)[0] == 200,
+                        timeout=60, what="the worker is ready")
+    email = "nora@fjord-logistics.example"
+    good = [wire("form_submit", event_id="h1", email=email,
+                 payload={"form_id": "contact", "profile": DACH}),
+            wire("demo_request", event_id="h2", email=email, at=timedelta(hours=1))]
+    bad = {"type": "web_visit", "event_id": "h3"}  # no identity, no time
+    ndjson = b"\n".join(json.dumps(b).encode() for b in (good[0], bad, good[1])) + b"\n"
+
+    assert _post(url, ndjson, token=None)[0] == 401
+    assert _post(url, b"x" * 5000)[0] == 413
+    assert _post(url, b"[{", content_type="application/json")[0] == 400
+    assert _post(url, b'{"type": "web_visit"}', content_type="application/json")[0] == 400
+    status, answer = _post(url, ndjson)
+    assert status == 202, answer
+    assert (answer["accepted"], answer["rejected"]) == (2, 1)
+    assert [r["status"] for r in answer["results"]] == ["accepted", "rejected", "accepted"]
+    assert answer["results"][1]["kind"] in ("missing_identity", "invalid_field")
+    # a JSON array works too; a re-sent record is a duplicate downstream, never counted twice
+    status, again = _post(url, json.dumps([good[1]]).encode(), content_type="application/json")
+    assert status == 202 and again["accepted"] == 1
+
+    deployment.wait_for(lambda: counter_total(deployment.metrics(worker),
+                                              "leadstream_touchpoints_total") >= 3,
+                        timeout=30, what="the posted touchpoints reach the lead")
+    samples = deployment.metrics(worker)
+    assert counter_total(samples, "leadstream_touchpoints_total", outcome="scored") == 2
+    assert counter_total(samples, "leadstream_touchpoints_total", outcome="duplicate") == 1
+    assert counter_total(samples, "leadstream_http_ingest_records_total", outcome="accepted") == 3
+    assert counter_total(samples, "leadstream_http_ingest_records_total", outcome="rejected") == 1
+    status, lead = get(f"{worker.base_url}/leads/{email_lead_id(email)}")
+    assert status == 200 and lead["stage"] == "mql" and lead["touchpoints"] == 2
