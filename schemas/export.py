@@ -20,9 +20,14 @@ __all__ = ["json_schemas", "write_json_schemas", "SCHEMA_DIR"]
 SCHEMA_DIR = Path(__file__).parent / "json"
 
 
+#: the dialect pydantic generates
+DIALECT = "https://json-schema.org/draft/2020-12/schema"
+
+
 def json_schemas() -> dict[str, dict[str, Any]]:
-    """File name → JSON Schema of every message leadstream reads or writes."""
-    return {
+    """File name → JSON Schema of every message leadstream reads or writes, with its dialect
+    (``$schema``) and a stable identifier (``$id``, a URN: nothing to fetch)."""
+    schemas = {
         "touchpoint.schema.json": TypeAdapter(TouchpointIn).json_schema(),
         "feedback.schema.json": FeedbackIn.model_json_schema(),
         "handover.schema.json": TypeAdapter(HandoverRecord).json_schema(),
@@ -30,6 +35,8 @@ def json_schemas() -> dict[str, dict[str, Any]]:
         "dlq.schema.json": DlqRecord.model_json_schema(),
         "nurture.schema.json": NurtureEvent.model_json_schema(),
     }
+    return {name: {"$schema": DIALECT, "$id": f"urn:leadstream:schema:{name.split('.')[0]}:1",
+                   **schema} for name, schema in schemas.items()}
 
 
 def render(schema: dict[str, Any]) -> str:

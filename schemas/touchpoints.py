@@ -74,7 +74,14 @@ class Bant(_In):
     timeline: Literal["immediate", "quarter", "year", "none"] | None = None
 
 
+#: "at least one identity" in JSON Schema terms: one of the four, present and not null
+_IDENTITY_RULE = {"anyOf": [{"required": [name], "properties": {name: {"type": "string"}}}
+                            for name in ("lead_id", "email", "anonymous_id", "crm_id")]}
+
+
 class _Envelope(_In):
+    model_config = ConfigDict(json_schema_extra=_IDENTITY_RULE)
+
     event_id: Id
     occurred_at: EventTime
     source: Annotated[Text, Field(max_length=100)] | None = None
