@@ -52,3 +52,15 @@ def test_the_readme_touchpoint_examples_validate_against_the_schema_file() -> No
     for example in touchpoints:
         errors = [e.message for e in touchpoint.iter_errors(example)]
         assert not errors, (example, errors)
+
+
+def test_every_example_touchpoint_is_valid_for_the_worker_and_the_schema_file() -> None:
+    from leadstream.schemas.touchpoints import parse_touchpoint
+
+    touchpoint = _validator("touchpoint.schema.json")
+    lines = [line for path in sorted((ROOT / "examples").glob("*.ndjson"))
+             for line in path.read_bytes().splitlines() if line.strip()]
+    assert lines
+    for line in lines:
+        parse_touchpoint(line, max_bytes=65536)  # raises RejectedMessage with the reason
+        assert touchpoint.is_valid(json.loads(line)), line

@@ -1,0 +1,38 @@
+"""examples/ runs: the aiokafka producer sends the example touchpoints to a real worker on the
+embedded broker, and the person they describe becomes an MQL with their visitor history."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from leadstream.core.identity import email_lead_id
+from leadstream.demo.observe import counter_total
+from tests.integration.conftest import Deployment, http_get
+
+pytestmark = pytest.mark.integration
+
+EXAMPLES = Path(__file__).parents[2] / "examples"
+
+
+def test_the_aiokafka_producer_example_delivers_and_the_lead_is_scored(
+        deployment: Deployment) -> None:
+    worker = deployment.start_worker()
+    sent = subprocess.run(
+        [sys.executable, str(EXAMPLES / "produce_aiokafka.py"), "--bootstrap",
+         deployment.broker.bootstrap_servers, "--topic", deployment.topics["touchpoints"],
+         str(EXAMPLES / "touchpoints.ndjson")],
+        capture_output=True, text=True, timeout=120, check=False)
+    assert sent.returncode == 0, sent.stderr
+    assert "sent 3 of 3 touchpoints" in sent.stdout
+    deployment.wait_for(lambda: counter_total(deployment.metrics(worker),
+                                              "leadstream_touchpoints_total", outcome="scored") >= 3,
+                        timeout=60, what="the example touchpoints are scored")
+    status, lead = http_get(
+        f"{worker.base_url}/leads/{email_lead_id('jana.kraus@nordlicht-energie.example')}", None)
+    assert status == 200
+    assert lead["stage"] == "mql" and lead["touchpoints"] == 3  # the anonymous visit counts
+    assert [h["to"] for h in lead["history"]] == ["mgl", "mql"]
