@@ -104,7 +104,10 @@ def test_visitor_to_won_with_crm_feedback(deployment: Deployment) -> None:
     assert set(dlq) == {"impossible_verdict", "unknown_lead", "invalid_field"}
     assert dlq["impossible_verdict"]["stage"] == "leads"
     assert "'qualified' needs a lead in stage sal" in dlq["impossible_verdict"]["reason"]
-    assert json.loads(base64.b64decode(dlq["unknown_lead"]["value_b64"]))["k"] == "f"
+    # refused by the lead agent, recorded as the CRM sent it (not as the internal message)
+    unknown = dlq["unknown_lead"]
+    assert unknown["stage"] == "leads" and unknown["source"]["topic"] == deployment.topics["feedback"]
+    assert json.loads(base64.b64decode(unknown["value_b64"]))["feedback_id"] == "crm-4"
     assert dlq["invalid_field"]["stage"] == "feedback"
     assert "verdict" in dlq["invalid_field"]["reason"]
     assert deployment.workers[-1].alive
