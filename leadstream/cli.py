@@ -28,6 +28,7 @@ from leadstream.exceptions import ConfigError, LeadstreamError
 
 if TYPE_CHECKING:
     from leadstream.config.settings import Settings
+    from leadstream.config.worker_files import WorkerFiles
     from leadstream.core.model import ModelSet
 
 __all__ = ["main"]
@@ -35,25 +36,16 @@ __all__ = ["main"]
 
 def _cmd_worker(args: argparse.Namespace) -> int:
     from leadstream.config import load_models, load_settings
+    from leadstream.config.worker_files import load_worker_files
 
     settings = load_settings(args.config)
     models = load_models(settings.model_path, settings.extra_model_paths)
-    check_files(settings, models)
-    return run_worker(settings, models)
+    # every other file it reads, now: a bad one stops it before it touches Kafka
+    files = load_worker_files(settings, models)
+    return run_worker(settings, models, files)
 
 
-def check_files(settings: Settings, models: ModelSet) -> None:
-    """Read every other file the worker will read (shadow models, campaign costs) now, before it
-    touches Kafka: a bad one stops it at start with file, line, field and why."""
-    from leadstream.config.costs import load_costs
-    from leadstream.config.model_loader import load_shadows
-
-    load_shadows(settings.shadow_model_paths)
-    if settings.reports.costs_path is not None:
-        load_costs(settings.reports.costs_path, models)
-
-
-def run_worker(settings: object, model: object) -> int:
+def run_worker(settings: Settings, model: ModelSet, files: WorkerFiles) -> int:
     import faust
 
     from leadstream.app import create_pipeline
@@ -62,15 +54,15 @@ def run_worker(settings: object, model: object) -> int:
     from leadstream.gc_tuning import tune_gc
     from leadstream.logs import JsonFormatter, logging_config
 
-    level, fmt = settings.log.level, settings.log.format  # type: ignore[attr-defined]
+    level, fmt = settings.log.level, settings.log.format
     logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if fmt == "json":
         for handler in logging.root.handlers:
             handler.setFormatter(JsonFormatter())
-    asyncio.run(prepare(settings))  # type: ignore[arg-type]
+    asyncio.run(prepare(settings))
     asyncio.set_event_loop(asyncio.new_event_loop())
-    pipeline = create_pipeline(settings, model)  # type: ignore[arg-type]
-    gc_settings = settings.gc  # type: ignore[attr-defined]
+    pipeline = create_pipeline(settings, model, files)
+    gc_settings = settings.gc
     tune_gc(thresholds=gc_settings.thresholds, freeze=gc_settings.freeze_at_start)
     worker = faust.Worker(
         pipeline.app,
@@ -109,9 +101,10 @@ def _cmd_config_check(args: argparse.Namespace) -> int:
     from leadstream.config.environment import environment_values
 
     from leadstream.config import load_models
+    from leadstream.config.worker_files import load_worker_files
 
     settings = load_settings(args.config)
-    check_files(settings, load_models(settings.model_path, settings.extra_model_paths))
+    load_worker_files(settings, load_models(settings.model_path, settings.extra_model_paths))
     # mode="json" turns every SecretStr into '**********': no secret reaches the terminal
     print(yaml.safe_dump(settings.model_dump(mode="json"), sort_keys=False), end="")
     origins = sorted({origin for _, origin in environment_values(os.environ).values()})

@@ -12,8 +12,7 @@ from typing import Any
 import faust
 from faust.types import TableT, TopicT
 
-from leadstream.config.costs import load_costs
-from leadstream.config.model_loader import load_shadows
+from leadstream.config.worker_files import WorkerFiles
 from leadstream.config.settings import Settings
 from leadstream.core.report import Cost
 from leadstream.core.model import ModelSet, ScoringModel
@@ -149,8 +148,10 @@ def _rocksdb_options(settings: Settings, share: int = 1) -> dict[str, Any]:
     }
 
 
-def build_pipeline(settings: Settings, models: ScoringModel | ModelSet) -> Pipeline:
-    """Create the app with its topics, tables and lane, and no handler yet (not started)."""
+def build_pipeline(settings: Settings, models: ScoringModel | ModelSet,
+                   files: WorkerFiles) -> Pipeline:
+    """Create the app with its topics, tables and lane, and no handler yet (not started);
+    ``files``: the shadow models and campaign costs the worker read at start."""
     app = faust.App(settings.app_id, **faust_settings(settings))
     upstream.make_flush_durable(app)
     lane = BatchLane()
@@ -160,8 +161,6 @@ def build_pipeline(settings: Settings, models: ScoringModel | ModelSet) -> Pipel
     leads = _bytes_table(app, settings, LEADS_TABLE)
     cache = StateCache(settings.state.cache_leads, settings.state.cache_retired_ids)
     model_set = _with_accounts(ModelSet.of(models), settings)
-    costs_path = settings.reports.costs_path
-    costs = load_costs(costs_path, model_set) if costs_path is not None else []
     pipeline = Pipeline(
         app=app,
         settings=settings,
@@ -184,10 +183,10 @@ def build_pipeline(settings: Settings, models: ScoringModel | ModelSet) -> Pipel
         state_cache=cache,
         shortcut=VisitorShortcut(app, lead_messages_topic(settings), leads, cache,
                                  lane.progress),
-        costs=costs,
+        costs=files.costs,
     )
-    if settings.shadow_model_paths:
-        pipeline.shadows = load_shadows(settings.shadow_model_paths)
+    if files.shadows:
+        pipeline.shadows = files.shadows
         pipeline.shadow = _bytes_table(app, settings, SHADOW_TABLE)
         pipeline.handover_shadow = app.topic(settings.topics.shadow, **raw)
     return pipeline
