@@ -35,6 +35,7 @@ from leadstream.streams.encoding.codecs import (
 )
 from leadstream.streams.services.funnel import decode_counts, stats_key
 from tests.factories import core_link, core_touchpoint, make_model
+from tests.lead_world import Record as WorldRecord
 
 MODELS = ModelSet.of(make_model())
 TOPICS = LeadTopics(handover="handover", lead_messages="lead-messages", dlq="dlq",
@@ -43,14 +44,10 @@ PARTITION = 3
 
 
 @dataclass(frozen=True)
-class Record:
-    key: bytes
-    value: bytes
-    offset: int
-    topic: str = "lead-messages"
+class Record(WorldRecord):
+    """A lead-messages record of this test's partition."""
+
     partition: int = PARTITION
-    timestamp: int = 1_700_000_000_000
-    headers: tuple[tuple[str, bytes], ...] = ()
 
 
 class DictStore:
