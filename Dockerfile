@@ -12,7 +12,7 @@ COPY agents agents
 COPY broker broker
 COPY demo demo
 # the pinned versions of constraints.txt; no 'embedded' extra: the image talks to a real Kafka
-RUN pip install --no-cache-dir -c constraints.txt . && useradd --create-home --uid 1000 leadstream && mkdir -p /var/lib/leadstream \
+RUN pip install --no-cache-dir -c constraints.txt '.[postgres]' && useradd --create-home --uid 1000 leadstream && mkdir -p /var/lib/leadstream \
     && chown leadstream /var/lib/leadstream
 USER leadstream
 ENV LEADSTREAM__STATE__DIR=/var/lib/leadstream/state \

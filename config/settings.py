@@ -33,6 +33,7 @@ __all__ = [
     "IdentitySettings",
     "AccountSettings",
     "ReportSettings",
+    "ConnectorSettings",
     "load_settings",
     "ENV_PREFIX",
 ]
@@ -280,6 +281,23 @@ class ReportSettings(_Section):
         "currency): the report adds cost per lead, MQL, SQL and won deal")
 
 
+class ConnectorSettings(_Section):
+    """``leadstream connector``: the reference CRM connector (README, "The CRM connector")."""
+
+    database: SecretStr = Field(
+        default=SecretStr("sqlite://var/connector/leads.db"),
+        description="sqlite:///ABS/FILE.db, sqlite://REL/FILE.db or postgresql://USER:PASSWORD@HOST"
+        "/DB (a secret: it may hold a password); relative SQLite paths are relative to the "
+        "working directory")
+    group_id: str = Field(default="leadstream-crm-connector", min_length=1,
+                          description="the consumer group its offsets are committed under "
+                          "(for lag monitoring; it reads its position from the database)")
+    batch_max_records: int = Field(default=1000, ge=1, le=100_000,
+                                   description="handover records written per transaction")
+    verdicts_interval_s: float = Field(default=1.0, gt=0, le=3600,
+                                       description="how often crm_verdicts is read for new rows")
+
+
 class Settings(_Section):
     app_id: str = Field(default="leadstream", pattern=r"^[A-Za-z0-9._-]{1,100}$")
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
@@ -293,6 +311,7 @@ class Settings(_Section):
     gc: GcSettings = Field(default_factory=GcSettings)
     accounts: AccountSettings = Field(default_factory=AccountSettings)
     reports: ReportSettings = Field(default_factory=ReportSettings)
+    connector: ConnectorSettings = Field(default_factory=ConnectorSettings)
     model_path: Path = Field(default=DEFAULT_MODEL_PATH, description="the primary scoring model")
     extra_model_paths: list[Path] = Field(
         default_factory=list, description="more models that only score (e.g. per product line)"

@@ -3,6 +3,7 @@
     leadstream run [--duration S] [--leads N] [--rate R]   embedded broker + worker + demo traffic
     leadstream worker [--config FILE]                      one worker against the configured Kafka
     leadstream broker [--port P]                           the embedded broker in the foreground
+    leadstream connector [--database URL]                  handovers into SQL tables, verdicts back
     leadstream traffic [--rate R] [--duration S]           demo touchpoints to the configured Kafka
     leadstream config check [--config FILE]                the effective settings, secrets masked
     leadstream topics plan|create [--config FILE]          every topic with partitions and policies
@@ -91,6 +92,44 @@ def _cmd_broker(args: argparse.Namespace) -> int:
             if not broker.running:
                 print("broker exited", file=sys.stderr)
                 return 1
+    return 0
+
+
+def _cmd_connector(args: argparse.Namespace) -> int:
+    import signal
+
+    from leadstream.config import load_settings
+    from leadstream.connector.dialects import describe_url
+    from leadstream.connector.runner import run_connector
+    from leadstream.connector.store import Store
+    from leadstream.logs import JsonFormatter
+
+    settings = load_settings(args.config, serves_web=False)
+    url = args.database or settings.connector.database.get_secret_value()
+    logging.basicConfig(level=settings.log.level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if settings.log.format == "json":
+        for handler in logging.root.handlers:
+            handler.setFormatter(JsonFormatter())
+    store = Store.open(url)
+    try:
+        applied = store.migrate()
+        logging.getLogger("leadstream.connector").info(
+            "database %s at schema version %d%s", describe_url(url), store.schema_version(),
+            f" (applied now: {applied})" if applied else "")
+        if args.migrate_only:
+            return 0
+
+        async def main() -> None:
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop.set)
+            await run_connector(settings, store, stop=stop)
+
+        asyncio.run(main())
+    finally:
+        store.close()
     return 0
 
 
@@ -366,6 +405,16 @@ def build_parser() -> argparse.ArgumentParser:
     broker.add_argument("--host", default="127.0.0.1")
     broker.add_argument("--port", type=int, default=9092)
     broker.set_defaults(func=_cmd_broker)
+
+    connector = sub.add_parser(
+        "connector", help="the reference CRM connector: lead-handover into PostgreSQL or SQLite "
+        "tables, crm_verdicts rows back to lead-feedback")
+    connector.add_argument("--config", help="settings YAML (environment LEADSTREAM__… overrides)")
+    connector.add_argument("--database", help="overrides connector.database: sqlite:///ABS/FILE.db, "
+                           "sqlite://REL/FILE.db or postgresql://USER@HOST/DB")
+    connector.add_argument("--migrate-only", action="store_true",
+                           help="bring the database schema up to date, then exit")
+    connector.set_defaults(func=_cmd_connector)
 
     lead = sub.add_parser("lead", help="look at a lead through a worker's API")
     lead_sub = lead.add_subparsers(dest="lead_command", required=True)

