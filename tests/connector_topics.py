@@ -1,5 +1,5 @@
 """Handover topics a worker could have written, for the connector's tests: per lead, sequences
-rise in partition order; merges and erasures are keyed by the surviving lead; an erased person may
+rise in partition order, except for copies a crashed worker published again later; merges and erasures are keyed by the surviving lead; an erased person may
 come back with new transition ids; and deliveries of such a topic as a consumer meets them
 (partitions interleaved any way, a partition's records re-delivered from an earlier offset)."""
 
@@ -59,7 +59,7 @@ def lead_event(lead_id: str, sequence: int, at: datetime, *, generation: int = 0
 
 
 @st.composite
-def topics(draw: st.DrawFn, leads: int = 4, steps: int = 14) -> Topic:
+def topics(draw: st.DrawFn, leads: int = 4, steps: int = 18) -> Topic:
     ids = [f"L{i}" for i in range(leads)]
     topic = Topic()
     sequence = dict.fromkeys(ids, 0)
@@ -72,9 +72,17 @@ def topics(draw: st.DrawFn, leads: int = 4, steps: int = 14) -> Topic:
         at += timedelta(minutes=draw(st.integers(1, 30)))
         n += 1
         alive = [i for i in ids if i not in absorbed_into]
-        action = draw(st.sampled_from(("touch", "touch", "consent", "merge", "erase", "engage")))
+        action = draw(st.sampled_from(("touch", "touch", "touch", "consent", "merge", "erase",
+                                       "engage", "republish", "republish")))
         lead = draw(st.sampled_from(alive))
-        if action == "touch" or lead in erased:
+        if action == "republish":
+            # a worker that crashed publishes again what it had published since its last
+            # commit: a copy lands after newer records of its partition
+            partition = topic.partitions[partition_of(lead)]
+            older = [e for e in partition if isinstance(e, LeadEvent)] or partition
+            if older:
+                partition.append(draw(st.sampled_from(older)))
+        elif action == "touch" or lead in erased:
             erased.discard(lead)
             sequence[lead] += 1
             topic.add(lead, lead_event(lead, sequence[lead], at, generation=generation[lead],

@@ -1,0 +1,116 @@
+"""The reference CRM connector (``leadstream connector``) as a process against the embedded
+broker and a real PostgreSQL server: a realistic handover topic with copies re-published out of
+order and unreadable records; the connector killed with SIGKILL at random points; afterwards the
+database equals the topic folded by the pure rules (connector/fold.py), nothing lost or doubled,
+and the CRM's verdict rows have reached lead-feedback exactly as the worker reads them."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from leadstream.connector.events import parse_handover
+from leadstream.connector.fold import fold
+from leadstream.connector.store import Store, Verdict, snapshot_of
+from tests.handover_log import handover_records
+from tests.integration.conftest import Deployment
+
+pytestmark = pytest.mark.integration
+
+_KILLS = 6
+
+
+def _connector(deployment: Deployment, database: str, log: Path) -> subprocess.Popen[bytes]:
+    env = {**os.environ, **deployment.env,
+           "LEADSTREAM__KAFKA__BOOTSTRAP_SERVERS": deployment.broker.bootstrap_servers,
+           "LEADSTREAM__KAFKA__FLAVOUR": "tansu",
+           "LEADSTREAM__KAFKA__FETCH_MAX_WAIT_MS": "100",
+           "LEADSTREAM__CONNECTOR__DATABASE": database,
+           # small transactions: more places for a kill to land
+           "LEADSTREAM__CONNECTOR__BATCH_MAX_RECORDS": "25",
+           "LEADSTREAM__CONNECTOR__VERDICTS_INTERVAL_S": "0.2"}
+    with log.open("ab") as out:
+        return subprocess.Popen([sys.executable, "-m", "leadstream", "connector"], env=env,
+                                stdout=out, stderr=subprocess.STDOUT)
+
+
+def _read(store: Store, topic: str) -> int:
+    return sum(store.offsets(topic).values())
+
+
+def test_killed_connector_leaves_the_database_equal_to_the_folded_topic(
+        deployment: Deployment, postgres: Any) -> None:
+    rng = random.Random(5)
+    records: list[tuple[bytes | None, bytes]] = list(handover_records(people=300, total=9000))
+    # after a worker crash it publishes again what it had published since its last commit:
+    # copies arrive later than records after them
+    copies = rng.sample(records, len(records) // 5)
+    unreadable: list[tuple[bytes | None, bytes]] = [(b"x", b"{not json"),
+                                                    (b"y", b'{"kind": "stage_transition"}')]
+    topic = deployment.topics["handover"]
+    deployment.produce(records + unreadable + copies, topic=topic)
+    total = len(records) + len(unreadable) + len(copies)
+
+    database = postgres.create_database("connector")
+    # the schema as an operator brings it up before the first start (`--migrate-only`)
+    migrated = subprocess.run([sys.executable, "-m", "leadstream", "connector", "--migrate-only",
+                               "--database", database], capture_output=True, text=True,
+                              timeout=60, check=False)
+    assert migrated.returncode == 0, migrated.stderr
+    assert "at schema version 1 (applied now: [1])" in migrated.stderr
+    store = Store.open(database)
+    log = deployment.base / "connector.log"
+    mid_stream_kills = 0
+    try:
+        for _ in range(_KILLS):
+            process = _connector(deployment, database, log)
+            # kill once it has written past a random point ahead: between two of its
+            # transactions, or (mostly) in the middle of one
+            target = _read(store, topic) + rng.randint(1, total // (_KILLS + 2))
+            deadline = time.monotonic() + 60
+            while _read(store, topic) < target and time.monotonic() < deadline:
+                time.sleep(rng.uniform(0.0, 0.05))
+            process.send_signal(signal.SIGKILL)
+            process.wait(timeout=10)
+            if 0 < _read(store, topic) < total:
+                mid_stream_kills += 1
+        # what the CRM's buttons write, while the connector is down
+        at = datetime(2026, 11, 30, 12, tzinfo=UTC)
+        store.add_verdict(Verdict("crm-fb-1", "em-someone", "accepted", at, None, "greta.h", None))
+        store.add_verdict(Verdict("crm-fb-2", "em-someone", "maybe", at, None, None, None))
+
+        process = _connector(deployment, database, log)
+        deadline = time.monotonic() + 120
+        while _read(store, topic) < total and time.monotonic() < deadline:
+            time.sleep(0.3)
+        feedback = deployment.consume("feedback", count=1, timeout=30, settle=0.5)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0, log.read_text()[-3000:]
+
+        assert _read(store, topic) == total, "the connector did not catch up"
+        assert mid_stream_kills == _KILLS, f"only {mid_stream_kills} kills landed mid-stream"
+        events = [parse_handover(value) for _, value in records + copies]
+        assert store.snapshot() == snapshot_of(fold(events))
+        assert sorted(r[3] for r in store.rejects()) == ["invalid_field", "invalid_json"]
+        stages = store.leads_per_stage()
+        assert sum(stages.values()) > 50 and stages.get("mql", 0) > 0
+
+        assert [json.loads(m.value) for m in feedback] == [{
+            "feedback_id": "crm-fb-1", "lead_id": "em-someone", "verdict": "accepted",
+            "occurred_at": "2026-11-30T12:00:00Z", "owner": "greta.h"}]
+        assert [m.key for m in feedback] == [b"em-someone"]
+        assert store.pending_verdicts() == []
+    finally:
+        store.close()
+    print(f"connector: {total} records, {_KILLS} kills ({mid_stream_kills} mid-stream), "
+          f"{sum(stages.values())} leads, per stage {stages}")
