@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import orjson
@@ -45,10 +44,11 @@ class ConnectorRun:
 
 
 async def run_connector(settings: Settings, store: Store, *, stop: asyncio.Event,
-                        on_batch: Callable[[ConnectorRun], None] | None = None) -> ConnectorRun:
+                        run: ConnectorRun | None = None) -> ConnectorRun:
+    """Run until ``stop`` is set; ``run`` (if given) counts as it goes."""
     options = aiokafka_options(settings.kafka)
     topic = settings.topics.handover
-    run = ConnectorRun()
+    run = ConnectorRun() if run is None else run
     consumer = AIOKafkaConsumer(group_id=settings.connector.group_id, enable_auto_commit=False,
                                 client_id=f"{settings.kafka.client_id}-connector", **options)
     producer = AIOKafkaProducer(acks="all", client_id=f"{settings.kafka.client_id}-connector",
@@ -75,8 +75,6 @@ async def run_connector(settings: Settings, store: Store, *, stop: asyncio.Event
                                              max_records=settings.connector.batch_max_records)
             if batches:
                 await _write(store, consumer, batches, run)
-                if on_batch is not None:
-                    on_batch(run)
             if time.monotonic() >= next_verdicts:
                 await _send_verdicts(store, producer, settings.topics.feedback, run)
                 next_verdicts = time.monotonic() + settings.connector.verdicts_interval_s
@@ -119,7 +117,8 @@ def verdict_record(verdict: Verdict) -> bytes:
     checked = FeedbackIn.model_validate({
         "feedback_id": verdict.feedback_id, "lead_id": verdict.lead_id,
         "verdict": verdict.verdict, "occurred_at": verdict.occurred_at,
-        "reason": verdict.reason, "owner": verdict.owner, "amount": verdict.amount})
+        "reason": verdict.reason, "owner": verdict.owner, "amount": verdict.amount,
+        "bant": verdict.bant})
     return orjson.dumps(checked.model_dump(mode="json", exclude_none=True))
 
 

@@ -83,6 +83,7 @@ class Verdict:
     reason: str | None
     owner: str | None
     amount: float | None
+    bant: dict[str, Any] | None = None
 
 
 class Store:
@@ -202,12 +203,13 @@ class Store:
     def pending_verdicts(self, limit: int = 500) -> list[Verdict]:
         with self._transaction() as cursor:
             cursor.execute(self.dialect.sql(
-                "SELECT feedback_id, lead_id, verdict, occurred_at, reason, owner, amount "
+                "SELECT feedback_id, lead_id, verdict, occurred_at, reason, owner, amount, bant "
                 "FROM crm_verdicts WHERE sent_at IS NULL AND error IS NULL "
                 "ORDER BY created_at, feedback_id LIMIT ?"), (limit,))
             return [Verdict(f, lead, v, self.dialect.time_out(at) or datetime.now(UTC), reason,
-                            owner, None if amount is None else float(amount))
-                    for f, lead, v, at, reason, owner, amount in cursor.fetchall()]
+                            owner, None if amount is None else float(amount),
+                            None if bant is None else self.dialect.json_out(bant))
+                    for f, lead, v, at, reason, owner, amount, bant in cursor.fetchall()]
 
     def verdicts_done(self, sent: Sequence[str], errors: Mapping[str, str]) -> None:
         now = self.dialect.time_in(datetime.now(UTC))
@@ -226,10 +228,11 @@ class Store:
         with self._transaction() as cursor:
             cursor.execute(self.dialect.sql(
                 "INSERT INTO crm_verdicts (feedback_id, lead_id, verdict, occurred_at, reason, "
-                "owner, amount) VALUES (?, ?, ?, ?time, ?, ?, ?) ON CONFLICT DO NOTHING"),
+                "owner, amount, bant) VALUES (?, ?, ?, ?time, ?, ?, ?, ?json) "
+                "ON CONFLICT DO NOTHING"),
                 (verdict.feedback_id, verdict.lead_id, verdict.verdict,
                  self.dialect.time_in(verdict.occurred_at), verdict.reason, verdict.owner,
-                 verdict.amount))
+                 verdict.amount, self.dialect.json_in(verdict.bant)))
 
     @contextmanager
     def _transaction(self) -> Iterator[Any]:

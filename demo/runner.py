@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import secrets
 import signal
 import sys
@@ -19,6 +20,9 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from leadstream.broker import EmbeddedBroker
+from leadstream.config import load_settings
+from leadstream.connector.runner import ConnectorRun, run_connector
+from leadstream.connector.store import Store, Verdict
 from leadstream.demo.observe import by_label, counter_total, scrape
 from leadstream.demo.crm import SimulatedSales
 from leadstream.demo.traffic import TrafficGenerator
@@ -134,7 +138,25 @@ async def _drive(options: DemoOptions, bootstrap: str, worker: WorkerProcess, wo
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     seen = _Seen()
     collector = asyncio.create_task(_collect(bootstrap, seen))
-    sales = asyncio.create_task(_simulate_sales(bootstrap, seen, SimulatedSales(options.seed)))
+    # the reference CRM connector keeps the CRM's tables (SQLite here); the simulated sales team
+    # clicks its accept/reject buttons: rows in crm_verdicts, which the connector sends
+    database = f"sqlite://{workdir / 'connector.db'}"
+    crm = Store.open(database)
+    crm.migrate()
+    connector_stop = asyncio.Event()
+    stored = ConnectorRun()
+    connector = asyncio.create_task(run_connector(
+        load_settings(environ={"LEADSTREAM__KAFKA__BOOTSTRAP_SERVERS": bootstrap,
+                               "LEADSTREAM__KAFKA__FLAVOUR": "tansu",
+                               "LEADSTREAM__KAFKA__FETCH_MAX_WAIT_MS": "100",
+                               "LEADSTREAM__CONNECTOR__VERDICTS_INTERVAL_S": "0.3"},
+                      serves_web=False),
+        crm, stop=connector_stop, run=stored))
+    _say(f"  CRM connector: lead-handover → {database} (crm_verdicts → {_FEEDBACK})")
+    # its warnings (a verdict row it refuses) are counted in the summary instead
+    logging.getLogger("leadstream.connector").setLevel(logging.ERROR)
+    sales_desk = Store.open(database)
+    sales = asyncio.create_task(_simulate_sales(sales_desk, seen, SimulatedSales(options.seed)))
     total = max(int(options.duration * options.rate), 1)
     traffic = TrafficGenerator(people=options.leads, seed=options.seed, total=total,
                                span=_TRAFFIC_SPAN)
@@ -167,28 +189,49 @@ async def _drive(options: DemoOptions, bootstrap: str, worker: WorkerProcess, wo
     accounted = await _drain(worker, sum(seen.produced.values()), timeout=60.0)
     await asyncio.sleep(3.0)  # let sales answer the last handovers, and the worker apply that
     sales.cancel()
+    await asyncio.sleep(1.0)  # the connector's last verdicts, and the handovers they cause
     collector.cancel()
-    _summary(worker, seen, workdir, accounted, time.monotonic() - started)
+    run = await _stop_connector(connector, connector_stop, stored, len(seen.handovers))
+    try:
+        stages = _summary(worker, seen, workdir, accounted, time.monotonic() - started)
+        _show_connector(crm, database, run, stages)
+        _say(f"logs: {workdir / 'worker.log'}, {workdir / 'broker.log'}")
+    finally:
+        crm.close()
+        sales_desk.close()
     return 0 if accounted else 1
 
 
-async def _simulate_sales(bootstrap: str, seen: _Seen, sales: SimulatedSales) -> None:
-    """Answer handover events as a CRM would, on lead-feedback."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
-    await producer.start()
-    done = 0
+async def _stop_connector(task: asyncio.Task[ConnectorRun], stop: asyncio.Event,
+                          stored: ConnectorRun, handovers: int) -> ConnectorRun | None:
+    """Stop the connector once it has stored every handover record the demo saw."""
+    deadline = time.monotonic() + 15
+    while not task.done() and time.monotonic() < deadline:
+        if stored.records >= handovers:
+            break
+        await asyncio.sleep(0.2)
+    stop.set()
     try:
-        while True:
-            pending, done = seen.handovers[done:], len(seen.handovers)
-            for event in pending:
-                answer = sales.answer(event)
-                if answer is not None:
-                    await producer.send(_FEEDBACK, json.dumps(answer).encode(),
-                                        key=answer["lead_id"].encode())
-                    seen.verdicts[answer["verdict"]] += 1
-            await asyncio.sleep(0.2)
-    finally:
-        await producer.stop()
+        return await asyncio.wait_for(task, timeout=15)
+    except Exception as exc:  # the summary says so; the demo's own numbers still stand
+        _say(f"  CRM connector failed: {type(exc).__name__}: {exc}")
+        return None
+
+
+async def _simulate_sales(desk: Store, seen: _Seen, sales: SimulatedSales) -> None:
+    """Answer handover events as sales would, with the CRM's buttons: rows in crm_verdicts."""
+    done = 0
+    while True:
+        pending, done = seen.handovers[done:], len(seen.handovers)
+        for event in pending:
+            answer = sales.answer(event)
+            if answer is not None:
+                await asyncio.to_thread(desk.add_verdict, Verdict(
+                    answer["feedback_id"], answer["lead_id"], answer["verdict"],
+                    datetime.fromisoformat(answer["occurred_at"]), answer.get("reason"),
+                    answer.get("owner"), answer.get("amount"), answer.get("bant")))
+                seen.verdicts[answer["verdict"]] += 1
+        await asyncio.sleep(0.2)
 
 
 async def _collect(bootstrap: str, seen: _Seen) -> None:
@@ -243,7 +286,9 @@ def _progress(worker: WorkerProcess, seen: _Seen, elapsed: float) -> None:
          f"(mgl {stages['mgl']}, mql {stages['mql']})")
 
 
-def _summary(worker: WorkerProcess, seen: _Seen, workdir: Path, complete: bool, elapsed: float) -> None:
+def _summary(worker: WorkerProcess, seen: _Seen, workdir: Path, complete: bool,
+             elapsed: float) -> Counter[str]:
+    """Print what happened; return leads per stage as the handover topic tells them."""
     samples = scrape(worker.metrics_url)
     produced = sum(seen.produced.values())
     outcomes = by_label(samples, "leadstream_touchpoints_total", "outcome")
@@ -331,7 +376,23 @@ def _summary(worker: WorkerProcess, seen: _Seen, workdir: Path, complete: bool, 
              f"source={sample['source']['topic']}[{sample['source']['partition']}]"
              f"@{sample['source']['offset']}")
     _show_api(worker, latest, (workdir / "api-token").read_text().strip())
-    _say(f"logs: {workdir / 'worker.log'}, {workdir / 'broker.log'}")
+    return Counter(event["to_stage"] for event in latest.values())
+
+
+def _show_connector(crm: Store, database: str, run: ConnectorRun | None,
+                    topic_stages: Counter[str]) -> None:
+    """What the CRM's own tables say, by SQL: they must tell what the topic tells."""
+    stages = crm.leads_per_stage()
+    _say(f"CRM connector tables     {sum(stages.values()):7d} leads   ({database}; "
+         "SELECT stage, COUNT(*) FROM leads GROUP BY stage)")
+    agree = ("the same as the topic's fold above" if stages == dict(topic_stages)
+             else "NOT the topic's fold above: see the connector_rejects table")
+    _say("  leads per stage        " + ", ".join(f"{k} {v}" for k, v in sorted(stages.items()))
+         + f"   ({agree})")
+    if run is not None:
+        _say(f"  records stored {run.records}, unreadable {run.rejected}; verdicts sent from "
+             f"crm_verdicts {run.verdicts_sent}, refused {run.verdicts_refused} (the row's "
+             "error column says why, e.g. an event time more than a day ahead)")
 
 
 def _show_shadow(samples: Any, primary: dict[str, dict[str, Any]],

@@ -73,11 +73,12 @@ class ContractTests:
         store = fresh_store()
         at = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
         store.add_verdict(Verdict("fb-1", "em-1", "accepted", at, None, "greta.h", None))
-        store.add_verdict(Verdict("fb-2", "em-2", "won", at, "signed", None, 1200.0))
+        store.add_verdict(Verdict("fb-2", "em-2", "won", at, "signed", None, 1200.0,
+                                  {"budget": 5000.0}))
         store.add_verdict(Verdict("fb-1", "em-1", "rejected", at, None, None, None))  # a re-click
         pending = store.pending_verdicts()
-        assert [(v.feedback_id, v.verdict, v.occurred_at, v.amount) for v in pending] == [
-            ("fb-1", "accepted", at, None), ("fb-2", "won", at, 1200.0)]
+        assert [(v.feedback_id, v.verdict, v.occurred_at, v.amount, v.bant) for v in pending] == [
+            ("fb-1", "accepted", at, None, None), ("fb-2", "won", at, 1200.0, {"budget": 5000.0})]
         store.verdicts_done(["fb-1"], {"fb-2": "invalid_field: reason"})
         assert store.pending_verdicts() == []
 

@@ -51,5 +51,12 @@ def test_run_shows_progress_and_a_consistent_summary(tmp_path: Path) -> None:
     assert primary > 0 and re.search(r"\bmgl [1-9]", shadow.group(6))
     # GET /leads/{id} shows the shadow's view of the lead beside the primary's
     assert re.search(r"  shadow model default 2-stricter: stage \w+, score [\d.]+, grade [A-D]", out)
+    # the CRM connector's SQLite tables tell what the topic tells, and sales' verdict rows went out
+    connector = re.search(r"CRM connector tables\s+(\d+) leads.*\n  leads per stage\s+(.*)\((.*)\)\n"
+                          r"  records stored (\d+), unreadable 0; verdicts sent from crm_verdicts (\d+)",
+                          out)
+    assert connector, out
+    assert int(connector.group(1)) > 0 and connector.group(3) == "the same as the topic's fold above"
+    assert int(connector.group(5)) > 0
     assert "worker stopped (exit code 0)" in out and "broker stopped" in out
     assert _children_alive(out) == []

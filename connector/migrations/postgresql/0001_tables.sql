@@ -154,6 +154,7 @@ CREATE TABLE crm_verdicts (
     occurred_at TIMESTAMPTZ NOT NULL,
     reason      TEXT,
     owner       TEXT,
+    bant        JSONB,
     amount      DOUBLE PRECISION,
     created_at  TIMESTAMPTZ NOT NULL DEFAULT now(),
     sent_at     TIMESTAMPTZ,

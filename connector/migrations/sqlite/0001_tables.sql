@@ -155,6 +155,7 @@ CREATE TABLE crm_verdicts (
     occurred_at TEXT NOT NULL,
     reason      TEXT,
     owner       TEXT,
+    bant        TEXT,
     amount      REAL,
     created_at  TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
     sent_at     TEXT,
