@@ -9,7 +9,7 @@
     leadstream topics plan|create [--config FILE]          every topic with partitions and policies
     leadstream model validate FILE                         check a scoring model file
     leadstream model diff OLD NEW                          what a model change changes, rule by rule
-    leadstream schemas export [DIR]                        write the JSON Schemas
+    leadstream schemas export [DIR]                        write the JSON Schemas and AsyncAPI
     leadstream export --out FILE [--config FILE]           the input topics as one log file
     leadstream backtest --log FILE … --candidate MODEL …   replay a log through models, compare
 """
@@ -290,10 +290,17 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
 
 
 def _cmd_schemas_export(args: argparse.Namespace) -> int:
+    from leadstream import __version__
+    from leadstream.schemas.asyncapi import ASYNCAPI_PATH, write_asyncapi
     from leadstream.schemas.export import SCHEMA_DIR, write_json_schemas
 
     for path in write_json_schemas(Path(args.dir) if args.dir else SCHEMA_DIR):
         print(path)
+    # the AsyncAPI document refers to the JSON Schema files relative to itself
+    if args.dir:
+        print(write_asyncapi(__version__, Path(args.dir) / "asyncapi.yaml", json_dir="./"))
+    else:
+        print(write_asyncapi(__version__, ASYNCAPI_PATH))
     return 0
 
 
@@ -502,7 +509,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     schemas = sub.add_parser("schemas", help="message schema tools")
     schemas_sub = schemas.add_subparsers(dest="schemas_command", required=True)
-    export = schemas_sub.add_parser("export", help="write JSON Schemas of every message")
+    export = schemas_sub.add_parser("export", help="write the JSON Schemas of every message and "
+                                    "the AsyncAPI document of every topic")
     export.add_argument("dir", nargs="?")
     export.set_defaults(func=_cmd_schemas_export)
     return parser
