@@ -14,7 +14,8 @@ What matters, and why:
   waits until the record is written to every in-sync replica.
 * **Idempotence** (``--idempotent``, ``enable_idempotence=True``) stops the *broker* from writing a
   retried batch twice. It needs a broker that supports it: Apache Kafka does; the embedded broker
-  of ``leadstream run`` does not (README, "The embedded broker") — leadstream's dedupe by
+  of ``leadstream run`` does not answer aiokafka's request for it (README, "The embedded broker";
+  librdkafka's works: examples/produce_confluent.py) — leadstream's dedupe by
   ``event_id`` covers you either way.
 * **Errors**: await every send's result; a record that failed is reported with its ``event_id``
   and the script exits non-zero, so whoever runs it can send the file again.

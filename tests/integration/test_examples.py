@@ -1,5 +1,7 @@
 """examples/ runs: the aiokafka producer sends the example touchpoints to a real worker on the
-embedded broker, and the person they describe becomes an MQL with their visitor history."""
+embedded broker, and the person they describe becomes an MQL with their visitor history; then the
+confluent-kafka producer (idempotent) sends the same file again, and the worker counts every
+record as a duplicate of the first (the stable event_id at work), the lead unchanged."""
 
 from __future__ import annotations
 
@@ -36,3 +38,18 @@ def test_the_aiokafka_producer_example_delivers_and_the_lead_is_scored(
     assert status == 200
     assert lead["stage"] == "mql" and lead["touchpoints"] == 3  # the anonymous visit counts
     assert [h["to"] for h in lead["history"]] == ["mgl", "mql"]
+
+    again = subprocess.run(
+        [sys.executable, str(EXAMPLES / "produce_confluent.py"), "--bootstrap",
+         deployment.broker.bootstrap_servers, "--topic", deployment.topics["touchpoints"],
+         str(EXAMPLES / "touchpoints.ndjson")],
+        capture_output=True, text=True, timeout=120, check=False)
+    assert again.returncode == 0, again.stderr
+    assert "sent 3 of 3 touchpoints" in again.stdout
+    deployment.wait_for(lambda: counter_total(deployment.metrics(worker),
+                                              "leadstream_touchpoints_total",
+                                              outcome="duplicate") >= 3,
+                        timeout=60, what="the re-sent touchpoints are counted as duplicates")
+    status, same = http_get(
+        f"{worker.base_url}/leads/{email_lead_id('jana.kraus@nordlicht-energie.example')}", None)
+    assert status == 200 and same["touchpoints"] == 3 and same["history"] == lead["history"]
