@@ -3,6 +3,7 @@ canonical lead id (or by visitor, to link one), or reject it."""
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 import orjson
@@ -28,10 +29,17 @@ def register_ingest(pipeline: Pipeline) -> None:
         rejected.inc()
         metrics.touchpoints.labels(type=type_label(_declared_type(raw)), outcome="dlq").inc()
 
+    # a touchpoint is too late when it is max_lateness_days older than its lead's newest one,
+    # and no touchpoint is newer than max_future_s from now: only one older than the difference
+    # can be refused so
+    margin = (pipeline.models.primary.lifecycle.max_lateness_days * 86_400
+              - pipeline.settings.hygiene.max_future_s)
+
     register_keying(
         pipeline, pipeline.touchpoints, stage="ingest",
         to_core=decoder.touchpoint, on_rejected=on_rejected, on_accepted=accepted.inc,
         route=pipeline.shortcut.route if pipeline.settings.identity.forward_at_ingest else None,
+        old_before=lambda: time.time() - margin,
     )
 
 

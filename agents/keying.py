@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from leadstream.agents.dlq import log_unexpected, origin_of, reject
-from leadstream.core.messages import Feedback, MergeRequest, Message
+from leadstream.core.messages import Feedback, Link, MergeRequest, Message, Touchpoint
 from leadstream.exceptions import RejectedMessage
 from leadstream.streams.encoding.codecs import encode_message
 from leadstream.streams.lane import FetchCommit, InputRecord, Partition
@@ -35,6 +35,7 @@ def register_keying(
     on_accepted: Callable[[int], None] = lambda count: None,
     route: Callable[[Message], tuple[Message, str | None]] | None = None,
     keep_origin: bool = False,
+    old_before: Callable[[], float] | None = None,
 ) -> None:
     """Forward ``to_core(value)`` of every record of ``source`` to the lead-messages topic keyed
     by lead id, in input order per partition.
@@ -46,12 +47,16 @@ def register_keying(
     to its lead id (ingest's shortcut for linked visitors), with an identity note to count.
     ``keep_origin``: the message carries its input record (``origin``), so that a refusal by
     the lead agent sends the DLQ the producer's bytes (verdicts and commands: few and small).
+    ``old_before``: the event time (asked once per batch) before which a touchpoint could be
+    refused as too late; only such a touchpoint carries its input record (ingest: carrying it
+    on every touchpoint would double the internal topic's bytes for a rare refusal).
     """
     out = pipeline.lead_messages.get_topic_name()
     metrics = pipeline.metrics
 
     async def keying(tp: Partition, records: list[InputRecord], commit: FetchCommit) -> None:
         accepted = 0
+        cutoff = old_before() if old_before is not None else None
         notes: Counter[str] = Counter()
         for record in records:
             raw: bytes = record.value or b""
@@ -71,6 +76,8 @@ def register_keying(
                 continue
             if keep_origin and isinstance(message, Feedback | MergeRequest):
                 message = dataclasses.replace(message, origin=origin_of(record))
+            elif cutoff is not None:
+                message = _origin_if_old(message, record, cutoff)
             if route is not None:
                 message, note = route(message)
                 if note is not None:
@@ -83,3 +90,13 @@ def register_keying(
             metrics.identity_messages.labels(note=note).inc(n)
 
     pipeline.lane.subscribe(pipeline.app, source, keying)
+
+
+def _origin_if_old(message: Message, record: InputRecord, cutoff: float) -> Message:
+    if isinstance(message, Touchpoint):
+        if message.occurred_at < cutoff:
+            return dataclasses.replace(message, origin=origin_of(record))
+    elif isinstance(message, Link) and message.touchpoint.occurred_at < cutoff:
+        return dataclasses.replace(message, touchpoint=dataclasses.replace(
+            message.touchpoint, origin=origin_of(record)))
+    return message

@@ -33,6 +33,7 @@ seen with; later links to other contacts only forward the touchpoint.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 from leadstream.core.emitted import Delete, Emitted, Erased, LeadsMerged, Rejected, Send, Transition
@@ -238,7 +239,7 @@ def _merge_offer(state: LeadState | None, message: MergeOffer) -> tuple[LeadStat
         retire = Retire(merge_id=message.merge_id, lead_id=message.other, into=state.lead_id,
                         rule=rule, at=message.at, origin=message.origin)
         return state, [Send(retire, note="merge_retire")]
-    return _hand_over(state, survivor, rule, message.merge_id, message.at)
+    return _hand_over(state, survivor, rule, message.merge_id, message.at, message.origin)
 
 
 def _retire(state: LeadState | None, message: Retire) -> tuple[LeadState | None, list[Emitted]]:
@@ -247,13 +248,15 @@ def _retire(state: LeadState | None, message: Retire) -> tuple[LeadState | None,
         return state, [rejected] if rejected else []
     if message.into == state.lead_id:
         return state, []
-    return _hand_over(state, message.into, message.rule, message.merge_id, message.at)
+    return _hand_over(state, message.into, message.rule, message.merge_id, message.at,
+                      message.origin)
 
 
-def _hand_over(state: LeadState, survivor: str, rule: str, merge_id: str, at: float) -> tuple[LeadState, list[Emitted]]:
+def _hand_over(state: LeadState, survivor: str, rule: str, merge_id: str, at: float,
+               origin: Mapping[str, Any] | None) -> tuple[LeadState, list[Emitted]]:
     absorb = Absorb(
         absorb_id=f"merge:{merge_id}", lead_id=survivor, absorbed_id=state.lead_id,
-        absorbed=state.to_primitive(), rule=rule, at=at, merge_id=merge_id,
+        absorbed=state.to_primitive(), rule=rule, at=at, merge_id=merge_id, origin=origin,
     )
     return (_retired(state.lead_id, survivor, state.generation),
             [Send(absorb, before_state=True, note="merged")])

@@ -42,6 +42,9 @@ class Touchpoint:
     campaign: str | None = None
     channel: str | None = None
     source: str | None = None
+    # the input record (as Feedback.origin), carried only by a touchpoint old enough to be
+    # refused as too late: that refusal then sends the DLQ the producer's bytes
+    origin: Mapping[str, Any] | None = None
 
     def field_value(self, name: str) -> Any:
         """A matchable attribute: envelope fields first, then the payload."""
@@ -108,6 +111,7 @@ class Absorb:
     then: Touchpoint | None = None  # the linking touchpoint, applied after the history
     # each shadow model's state of the retiring id, by model name (core/shadow.py)
     shadows: Mapping[str, Mapping[str, Any] | None] | None = None
+    origin: Mapping[str, Any] | None = None  # the merge command's input record
 
 
 @quick_init

@@ -50,6 +50,7 @@ from leadstream.core.identity_flow import event_id_of
 from leadstream.core.messages import (
     Absorb,
     Feedback,
+    Link,
     MergeOffer,
     MergeRequest,
     Message,
@@ -202,8 +203,13 @@ class LeadPlan:
     shadow: ShadowPlan = field(default_factory=ShadowPlan)
 
 
-def _origin(message: Message) -> Mapping[str, Any] | None:
-    if isinstance(message, Feedback | MergeRequest | MergeOffer | Retire):
+def _origin(message: Message, kind: str) -> Mapping[str, Any] | None:
+    """The input record a refusal of ``kind`` is about, when the message carries it."""
+    if kind == "too_late":  # the touchpoint itself, or the one a link or hand-over brings
+        touchpoint = (message.touchpoint if isinstance(message, Link)
+                      else message.then if isinstance(message, Absorb) else message)
+        return touchpoint.origin if isinstance(touchpoint, Touchpoint) else None
+    if isinstance(message, Feedback | MergeRequest | MergeOffer | Retire | Absorb):
         return message.origin
     return None
 
@@ -332,7 +338,7 @@ class _Planner:
                     self.erasures[key] = item.generation
                 case Rejected():
                     self._reject(record, item.kind, item.reason, item.event_id,
-                                 _origin(message))
+                                 _origin(message, item.kind))
                 case ConsentChanged():
                     self.plan.outputs.append(
                         Out(self.topics.handover, item.lead_id.encode(),

@@ -86,7 +86,7 @@ def encode_touchpoint(touchpoint: Touchpoint) -> bytes:
 
 
 def _touchpoint_fields(touchpoint: Touchpoint) -> dict[str, Any]:
-    return {
+    fields = {
         "e": touchpoint.event_id,
         "t": touchpoint.type,
         "at": touchpoint.occurred_at,
@@ -97,6 +97,9 @@ def _touchpoint_fields(touchpoint: Touchpoint) -> dict[str, Any]:
         "ch": touchpoint.channel,
         "s": touchpoint.source,
     }
+    if touchpoint.origin is not None:
+        fields["src"] = touchpoint.origin
+    return fields
 
 
 def decode_touchpoint(raw: bytes) -> Touchpoint:
@@ -114,6 +117,7 @@ def _touchpoint(data: dict[str, Any]) -> Touchpoint:
         campaign=data["cm"],
         channel=data["ch"],
         source=data["s"],
+        origin=data.get("src"),
     )
 
 
@@ -141,7 +145,8 @@ def _identity_fields(message: Message) -> dict[str, Any]:
         return {"k": "A", "e": message.absorb_id, "l": message.lead_id, "from": message.absorbed_id,
                 "s": message.absorbed, "r": message.rule, "at": message.at, "m": message.merge_id,
                 "tp": _touchpoint_fields(message.then) if message.then is not None else None,
-                **({"sh": message.shadows} if message.shadows is not None else {})}
+                **({"sh": message.shadows} if message.shadows is not None else {}),
+                **_origin(message.origin)}
     if isinstance(message, MergeRequest):
         return {"k": "M", "e": message.merge_id, "l": message.lead_id, "o": message.other,
                 "sv": message.survivor, "at": message.at, **_origin(message.origin)}
@@ -179,7 +184,7 @@ def decode_message(raw: bytes) -> Message:
         return Absorb(absorb_id=data["e"], lead_id=data["l"], absorbed_id=data["from"],
                       absorbed=data["s"], rule=data["r"], at=data["at"], merge_id=data["m"],
                       then=_touchpoint(data["tp"]) if data["tp"] is not None else None,
-                      shadows=data.get("sh"))
+                      shadows=data.get("sh"), origin=data.get("src"))
     if kind == "M":
         return MergeRequest(merge_id=data["e"], lead_id=data["l"], other=data["o"],
                             survivor=data["sv"], at=data["at"], origin=data.get("src"))

@@ -88,6 +88,10 @@ def test_visitor_to_won_with_crm_feedback(deployment: Deployment) -> None:
           _verdict(lead, "won", "crm-3", 5),
           _verdict("em-000000000000000000000000", "accepted", "crm-4", 5),  # unknown lead
           {"feedback_id": "crm-5", "lead_id": lead, "verdict": "maybe", "occurred_at": "2026-11-01T12:00:00Z"})
+    # a touchpoint 40 days older than her newest: too late (lifecycle.max_lateness_days 30)
+    late = wire("email_open", event_id="c-old", at=timedelta(days=-40), email=email,
+                payload={"message_id": "m-1"})
+    _send(deployment, "touchpoints", late)
     handovers = deployment.handovers(count=6)
     unique = {h["transition_id"]: h for h in handovers}
     later = sorted(unique.values(), key=lambda h: h["sequence"])[2:]
@@ -100,8 +104,14 @@ def test_visitor_to_won_with_crm_feedback(deployment: Deployment) -> None:
     assert later[-1]["bant_status"] == "qualified"  # all four facts known and positive now
     assert len(handovers) == len(unique) + 1  # the re-sent verdict re-published its transition
 
-    dlq = {json.loads(m.value)["kind"]: json.loads(m.value) for m in deployment.consume("dlq", count=3)}
-    assert set(dlq) == {"impossible_verdict", "unknown_lead", "invalid_field"}
+    dlq = {json.loads(m.value)["kind"]: json.loads(m.value) for m in deployment.consume("dlq", count=4)}
+    assert set(dlq) == {"impossible_verdict", "unknown_lead", "invalid_field", "too_late"}
+    # refused by the lead agent, and yet in the DLQ byte for byte as the producer sent it (an old
+    # touchpoint carries its input record to the lead agent for that)
+    too_late = dlq["too_late"]
+    assert too_late["stage"] == "leads" and too_late["source"]["topic"] == deployment.topics["touchpoints"]
+    assert base64.b64decode(too_late["value_b64"]) == json.dumps(late).encode()
+    assert base64.b64decode(too_late["key_b64"]) == b"k"
     assert dlq["impossible_verdict"]["stage"] == "leads"
     assert "'qualified' needs a lead in stage sal" in dlq["impossible_verdict"]["reason"]
     # refused by the lead agent, recorded as the CRM sent it (not as the internal message)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import base64
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -348,3 +349,34 @@ def test_a_refused_verdict_or_merge_goes_to_the_dlq_as_the_producer_sent_it() ->
         assert base64.b64decode(record["value_b64"]) == original.value
         assert base64.b64decode(record["key_b64"]) == original.key
     assert first[0]["headers"] == [{"key": "source", "value_b64": base64.b64encode(b"crm").decode()}]
+
+
+def test_a_touchpoint_too_late_goes_to_the_dlq_as_the_producer_sent_it() -> None:
+    """Ingest gives an old touchpoint its input record (only such a one can be too late); the
+    lead agent's refusal sends the DLQ those bytes, also when a visitor's link brings it."""
+    from datetime import timedelta
+
+    from leadstream.agents.dlq import origin_of
+    from leadstream.core.identity import visitor_id
+    from leadstream.core.messages import Link
+
+    sent = Record(b"ck-9", b'{"event_id": "old", "type": "web_visit"}', 77, topic="touchpoints",
+                  partition=2)
+    old = core_touchpoint("web_visit", event_id="old", at=-timedelta(days=40),
+                          payload={"url": "/"})
+    store = DictStore()
+    store.carry_out(plan_batch(_records(core_touchpoint("form_submit", at=0)), store, MODELS,
+                               TOPICS, PARTITION))
+    link = Link(lead_id=visitor_id("ck-9"),
+                touchpoint=dataclasses.replace(old, event_id="old-2", origin=origin_of(sent)))
+    for message in (dataclasses.replace(old, origin=origin_of(sent)), link):
+        plan = plan_batch(_records(message, start=30), store, MODELS, TOPICS, PARTITION)
+        store.carry_out(plan)
+        hops = [o for o in (*plan.first, *plan.outputs) if o.topic == "lead-messages"]
+        if hops:  # the visitor hands its history and the touchpoint over to the lead
+            plan = plan_batch([Record(o.key or b"", o.value, 40 + i) for i, o in enumerate(hops)],
+                              store, MODELS, TOPICS, PARTITION)
+        dlq = [orjson.loads(o.value) for o in plan.outputs if o.topic == "dlq"]
+        assert [d["kind"] for d in dlq] == ["too_late"]
+        assert dlq[0]["source"]["topic"] == "touchpoints" and dlq[0]["source"]["offset"] == 77
+        assert base64.b64decode(dlq[0]["value_b64"]) == sent.value

@@ -7,8 +7,10 @@ own id, which lives again with its own history (core.identity_flow.revive)."""
 
 from __future__ import annotations
 
+import base64
 from datetime import timedelta
 
+import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -18,7 +20,8 @@ from leadstream.core.model import ModelSet
 from leadstream.core.state import LeadState
 from leadstream.streams.encoding.codecs import decode_state
 from tests.factories import core_link, core_touchpoint, make_model
-from tests.lead_world import World
+from leadstream.agents.dlq import origin_of
+from tests.lead_world import Record, World
 
 H = timedelta(hours=1)
 MODELS = ModelSet(make_model(min_score=30))
@@ -49,8 +52,12 @@ def test_two_merges_picking_opposite_survivors_settle_without_losing_history() -
                                    lead_id=person, payload={"url": "/"}))
     world.run()
     # both commands reach their first lead before either hand-over arrives
-    world.send(MergeRequest(merge_id="m1", lead_id="ann", other="ben", survivor="ben", at=9e8))
-    world.send(MergeRequest(merge_id="m2", lead_id="ben", other="ann", survivor="ann", at=9e8))
+    commands = {m: Record(b"ops", f'{{"command": "merge", "command_id": "{m}"}}'.encode(), i,
+                          topic="lead-commands") for i, m in enumerate(("m1", "m2"))}
+    world.send(MergeRequest(merge_id="m1", lead_id="ann", other="ben", survivor="ben", at=9e8,
+                            origin=origin_of(commands["m1"])))
+    world.send(MergeRequest(merge_id="m2", lead_id="ben", other="ann", survivor="ann", at=9e8,
+                            origin=origin_of(commands["m2"])))
     world.send(core_touchpoint("web_visit", event_id="ann-2", at=5 * H, lead_id="ann",
                                payload={"url": "/"}))
     world.run([2])
@@ -60,6 +67,11 @@ def test_two_merges_picking_opposite_survivors_settle_without_losing_history() -
     live = [lead for lead, s in _states(world).items() if s.merged_into is None]
     # either one survivor took both in, or both live apart again; an undone merge is reported
     assert (len(live), len(merged), len(conflicts)) in ((1, 1, 1), (2, 0, 2))
+    # each undone merge is in the DLQ as the command that asked for it, to be sent again
+    for conflict in (orjson.loads(v) for t, _, v in world.produced if t == "dlq"):
+        sent = base64.b64decode(conflict["value_b64"])
+        assert conflict["source"]["topic"] == "lead-commands" and sent in {
+            c.value for c in commands.values()}
 
 
 _people = st.sampled_from(PEOPLE)
