@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from leadstream.connector.events import parse_handover
+from leadstream.connector.events import ErasureEvent, MergeEvent, id_hash, parse_handover
 from leadstream.connector.fold import fold
 from leadstream.connector.store import Store, Verdict, snapshot_of
 from tests.handover_log import handover_records
@@ -100,7 +100,18 @@ def test_killed_connector_leaves_the_database_equal_to_the_folded_topic(
         assert _read(store, topic) == total, "the connector did not catch up"
         assert mid_stream_kills == _KILLS, f"only {mid_stream_kills} kills landed mid-stream"
         events = [parse_handover(value) for _, value in records + copies]
-        assert store.snapshot() == snapshot_of(fold(events))
+        snapshot = store.snapshot()
+        assert snapshot == snapshot_of(fold(events))
+        # the topic had merges and an erasure, and the tables show them
+        merges = list({e.merge_id: e for e in events if isinstance(e, MergeEvent)}.values())
+        erasure = next(e for e in events if isinstance(e, ErasureEvent))
+        assert len(merges) == 2 and set(snapshot["merges"]) == {m.merge_id for m in merges}
+        for merge in merges:
+            assert merge.absorbed not in snapshot["leads"] and merge.survivor in snapshot["leads"]
+        assert erasure.erase_id in snapshot["erasures"] and id_hash(erasure.lead_id) in snapshot["erased_ids"]
+        assert not any(erasure.lead_id in (r["lead_id"], r["published_lead_id"])
+                       for r in snapshot["transitions"].values()
+                       if r["occurred_at"] <= erasure.occurred_at)
         assert sorted(r[3] for r in store.rejects()) == ["invalid_field", "invalid_json"]
         stages = store.leads_per_stage()
         assert sum(stages.values()) > 50 and stages.get("mql", 0) > 0
