@@ -97,7 +97,7 @@ def why(state: LeadState, models_primary: ScoringModel, *, grade: str | None,
     words = {
         "contact_identified": f"a contact became known ({trigger or 'touchpoint'})",
         "hand_raiser": f"{trigger or 'a hand-raise'} (hand-raiser){with_grade}",
-        "score_threshold": (f"behaviour score reached {lifecycle.min_score:g}"
+        "score_threshold": (f"behaviour score reached {lifecycle.mql.min_score:g}"
                             + (f" (now {score:.0f})" if score is not None else "") + with_grade),
         "bant_qualified": f"budget, authority, need and timeline all confirmed{with_grade}",
         "re_engaged": f"engaged again after recycling{with_grade}",

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import time
 from urllib.parse import quote
 from collections.abc import Awaitable, Callable
 from functools import wraps
@@ -28,6 +29,9 @@ from faust.web import View
 
 from leadstream.exceptions import ConfigError
 from leadstream.core import report
+from leadstream.core.explain import score_timeline, timeline_matches, trigger_types, why
+from leadstream.core.model import ModelSet
+from leadstream.core.state import LeadState
 from leadstream.schemas.fields import window_bound
 from leadstream.streams.encoding.codecs import (ERASED_PREFIX, decode_account, decode_state,
                                                  shadow_key)
@@ -35,6 +39,7 @@ from leadstream.streams.lane import upstream
 from leadstream.streams.lane.upstream import committed_offsets
 from leadstream.streams.services.funnel import decode_counts, merge_counts, stats_key
 from leadstream.streams.encoding.mappers import account_to_api, lead_to_api
+from leadstream.streams.ops.desk import register_desk
 from leadstream.streams.ops.http_ingest import register_ingest
 from leadstream.streams.ops.metrics import StateCollector
 from leadstream.streams.ops.readiness import is_ready
@@ -76,6 +81,7 @@ def register_views(pipeline: Pipeline) -> None:
         return checked
 
     register_ingest(pipeline, requires_token)
+    register_desk(pipeline)
 
     def local_partitions() -> list[int]:
         topic = pipeline.leads.changelog_topic.get_topic_name()
@@ -145,7 +151,10 @@ def register_views(pipeline: Pipeline) -> None:
             if raw is None:
                 return _not_found(self, "lead_id", lead_id, "no lead with this id (ids: see "
                                   "README, 'Lead ids')")
-            body = lead_to_api(decode_state(raw), pipeline.models)
+            state = decode_state(raw)
+            body = lead_to_api(state, pipeline.models)
+            if request.query.get("explain") and "stage" in body:
+                body["explain"] = _explain(state, pipeline.models, body)
             if body.get("account_id"):
                 body["account"] = await account_summary(body["account_id"], request)
             if pipeline.shadow is not None and "stage" in body:
@@ -194,6 +203,20 @@ def register_views(pipeline: Pipeline) -> None:
             parts = [mine, *await _ask_other_workers(pipeline, request)]
             return self.json({**merge_counts([part.get("counts", {}) for part in parts]),
                               **_coverage(pipeline, parts)})
+
+
+def _explain(state: LeadState, models: ModelSet, body: dict[str, Any]) -> dict[str, Any]:
+    """``?explain=1`` (the lead desk): the score over time by rule, and the why-line."""
+    primary = models.primary
+    end = max(time.time(), state.last_event_at or 0.0)
+    timeline = score_timeline(state, primary, end=end)
+    return {
+        "why": why(state, primary, grade=body.get("grade"), score=body.get("score"),
+                   trigger_types=trigger_types(state)),
+        "timeline": [{"at": p.at, "points": {r: round(v, 3) for r, v in p.points.items()}}
+                     for p in timeline],
+        "explained": timeline_matches(state, primary, state.last_event_at or end),
+    }
 
 
 def _shadow_views(pipeline: Pipeline, lead_id: str) -> dict[str, dict[str, Any]]:
