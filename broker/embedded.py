@@ -132,6 +132,9 @@ class EmbeddedBroker:
                 stdout=self._log or subprocess.DEVNULL,
                 stderr=subprocess.STDOUT,
                 preexec_fn=die_with_parent,  # noqa: PLW1509 - Linux only, by design
+                # a terminal's Ctrl-C goes to the whole foreground process group: the broker
+                # must not die before whoever started it has stopped what uses it
+                start_new_session=True,
             )
         except OSError as exc:
             raise EmbeddedBrokerError(f"cannot start Tansu ({binary}): {exc}") from exc

@@ -53,6 +53,7 @@ class DemoOptions:
     workdir: Path | None = None
     model_path: Path | None = None
     shadow_path: Path | None = None  # a candidate model run as a shadow beside the primary
+    keep: bool = False  # traffic until Ctrl-C instead of for duration seconds
 
 
 @dataclass
@@ -72,6 +73,11 @@ def _say(text: str = "") -> None:
 def long_run_note(options: DemoOptions) -> str | None:
     """A warning when the run would write enough batches to approach what the embedded broker can
     still read; at the demo's rates and 5 ms linger, each touchpoint is about one batch."""
+    if options.keep:
+        hours = _TANSU_READABLE_BATCHES / 2 * _PARTITIONS / options.rate / 3600
+        return (f"  note: at {options.rate:g} touchpoints/s the embedded broker serves about "
+                f"{hours:.1f} hours of traffic before its input partitions read slowly "
+                "(README, \"The embedded broker\"); stop with Ctrl-C well before")
     per_partition = options.duration * options.rate / _PARTITIONS
     if per_partition < _TANSU_READABLE_BATCHES / 2:
         return None
@@ -118,7 +124,9 @@ def run_demo(options: DemoOptions) -> int:
         _say("  all but /metrics, /healthz and /readyz want 'Authorization: Bearer <token>'; "
              f"the token is in {token_file}; campaign costs: {costs_file}")
         worker.wait_ready(timeout=90)
-        _say("  worker ready; sending demo traffic (Ctrl-C to stop early)")
+        _say(f"  lead desk: {worker.base_url}/ui (sign in with the token in {token_file})")
+        _say("  worker ready; sending demo traffic "
+             + ("until Ctrl-C" if options.keep else "(Ctrl-C to stop early)"))
         return asyncio.run(_drive(options, broker.bootstrap_servers, worker, workdir))
     except LeadstreamError as exc:
         _say(f"leadstream run failed: {exc}")
@@ -166,7 +174,7 @@ async def _drive(options: DemoOptions, bootstrap: str, worker: WorkerProcess, wo
     next_report = started + 2.0
     try:
         sent = 0
-        while sent < total and not stop.is_set():
+        while (sent < total or options.keep) and not stop.is_set():
             record = next(traffic)
             await producer.send(_TOUCHPOINTS, record.value, key=record.key)
             seen.produced[record.kind] += 1

@@ -353,6 +353,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             workdir=Path(args.workdir) if args.workdir else None,
             model_path=Path(args.model) if args.model else None,
             shadow_path=_shadow_path(args.shadow),
+            keep=args.keep,
         )
     )
 
@@ -377,6 +378,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="embedded broker + worker + demo traffic, then a summary")
     run.add_argument("--duration", type=float, default=30.0, help="seconds of traffic (default 30)")
+    run.add_argument("--keep", action="store_true",
+                     help="keep the demo running (traffic, worker, lead desk) until Ctrl-C")
     run.add_argument("--leads", type=int, default=300, help="distinct people (default 300)")
     run.add_argument("--rate", type=float, default=150.0, help="touchpoints per second (default 150)")
     run.add_argument("--seed", type=int, default=7, help="traffic seed (default 7)")

@@ -26,7 +26,7 @@ def page(title: str, active: str, main: str, *, live: str | None = None) -> str:
     live_attrs = f' data-live="{escape(live)}" aria-live="polite"' if live else ""
     return (f'<!doctype html><html lang="en"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'
-            f'<title>{escape(title)} · leadstream desk</title>'
+            f'<title>{escape(title)} · leadstream desk</title><link rel="icon" href="data:,">'
             f'<link rel="stylesheet" href="/ui/static/desk.css"></head>'
             f'<body><header><span class="brand">leadstream desk</span><nav aria-label="pages">'
             f'{nav}</nav></header><main id="main"{live_attrs}>{main}</main>'

@@ -180,6 +180,7 @@ def register_desk(pipeline: Pipeline) -> None:
 
 def _safe_next(value: str | None) -> str:
     """Only back into the desk (an open redirect would let a link send the token elsewhere)."""
-    if value and value.startswith("/ui") and "//" not in value and "\\" not in value:
+    if value and (value == "/ui" or value.startswith(("/ui/", "/ui?"))) \
+            and not any(bad in value for bad in ("//", "\\", "..")):
         return value
     return "/ui"
