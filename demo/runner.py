@@ -175,6 +175,8 @@ async def _drive(options: DemoOptions, bootstrap: str, worker: WorkerProcess, wo
     try:
         sent = 0
         while (sent < total or options.keep) and not stop.is_set():
+            if sent == total:  # --keep: the history is in; from now on event time is wall time
+                traffic.retime(datetime.now(tz=UTC), timedelta(seconds=1 / options.rate))
             record = next(traffic)
             await producer.send(_TOUCHPOINTS, record.value, key=record.key)
             seen.produced[record.kind] += 1

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import os
-import urllib.error
-import urllib.request
 import re
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 from datetime import timedelta
 from typing import Any
 
@@ -151,6 +151,16 @@ def test_two_workers_answer_for_every_lead_and_sum_the_funnel(deployment: Deploy
         assert funnel["workers"] == 2 and funnel["complete"] is True
     local = [get(f"{w.base_url}/funnel?scope=local")[1] for w in (first, second)]
     assert sum(sum(part["counts"]["stages"].values()) for part in local) == 12
+    # the lead desk answers across workers like the API: either worker's pages count all twelve,
+    # its MQL total sums both workers' metrics, and it shows a lead the other worker holds
+    for worker in (first, second):
+        funnel_html = _html(f"{worker.base_url}/ui?part=main")
+        assert re.findall(r'data-label="(mgl|mql)" data-value="(\d+)"', funnel_html)[:2] == \
+            [("mgl", "6"), ("mql", "6")]
+        assert 'data-label="default (primary)" data-value="6"' in _html(f"{worker.base_url}/ui/model")
+        for email in emails[:3]:
+            assert f'<code id="lead-id">{email_lead_id(email)}</code>' in _html(
+                f"{worker.base_url}/ui/lead?id={email_lead_id(email)}")
 
     # the report reads every lead on both workers, whichever worker is asked
     reports = [get(f"{w.base_url}/reports/funnel?by=source_type")[1] for w in (first, second)]
@@ -197,6 +207,12 @@ def test_two_workers_answer_for_every_lead_and_sum_the_funnel(deployment: Deploy
                if h["kind"] == "account_engaged"]
     assert [(e["account_id"], e["entry"]) for e in engaged] == [("isar-health.example", 1)]
     assert {c["lead_id"] for c in engaged[0]["contacts"]} <= {email_lead_id(e) for e in emails}
+
+
+def _html(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=30) as response:  # noqa: S310 - loopback
+        assert response.status == 200
+        return str(response.read().decode())
 
 
 def _post(url: str, body: bytes, token: str | None = TOKEN,
