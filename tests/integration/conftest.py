@@ -132,10 +132,12 @@ class Deployment:
         finally:
             await producer.stop()
 
-    def consume(self, topic: str, *, count: int, timeout: float = 60.0, settle: float = 1.5,
+    def consume(self, topic: str, *, count: int, timeout: float = 60.0, settle: float = 0.75,
                 counts: Callable[[Any], bool] | None = None) -> list[Any]:
         """Every record of ``topic`` from the start, once at least ``count`` arrived (+ settle);
-        with ``counts``, only records it accepts count."""
+        with ``counts``, only records it accepts count. ``settle`` catches records a test does
+        not expect (copies, extra events): they leave the worker with the batch that made the
+        expected ones, well within it (fetch wait 100 ms on the embedded broker)."""
         return asyncio.run(self._consume(self.topics.get(topic, topic), count, timeout, settle,
                                          counts))
 

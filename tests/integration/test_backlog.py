@@ -17,8 +17,8 @@ from tests.integration.conftest import Deployment
 pytestmark = pytest.mark.integration
 
 LOG = build_mix_log(touchpoints=700, people=70, seed=3)
-#: 200 records/s: still a pace the worker keeps up with (the long run uses 100/s)
-PER_SLICE = 40
+#: 300 records/s: still a pace the worker keeps up with (the long run uses 100/s)
+PER_SLICE = 60
 
 
 @pytest.fixture

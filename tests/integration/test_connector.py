@@ -27,7 +27,7 @@ from tests.integration.conftest import Deployment
 
 pytestmark = pytest.mark.integration
 
-_KILLS = 6
+_KILLS = 5
 
 
 def _connector(deployment: Deployment, database: str, log: Path) -> subprocess.Popen[bytes]:

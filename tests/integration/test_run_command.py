@@ -42,7 +42,7 @@ def test_run_shows_progress_and_a_consistent_summary(tmp_path: Path) -> None:
     desk = re.search(r"lead desk: (http://127\.0\.0\.1:\d+)/ui \(sign in with the token in (\S+)\)",
                      "".join(head))
     assert desk, "".join(head)
-    time.sleep(6)
+    time.sleep(4)
     # the desk is up during the run, behind the token
     request = urllib.request.Request(f"{desk.group(1)}/ui", headers={
         "Authorization": f"Bearer {Path(desk.group(2)).read_text().strip()}"})

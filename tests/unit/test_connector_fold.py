@@ -14,7 +14,7 @@ from leadstream.connector.store import snapshot_of
 from tests.connector_topics import _START, deliveries, lead_event, topics
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.large_base_example])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.large_base_example])
 @given(st.data())
 def test_any_delivery_gives_the_tables_of_the_topic(data: st.DataObject) -> None:
     topic = data.draw(topics())
