@@ -26,9 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import orjson
 
-from leadstream.backtest.records import parse_line, read_lines, read_log
+from leadstream.backtest.records import parse_line, plan_line, read_lines, read_log
 from leadstream.backtest.replay import ModelOutcome, Replay, named_time, no_cyclic_gc
 from leadstream.core.identity import canonical_lead_id, visitor_id
 from leadstream.core.model import ModelSet
@@ -119,13 +118,9 @@ class LogPlan:
         first = array("l")  # per record: the number of its first id (-1: none)
         clocks = array("d")
         clock = math.nan
-        for line, where in read_lines(paths):
-            record = parse_line(line, where)
-            try:
-                data = orjson.loads(record.value)
-            except orjson.JSONDecodeError:
-                data = None
-            ids = identities(record.kind, data)
+        for line, path, number in read_lines(paths):
+            kind, data = plan_line(line, path, number)
+            ids = identities(kind, data)
             index.join(ids)
             first.append(slots.setdefault(ids[0], len(slots)) if ids else -1)
             named = named_time(data)
@@ -160,14 +155,15 @@ def replay_part(paths: list[Path], plan: LogPlan | None, part: int,
                 replay.feed(record)
         else:
             parts, clocks = plan.parts, plan.clocks
-            for number, (line, where) in enumerate(read_lines(paths)):
-                if progress is not None and number % 2048 == 0 and part == 0:
-                    progress.value = number
-                if parts[number] != part:
+            for index, (line, path, number) in enumerate(read_lines(paths)):
+                if progress is not None and index % 2048 == 0 and part == 0:
+                    progress.value = index
+                if parts[index] != part:
                     continue  # another part's: the first pass took its time into the clock
                 records += 1
-                clock = clocks[number]
-                replay.feed(parse_line(line, where), clock=None if math.isnan(clock) else clock)
+                clock = clocks[index]
+                replay.feed(parse_line(line, path, number),
+                            clock=None if math.isnan(clock) else clock)
             if len(clocks):
                 last = clocks[-1]
                 replay.clock = None if math.isnan(last) else last

@@ -26,7 +26,7 @@ import orjson
 from leadstream.exceptions import LeadstreamError
 from leadstream.streams.encoding.inputs import INPUT_KINDS
 
-__all__ = ["LogRecord", "LogError", "read_log", "read_lines", "parse_line", "write_log",
+__all__ = ["LogRecord", "LogError", "read_log", "read_lines", "parse_line", "plan_line", "write_log",
            "record_line"]
 
 
@@ -73,31 +73,65 @@ def _record(data: Any, where: str) -> LogRecord:
                      partition=data.get("partition"), offset=data.get("offset"))
 
 
-def read_lines(paths: Iterable[Path | str]) -> Iterator[tuple[bytes, str]]:
-    """Every non-blank line of the files with where it is (``file:line``), unparsed."""
+_CHUNK = 1 << 20
+
+
+def _split_lines(handle: IO[bytes]) -> Iterator[bytes]:
+    """The file's lines without their line break, read a MiB at a time (a gzip file's own
+    readline costs more than the replay of a line it skips)."""
+    rest = b""
+    while chunk := handle.read(_CHUNK):
+        lines = (rest + chunk).split(b"\n")
+        rest = lines.pop()
+        yield from lines
+    if rest:
+        yield rest
+
+
+def read_lines(paths: Iterable[Path | str]) -> Iterator[tuple[bytes, str, int]]:
+    """Every non-blank line of the files with where it is (file and line number), unparsed."""
     for path in map(Path, paths):
         try:
             handle = _open(path, "r")
         except OSError as exc:
             raise LogError(f"{path}: cannot open: {exc.strerror}") from None
+        name = str(path)
         with handle:
-            for number, line in enumerate(handle, start=1):
+            for number, line in enumerate(_split_lines(handle), start=1):
                 if line.strip():
-                    yield line, f"{path}:{number}"
+                    yield line, name, number
 
 
-def parse_line(line: bytes, where: str) -> LogRecord:
+def parse_line(line: bytes, path: str, number: int) -> LogRecord:
     try:
         data = orjson.loads(line)
     except orjson.JSONDecodeError as exc:
-        raise LogError(f"{where}: not JSON ({exc})") from None
-    return _record(data, where)
+        raise LogError(f"{path}:{number}: not JSON ({exc})") from None
+    return _record(data, f"{path}:{number}")
+
+
+def plan_line(line: bytes, path: str, number: int) -> tuple[str, Any]:
+    """What the first pass needs of a line, parsed once: its kind and its value as JSON (``None``
+    when the value is not JSON; the replay then rejects it as the worker would). Errors as
+    :func:`parse_line` raises them."""
+    try:
+        data = orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
+        raise LogError(f"{path}:{number}: not JSON ({exc})") from None
+    if isinstance(data, dict) and data.get("kind") in INPUT_KINDS and "value" in data \
+            and "value_b64" not in data:
+        return data["kind"], data["value"]
+    record = _record(data, f"{path}:{number}")
+    try:
+        return record.kind, orjson.loads(record.value)
+    except orjson.JSONDecodeError:
+        return record.kind, None
 
 
 def read_log(paths: Iterable[Path | str]) -> Iterator[LogRecord]:
     """Every record of the files, file after file, line after line."""
-    for line, where in read_lines(paths):
-        yield parse_line(line, where)
+    for line, path, number in read_lines(paths):
+        yield parse_line(line, path, number)
 
 
 def record_line(record: LogRecord) -> bytes:
