@@ -296,6 +296,9 @@ class ConnectorSettings(_Section):
                                    description="handover records written per transaction")
     verdicts_interval_s: float = Field(default=1.0, gt=0, le=3600,
                                        description="how often crm_verdicts is read for new rows")
+    metrics_port: int | None = Field(default=None, ge=1, le=65535,
+                                     description="serve Prometheus metrics on web.host at this "
+                                     "port (none: no endpoint)")
 
 
 class Settings(_Section):

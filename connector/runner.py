@@ -19,6 +19,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
 from aiokafka.structs import ConsumerRecord, OffsetAndMetadata
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from pydantic import ValidationError
 
 from leadstream.config.settings import Settings
@@ -28,7 +29,7 @@ from leadstream.schemas.feedback import FeedbackIn
 from leadstream.streams.kafka_options import aiokafka_options
 from leadstream.streams.lane import upstream
 
-__all__ = ["ConnectorRun", "run_connector", "verdict_record"]
+__all__ = ["ConnectorMetrics", "ConnectorRun", "run_connector", "verdict_record"]
 
 log = logging.getLogger("leadstream.connector")
 
@@ -43,12 +44,34 @@ class ConnectorRun:
     verdicts_refused: int = 0
 
 
+class ConnectorMetrics:
+    """The connector's Prometheus metrics, in a registry of its own (labels are bounded codes)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.records = Counter("leadstream_connector_records",
+                               "Handover records read: stored, or rejected (connector_rejects).",
+                               ["outcome"], registry=self.registry)
+        self.verdicts = Counter("leadstream_connector_verdicts",
+                                "crm_verdicts rows: sent to lead-feedback, or refused (error).",
+                                ["outcome"], registry=self.registry)
+        self.batch_seconds = Histogram("leadstream_connector_batch_seconds",
+                                       "Time to write one batch and its offsets (one transaction).",
+                                       registry=self.registry,
+                                       buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
+        self.next_offset = Gauge("leadstream_connector_next_offset",
+                                 "Next handover offset to read, per partition (from the database).",
+                                 ["partition"], registry=self.registry)
+
+
 async def run_connector(settings: Settings, store: Store, *, stop: asyncio.Event,
-                        run: ConnectorRun | None = None) -> ConnectorRun:
+                        run: ConnectorRun | None = None,
+                        metrics: ConnectorMetrics | None = None) -> ConnectorRun:
     """Run until ``stop`` is set; ``run`` (if given) counts as it goes."""
     options = aiokafka_options(settings.kafka)
     topic = settings.topics.handover
     run = ConnectorRun() if run is None else run
+    metrics = ConnectorMetrics() if metrics is None else metrics
     consumer = AIOKafkaConsumer(group_id=settings.connector.group_id, enable_auto_commit=False,
                                 client_id=f"{settings.kafka.client_id}-connector", **options)
     producer = AIOKafkaProducer(acks="all", client_id=f"{settings.kafka.client_id}-connector",
@@ -74,9 +97,9 @@ async def run_connector(settings: Settings, store: Store, *, stop: asyncio.Event
             batches = await consumer.getmany(timeout_ms=200,
                                              max_records=settings.connector.batch_max_records)
             if batches:
-                await _write(store, consumer, batches, run)
+                await _write(store, consumer, batches, run, metrics)
             if time.monotonic() >= next_verdicts:
-                await _send_verdicts(store, producer, settings.topics.feedback, run)
+                await _send_verdicts(store, producer, settings.topics.feedback, run, metrics)
                 next_verdicts = time.monotonic() + settings.connector.verdicts_interval_s
         return run
     finally:
@@ -86,7 +109,7 @@ async def run_connector(settings: Settings, store: Store, *, stop: asyncio.Event
 
 async def _write(store: Store, consumer: AIOKafkaConsumer,
                  batches: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]],
-                 run: ConnectorRun) -> None:
+                 run: ConnectorRun, metrics: ConnectorMetrics) -> None:
     events: list[HandoverEvent] = []
     rejects: list[Reject] = []
     offsets: dict[tuple[str, int], int] = {}
@@ -101,9 +124,15 @@ async def _write(store: Store, consumer: AIOKafkaConsumer,
                             record.offset, exc.kind)
         if records:
             offsets[(tp.topic, tp.partition)] = records[-1].offset + 1
+    started = time.monotonic()
     await asyncio.to_thread(store.apply, events, offsets=offsets, rejects=rejects)
+    metrics.batch_seconds.observe(time.monotonic() - started)
     run.records += sum(len(r) for r in batches.values())
     run.rejected += len(rejects)
+    metrics.records.labels(outcome="stored").inc(len(events))
+    metrics.records.labels(outcome="rejected").inc(len(rejects))
+    for (_, partition), next_offset in offsets.items():
+        metrics.next_offset.labels(partition=str(partition)).set(next_offset)
     try:
         await consumer.commit({TopicPartition(t, p): OffsetAndMetadata(o, "")
                                for (t, p), o in offsets.items()})
@@ -123,7 +152,7 @@ def verdict_record(verdict: Verdict) -> bytes:
 
 
 async def _send_verdicts(store: Store, producer: AIOKafkaProducer, topic: str,
-                         run: ConnectorRun) -> None:
+                         run: ConnectorRun, metrics: ConnectorMetrics) -> None:
     pending = await asyncio.to_thread(store.pending_verdicts)
     if not pending:
         return
@@ -146,6 +175,8 @@ async def _send_verdicts(store: Store, producer: AIOKafkaProducer, topic: str,
     await asyncio.to_thread(store.verdicts_done, sent, errors)
     run.verdicts_sent += len(sent)
     run.verdicts_refused += len(errors)
+    metrics.verdicts.labels(outcome="sent").inc(len(sent))
+    metrics.verdicts.labels(outcome="refused").inc(len(errors))
     if errors:
         log.warning("%d crm_verdicts rows are not valid verdicts (see their error column)",
                     len(errors))

@@ -100,7 +100,9 @@ def _cmd_connector(args: argparse.Namespace) -> int:
 
     from leadstream.config import load_settings
     from leadstream.connector.dialects import describe_url
-    from leadstream.connector.runner import run_connector
+    from prometheus_client import start_http_server
+
+    from leadstream.connector.runner import ConnectorMetrics, run_connector
     from leadstream.connector.store import Store
     from leadstream.logs import JsonFormatter
 
@@ -120,12 +122,19 @@ def _cmd_connector(args: argparse.Namespace) -> int:
         if args.migrate_only:
             return 0
 
+        metrics = ConnectorMetrics()
+        port = settings.connector.metrics_port
+        if port is not None:
+            start_http_server(port, addr=settings.web.host, registry=metrics.registry)
+            logging.getLogger("leadstream.connector").info(
+                "metrics on http://%s:%d/metrics", settings.web.host, port)
+
         async def main() -> None:
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, stop.set)
-            await run_connector(settings, store, stop=stop)
+            await run_connector(settings, store, stop=stop, metrics=metrics)
 
         asyncio.run(main())
     finally:

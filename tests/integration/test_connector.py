@@ -10,6 +10,7 @@ import json
 import os
 import random
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -22,6 +23,7 @@ import pytest
 from leadstream.connector.events import ErasureEvent, MergeEvent, id_hash, parse_handover
 from leadstream.connector.fold import fold
 from leadstream.connector.store import Store, Verdict, snapshot_of
+from leadstream.demo.observe import counter_total, scrape
 from tests.handover_log import handover_records
 from tests.integration.conftest import Deployment
 
@@ -30,8 +32,10 @@ pytestmark = pytest.mark.integration
 _KILLS = 5
 
 
-def _connector(deployment: Deployment, database: str, log: Path) -> subprocess.Popen[bytes]:
+def _connector(deployment: Deployment, database: str, log: Path,
+               metrics_port: int | None = None) -> subprocess.Popen[bytes]:
     env = {**os.environ, **deployment.env,
+           **({"LEADSTREAM__CONNECTOR__METRICS_PORT": str(metrics_port)} if metrics_port else {}),
            "LEADSTREAM__KAFKA__BOOTSTRAP_SERVERS": deployment.broker.bootstrap_servers,
            "LEADSTREAM__KAFKA__FLAVOUR": "tansu",
            "LEADSTREAM__KAFKA__FETCH_MAX_WAIT_MS": "100",
@@ -42,6 +46,12 @@ def _connector(deployment: Deployment, database: str, log: Path) -> subprocess.P
     with log.open("ab") as out:
         return subprocess.Popen([sys.executable, "-m", "leadstream", "connector"], env=env,
                                 stdout=out, stderr=subprocess.STDOUT)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def _read(store: Store, topic: str) -> int:
@@ -89,11 +99,18 @@ def test_killed_connector_leaves_the_database_equal_to_the_folded_topic(
         store.add_verdict(Verdict("crm-fb-1", "em-someone", "accepted", at, None, "greta.h", None))
         store.add_verdict(Verdict("crm-fb-2", "em-someone", "maybe", at, None, None, None))
 
-        process = _connector(deployment, database, log)
+        port = _free_port()
+        process = _connector(deployment, database, log, metrics_port=port)
         deadline = time.monotonic() + 120
         while _read(store, topic) < total and time.monotonic() < deadline:
             time.sleep(0.3)
         feedback = deployment.consume("feedback", count=1, timeout=30, settle=0.5)
+        # what an SRE scrapes: this run's counts (the verdicts were all sent by it)
+        deployment.wait_for(lambda: counter_total(scrape(f"http://127.0.0.1:{port}/metrics"),
+                                                  "leadstream_connector_verdicts_total",
+                                                  outcome="refused") == 1,
+                            timeout=30, what="the connector's metrics")
+        samples = scrape(f"http://127.0.0.1:{port}/metrics")
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) == 0, log.read_text()[-3000:]
 
@@ -121,6 +138,11 @@ def test_killed_connector_leaves_the_database_equal_to_the_folded_topic(
             "occurred_at": "2026-11-30T12:00:00Z", "owner": "greta.h"}]
         assert [m.key for m in feedback] == [b"em-someone"]
         assert store.pending_verdicts() == []
+        assert counter_total(samples, "leadstream_connector_verdicts_total", outcome="sent") == 1
+        assert counter_total(samples, "leadstream_connector_records_total", outcome="stored") > 0
+        offsets = {dict(labels)["partition"]: value for labels, value in
+                   samples["leadstream_connector_next_offset"].items()}
+        assert sum(offsets.values()) <= total and offsets
     finally:
         store.close()
     print(f"connector: {total} records, {_KILLS} kills ({mid_stream_kills} mid-stream), "
