@@ -4,7 +4,7 @@ tests/integration with a real PostgreSQL server): the tables equal the pure fold
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -16,13 +16,32 @@ from leadstream.connector.fold import fold
 from leadstream.connector.store import Reject, Store, Verdict, snapshot_of
 from tests.connector_topics import deliveries, topics
 
-__all__ = ["ContractTests"]
+__all__ = ["ContractTests", "store_factory"]
 
 StoreFactory = Callable[[], Store]
 
 
+def store_factory(open_url: Callable[[], str]) -> Iterator[StoreFactory]:
+    """A subclass's ``fresh_store`` fixture: a migrated, empty store per call on a new database
+    from ``open_url``; one open at a time (a hypothesis example's store is done when the next
+    one starts)."""
+    opened: list[Store] = []
+
+    def make() -> Store:
+        while opened:
+            opened.pop().close()
+        store = Store.open(open_url())
+        store.migrate()
+        opened.append(store)
+        return store
+
+    yield make
+    for store in opened:
+        store.close()
+
+
 class ContractTests:
-    """Subclass with a ``fresh_store`` fixture: a migrated, empty store per call."""
+    """Subclass with a ``fresh_store`` fixture (:func:`store_factory`)."""
 
     def test_migrations_are_applied_once(self, fresh_store: StoreFactory) -> None:
         store = fresh_store()

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from leadstream.connector.store import Store
-from tests.connector_contract import ContractTests
+from tests.connector_contract import ContractTests, store_factory
 
 pytestmark = pytest.mark.integration
 
@@ -17,16 +17,4 @@ pytestmark = pytest.mark.integration
 class TestPostgresStore(ContractTests):
     @pytest.fixture
     def fresh_store(self, postgres: Any) -> Iterator[Callable[[], Store]]:
-        opened: list[Store] = []
-
-        def make() -> Store:
-            while opened:  # one example at a time: the previous one's store is done
-                opened.pop().close()
-            store = Store.open(postgres.create_database("contract"))
-            store.migrate()
-            opened.append(store)
-            return store
-
-        yield make
-        for store in opened:
-            store.close()
+        yield from store_factory(lambda: postgres.create_database("contract"))

@@ -8,22 +8,10 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from leadstream.connector.store import Store
-from tests.connector_contract import ContractTests
+from tests.connector_contract import ContractTests, store_factory
 
 
 class TestSqliteStore(ContractTests):
     @pytest.fixture
     def fresh_store(self) -> Iterator[Callable[[], Store]]:
-        opened: list[Store] = []
-
-        def make() -> Store:
-            while opened:  # one example at a time: the previous one's store is done
-                opened.pop().close()
-            store = Store.open("sqlite://:memory:")
-            store.migrate()
-            opened.append(store)
-            return store
-
-        yield make
-        for store in opened:
-            store.close()
+        yield from store_factory(lambda: "sqlite://:memory:")

@@ -19,6 +19,7 @@ from urllib.parse import quote, urlencode
 from aiohttp import ClientTimeout
 from faust.web import View
 
+from leadstream.core.explain import ScorePoint
 from leadstream.core.identity import email_lead_id
 from leadstream.streams.ops.desk.pages import funnel_main, lead_page, login_page, model_main, page
 from leadstream.streams.ops.desk.sampler import Sampler
@@ -116,8 +117,6 @@ def register_desk(pipeline: Pipeline) -> None:
                 return self.html(lead_page(lead_id, None, why=None, timeline=[], explained=True,
                                            error=f"The worker answered {status}."),
                                  status=502, headers=_NO_STORE)
-            from leadstream.core.explain import ScorePoint
-
             explain = body.pop("explain", None) or {}
             timeline = [ScorePoint(p["at"], p["points"]) for p in explain.get("timeline", [])]
             return self.html(lead_page(lead_id, body, why=explain.get("why"), timeline=timeline,
