@@ -30,3 +30,11 @@ def test_sign_in_only_returns_into_the_desk() -> None:
     for outside in (None, "", "https://evil.example/", "//evil.example/ui", "/uix/../..",
                     "/ui\\\\evil", "/leads/em-1"):
         assert _safe_next(outside) == "/ui", outside
+
+
+def test_a_small_score_is_shown_as_a_number_not_a_share() -> None:
+    lead = {"lead_id": "em-2", "stage": "mgl", "score": 0.4, "grade": "D", "profile": {},
+            "bant": {}, "routing": {}, "consent": {}, "history": [], "recent_touchpoints": [],
+            "scores": {}, "aliases": []}
+    html = lead_page("em-2", lead, why=None, timeline=[], explained=True)
+    assert "<dt>score</dt><dd>0.4</dd>" in html and "40%" not in html

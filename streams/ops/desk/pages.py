@@ -50,7 +50,7 @@ def _cell(value: Any) -> str:
     if value is None:
         return "–"
     if isinstance(value, float):
-        return f"{value:.0%}" if 0 < value < 1 else f"{value:,.2f}".rstrip("0").rstrip(".")
+        return f"{value:,.2f}".rstrip("0").rstrip(".")
     return str(value)
 
 
