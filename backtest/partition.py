@@ -2,19 +2,24 @@
 
 Everything about one person must reach one process: their touchpoints under each identity, a
 visitor's cookie and the contact it is linked to, the leads a merge command joins, their CRM
-verdicts. A first pass parses each record's JSON once (no validation) for the identities it names and the
-event time it names: it joins ids that name one person (union-find), and keeps per record the
-log's clock so far (the latest event time named up to it) and one of its ids. Each person then
-belongs to one process, which replays every record of theirs in log order with the clock the
-first pass kept. A record without a readable identity goes to the first process (it is rejected
-there, as a worker rejects it).
+verdicts. A first pass parses each record's JSON once (no validation) for the identities it
+names and the event time it names: it joins ids that name one person (union-find), and keeps per
+record the log's clock so far (the latest event time named up to it) and one of its ids. Each
+person then belongs to one process, which replays every record of theirs in log order with the
+clock the first pass kept. A record without a readable identity goes to the first process (it
+is rejected there, as a worker rejects it).
 
-The processes are forked after the first pass: each reads the log file itself and skips the
-lines of other processes unparsed, so nothing but the outcomes crosses between them.
+The first pass runs in as many processes as the replay: each parses every n-th line and joins
+the ids of its own lines; the parent joins what they found (a group's representative is its
+smallest id, so the groups do not depend on who joined what first) and interleaves their
+records again. The replay's processes are forked after it: each reads the log file itself and
+skips the lines of other processes unparsed, so nothing but the outcomes crosses between them.
 """
 
 from __future__ import annotations
 
+import gc
+import itertools
 import math
 import multiprocessing
 import sys
@@ -27,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 
-from leadstream.backtest.records import parse_line, plan_line, read_lines, read_log
+from leadstream.backtest.records import LogError, parse_line, plan_line, read_lines, read_log
 from leadstream.backtest.replay import ModelOutcome, Replay, named_time, no_cyclic_gc
 from leadstream.core.identity import canonical_lead_id, visitor_id
 from leadstream.core.model import ModelSet
@@ -73,17 +78,25 @@ def _text(value: Any) -> str | None:
 
 
 class PersonIndex:
-    """Union-find over lead ids: ids of one person share a representative."""
+    """Union-find over lead ids: ids of one person share a representative, the smallest of them
+    (so the grouping does not depend on the order of joins)."""
 
     def __init__(self) -> None:
         self._parent: dict[str, str] = {}
 
     def find(self, lead: str) -> str:
-        parent = self._parent.setdefault(lead, lead)
+        parents = self._parent
+        parent = parents.get(lead)
+        if parent is None:
+            parents[lead] = lead
+            return lead
         if parent == lead:
             return lead
-        root = self.find(parent)
-        self._parent[lead] = root
+        root = parent
+        while (up := parents[root]) != root:
+            root = up
+        while lead != root:  # every id on the way points at the root from now on
+            parents[lead], lead = root, parents[lead]
         return root
 
     def join(self, ids: list[str]) -> str | None:
@@ -93,15 +106,94 @@ class PersonIndex:
         for other in ids[1:]:
             found = self.find(other)
             if found != root:
-                # the smaller id wins, so the grouping does not depend on the order of joins
                 root, found = min(root, found), max(root, found)
                 self._parent[found] = root
         return root
 
-    def part_of(self, ids: list[str], parts: int) -> int:
-        if not ids:
-            return 0
-        return zlib.crc32(self.find(ids[0]).encode()) % parts
+
+@dataclass
+class _Share:
+    """What the first pass learnt of every ``shares``-th record (from the ``share``-th on)."""
+
+    ids: list[str]  # the ids its records name, by number
+    roots: array  # per id: the number of its representative among these records' joins
+    first: array  # per record: the number of its first id (-1: none)
+    named: array  # per record: the event time it names (NaN: none)
+
+
+class _Unreadable(Exception):
+    """A line the first pass cannot read, with its position among the log's lines."""
+
+    def __init__(self, position: int, error: LogError) -> None:
+        super().__init__(position, error)
+        self.position, self.error = position, error
+
+
+def _plan_share(paths: list[Path], share: int, shares: int) -> _Share:
+    index = PersonIndex()
+    numbers: dict[str, int] = {}
+    first = array("l")
+    named_times = array("d")
+    position = 0  # (a file that cannot be opened stops every process at the same place)
+    try:
+        for position, (line, path, number) in enumerate(read_lines(paths)):
+            if position % shares != share:
+                continue
+            kind, data = plan_line(line, path, number)
+            ids = identities(kind, data)
+            index.join(ids)
+            for lead in ids:
+                numbers.setdefault(lead, len(numbers))
+            first.append(numbers[ids[0]] if ids else -1)
+            named = named_time(data)
+            named_times.append(math.nan if named is None else named)
+    except LogError as exc:
+        raise _Unreadable(position, exc) from None
+    ids = list(numbers)
+    return _Share(ids, array("l", (numbers[index.find(lead)] for lead in ids)), first,
+                  named_times)
+
+
+def _share_child(connection: Any, paths: list[Path], share: int, shares: int) -> None:
+    try:
+        connection.send(("ok", _plan_share(paths, share, shares)))
+    except _Unreadable as exc:
+        connection.send(("unreadable", exc))
+    except BaseException as exc:
+        connection.send(("error", f"{type(exc).__name__}: {exc}"))
+    finally:
+        connection.close()
+
+
+def _in_processes(paths: list[Path], workers: int) -> list[_Share]:
+    context = multiprocessing.get_context("fork")
+    pipes, processes = [], []
+    for share in range(workers):
+        receive, send = context.Pipe(duplex=False)
+        process = context.Process(target=_share_child, args=(send, paths, share, workers))
+        process.start()
+        send.close()
+        pipes.append(receive)
+        processes.append(process)
+    answers = []
+    try:
+        for receive in pipes:
+            answers.append(receive.recv())
+    finally:
+        for process in processes:
+            process.join()
+    for status, payload in answers:
+        if status == "error":
+            raise RuntimeError(f"a planning process failed: {payload}")
+    unreadable = [payload for status, payload in answers if status == "unreadable"]
+    if unreadable:  # the line one process reading them all would have stopped at
+        raise min(unreadable, key=lambda exc: exc.position)
+    return [payload for _, payload in answers]
+
+
+def _later(clock: float, named: float) -> float:
+    """The log's clock after a record that names ``named`` (NaN: no time, none named yet)."""
+    return named if named > clock or (clock != clock and named == named) else clock
 
 
 @dataclass
@@ -112,23 +204,30 @@ class LogPlan:
     clocks: array  # the latest event time named up to and including it (NaN: none yet)
 
     @classmethod
-    def of(cls, paths: list[Path], parts: int) -> LogPlan:
+    def of(cls, paths: list[Path], parts: int, *, workers: int = 1) -> LogPlan:
+        """The plan for ``parts`` processes, made by ``workers`` processes (each parses every
+        ``workers``-th line; 1: this process parses them all)."""
+        try:
+            shares = ([_plan_share(paths, 0, 1)] if workers <= 1
+                      else _in_processes(paths, workers))
+        except _Unreadable as exc:
+            raise exc.error from None
         index = PersonIndex()
-        slots: dict[str, int] = {}  # an id → its number
-        first = array("l")  # per record: the number of its first id (-1: none)
-        clocks = array("d")
-        clock = math.nan
-        for line, path, number in read_lines(paths):
-            kind, data = plan_line(line, path, number)
-            ids = identities(kind, data)
-            index.join(ids)
-            first.append(slots.setdefault(ids[0], len(slots)) if ids else -1)
-            named = named_time(data)
-            if named is not None and not named <= clock:  # (NaN compares false)
-                clock = named
-            clocks.append(clock)
-        part_of = [zlib.crc32(index.find(lead).encode()) % parts for lead in slots]
-        return cls(bytearray(part_of[slot] if slot >= 0 else 0 for slot in first), clocks)
+        for share in shares:
+            for number, root in enumerate(share.roots):
+                if root != number:
+                    index.join([share.ids[root], share.ids[number]])
+        total = sum(len(share.first) for share in shares)
+        out = bytearray(total)
+        named = array("d", bytes(8 * total))
+        for which, share in enumerate(shares):
+            # (a record without an id, -1, takes the 0 at the end)
+            part_of = bytes([*(zlib.crc32(index.find(lead).encode()) % parts
+                               for lead in share.ids), 0])
+            # record k of the log is record k // len(shares) of share k % len(shares)
+            out[which::len(shares)] = bytes(map(part_of.__getitem__, share.first))
+            named[which::len(shares)] = share.named
+        return cls(out, array("d", itertools.accumulate(named, _later, initial=math.nan))[1:])
 
 
 @dataclass
@@ -168,11 +267,14 @@ def replay_part(paths: list[Path], plan: LogPlan | None, part: int,
                 last = clocks[-1]
                 replay.clock = None if math.isnan(last) else last
         replay.finish()
-    return ReplayResult(replay.outcomes(), replay.verdicts, dict(replay.input_rejected),
-                        records, replay.applied, replay.outside_window)
+        # (inside: with the collector back on, the summaries' allocations made it scan every
+        # lead state a few times over, longer than summing them up)
+        return ReplayResult(replay.outcomes(), replay.verdicts, dict(replay.input_rejected),
+                            records, replay.applied, replay.outside_window)
 
 
 def _child(connection: Any, *args: Any) -> None:
+    gc.disable()  # for good: the process ends once its outcomes are sent (see no_cyclic_gc)
     try:
         connection.send(("ok", replay_part(*args)))
     except BaseException as exc:  # reported to the parent, which fails with it
@@ -194,7 +296,7 @@ def replay_log(paths: Iterable[Path | str], model_sets: list[ModelSet], hygiene:
         result = replay_part(paths, None, 0, model_sets, options, None)
         result.seconds = time.monotonic() - started
         return result
-    plan = LogPlan.of(paths, workers)
+    plan = LogPlan.of(paths, workers, workers=workers)
     total = len(plan.parts)
     context = multiprocessing.get_context("fork")
     progress = context.Value("q", 0)
@@ -207,32 +309,33 @@ def replay_log(paths: Iterable[Path | str], model_sets: list[ModelSet], hygiene:
         send.close()
         pipes.append(receive)
         processes.append(process)
-    results: list[ReplayResult] = []
-    try:
-        for receive in pipes:
-            while not receive.poll(0.25):
-                if on_progress is not None:
-                    on_progress(progress.value, total)
-            status, payload = receive.recv()
-            if status != "ok":
-                raise RuntimeError(f"a replay process failed: {payload}")
-            results.append(payload)
-    finally:
-        for process in processes:
-            process.join()
-    if on_progress is not None:
-        on_progress(total, total)
-    merged = results[0]
-    for other in results[1:]:
-        for mine, theirs in zip(merged.outcomes, other.outcomes, strict=True):
-            mine.merge(theirs)
-        for lead, verdicts in other.verdicts.items():
-            merged.verdicts.setdefault(lead, []).extend(verdicts)
-        for kind, count in other.input_rejected.items():
-            merged.input_rejected[kind] = merged.input_rejected.get(kind, 0) + count
-        merged.records += other.records
-        merged.applied += other.applied
-        merged.outside_window += other.outside_window
+    with no_cyclic_gc():  # (unpickling the outcomes: as in replay_part)
+        results: list[ReplayResult] = []
+        try:
+            for receive in pipes:
+                while not receive.poll(0.25):
+                    if on_progress is not None:
+                        on_progress(progress.value, total)
+                status, payload = receive.recv()
+                if status != "ok":
+                    raise RuntimeError(f"a replay process failed: {payload}")
+                results.append(payload)
+        finally:
+            for process in processes:
+                process.join()
+        if on_progress is not None:
+            on_progress(total, total)
+        merged = results[0]
+        for other in results[1:]:
+            for mine, theirs in zip(merged.outcomes, other.outcomes, strict=True):
+                mine.merge(theirs)
+            for lead, verdicts in other.verdicts.items():
+                merged.verdicts.setdefault(lead, []).extend(verdicts)
+            for kind, count in other.input_rejected.items():
+                merged.input_rejected[kind] = merged.input_rejected.get(kind, 0) + count
+            merged.records += other.records
+            merged.applied += other.applied
+            merged.outside_window += other.outside_window
     merged.seconds = time.monotonic() - started
     return merged
 

@@ -15,7 +15,9 @@ writes the input topics this way, oldest first by record timestamp.
 from __future__ import annotations
 
 import base64
+import binascii
 import gzip
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,24 +53,42 @@ def _open(path: Path, mode: str) -> IO[bytes]:
     return open(path, mode + "b")  # noqa: SIM115 - closed by the caller's with
 
 
-def _record(data: Any, where: str) -> LogRecord:
+def _kind(data: Any, path: str, number: int) -> str:
     if not isinstance(data, dict):
-        raise LogError(f"{where}: a line must be a JSON object")
+        raise LogError(f"{path}:{number}: a line must be a JSON object")
     kind = data.get("kind")
     if kind not in INPUT_KINDS:
-        raise LogError(f"{where}: kind must be one of {', '.join(INPUT_KINDS)}, not {kind!r}")
+        raise LogError(f"{path}:{number}: kind must be one of {', '.join(INPUT_KINDS)}, "
+                       f"not {kind!r}")
+    return kind
+
+
+def _b64(text: Any) -> bytes:
+    """``base64.b64decode(text, validate=True)`` (the same strict decoder) without its copy of
+    the text to bytes first."""
+    return binascii.a2b_base64(text, strict_mode=True)
+
+
+def _value(data: dict[str, Any], path: str, number: int) -> bytes:
     if "value_b64" in data:
         try:
-            value = base64.b64decode(data["value_b64"], validate=True)
+            return _b64(data["value_b64"])
         except (ValueError, TypeError):
-            raise LogError(f"{where}: value_b64 is not base64") from None
-    elif "value" in data:
-        value = orjson.dumps(data["value"])
-    else:
-        raise LogError(f"{where}: value_b64 (or value) is required")
+            raise LogError(f"{path}:{number}: value_b64 is not base64") from None
+    if "value" in data:
+        return orjson.dumps(data["value"])
+    raise LogError(f"{path}:{number}: value_b64 (or value) is required")
+
+
+def _record(data: Any, path: str, number: int) -> LogRecord:
+    kind = _kind(data, path, number)
+    value = _value(data, path, number)
     key = data.get("key_b64")
-    return LogRecord(kind=kind, value=value,
-                     key=base64.b64decode(key) if isinstance(key, str) else None,
+    try:
+        key = _b64(key) if key is not None else None
+    except (ValueError, TypeError):
+        raise LogError(f"{path}:{number}: key_b64 is not base64") from None
+    return LogRecord(kind=kind, value=value, key=key,
                      timestamp=data.get("timestamp"), topic=data.get("topic"),
                      partition=data.get("partition"), offset=data.get("offset"))
 
@@ -96,10 +116,14 @@ def read_lines(paths: Iterable[Path | str]) -> Iterator[tuple[bytes, str, int]]:
         except OSError as exc:
             raise LogError(f"{path}: cannot open: {exc.strerror}") from None
         name = str(path)
+        number = 0
         with handle:
-            for number, line in enumerate(_split_lines(handle), start=1):
-                if line.strip():
-                    yield line, name, number
+            try:
+                for number, line in enumerate(_split_lines(handle), start=1):
+                    if line.strip():
+                        yield line, name, number
+            except (EOFError, OSError, zlib.error) as exc:  # a cut-off or corrupt gzip file
+                raise LogError(f"{path}: cannot be read after line {number}: {exc}") from None
 
 
 def parse_line(line: bytes, path: str, number: int) -> LogRecord:
@@ -107,7 +131,7 @@ def parse_line(line: bytes, path: str, number: int) -> LogRecord:
         data = orjson.loads(line)
     except orjson.JSONDecodeError as exc:
         raise LogError(f"{path}:{number}: not JSON ({exc})") from None
-    return _record(data, f"{path}:{number}")
+    return _record(data, path, number)
 
 
 def plan_line(line: bytes, path: str, number: int) -> tuple[str, Any]:
@@ -118,14 +142,13 @@ def plan_line(line: bytes, path: str, number: int) -> tuple[str, Any]:
         data = orjson.loads(line)
     except orjson.JSONDecodeError as exc:
         raise LogError(f"{path}:{number}: not JSON ({exc})") from None
-    if isinstance(data, dict) and data.get("kind") in INPUT_KINDS and "value" in data \
-            and "value_b64" not in data:
-        return data["kind"], data["value"]
-    record = _record(data, f"{path}:{number}")
+    kind = _kind(data, path, number)
+    if "value" in data and "value_b64" not in data:
+        return kind, data["value"]
     try:
-        return record.kind, orjson.loads(record.value)
+        return kind, orjson.loads(_value(data, path, number))
     except orjson.JSONDecodeError:
-        return record.kind, None
+        return kind, None
 
 
 def read_log(paths: Iterable[Path | str]) -> Iterator[LogRecord]:
