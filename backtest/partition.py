@@ -296,6 +296,8 @@ def replay_log(paths: Iterable[Path | str], model_sets: list[ModelSet], hygiene:
         result = replay_part(paths, None, 0, model_sets, options, None)
         result.seconds = time.monotonic() - started
         return result
+    if on_progress is not None:
+        on_progress(0, 0)  # (the first pass: how many records there are is not known yet)
     plan = LogPlan.of(paths, workers, workers=workers)
     total = len(plan.parts)
     context = multiprocessing.get_context("fork")
@@ -341,8 +343,13 @@ def replay_log(paths: Iterable[Path | str], model_sets: list[ModelSet], hygiene:
 
 
 def terminal_progress(done: int, total: int) -> None:
-    """A progress bar on stderr when it is a terminal (nothing otherwise)."""
-    if not sys.stderr.isatty() or total <= 0:
+    """A progress bar on stderr when it is a terminal (nothing otherwise); before the total is
+    known (``total`` 0), what is being done."""
+    if not sys.stderr.isatty():
+        return
+    if total <= 0:
+        sys.stderr.write("  reading the log to split it by person\n")
+        sys.stderr.flush()
         return
     width = 30
     filled = int(width * min(done, total) / total)

@@ -121,3 +121,40 @@ def test_an_unreadable_line_is_the_first_one_a_single_reader_meets(tmp_path: Pat
     for workers in (1, 2):
         with pytest.raises(LogError, match=rf"{path}:4: not JSON"):
             LogPlan.of([path], 2, workers=workers)
+
+
+def test_progress_is_told_before_the_first_pass_and_up_to_every_record(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from leadstream.backtest import partition
+    from leadstream.config.model_loader import DEFAULT_MODEL_PATH, load_model
+    from leadstream.config.settings import HygieneSettings
+    from leadstream.core.model import ModelSet
+
+    path = tmp_path / "log.jsonl"
+    _random_log(path, 5, records=300)
+    calls: list[tuple[int, int]] = []
+    result = partition.replay_log([path], [ModelSet.of(load_model(DEFAULT_MODEL_PATH))],
+                                  HygieneSettings(), 65536, workers=2,
+                                  on_progress=lambda done, total: calls.append((done, total)))
+    assert calls[0] == (0, 0) and calls[-1] == (300, 300) and result.records == 300
+    assert all(total == 300 and done <= 300 for done, total in calls[1:])
+
+    class Terminal:
+        def __init__(self) -> None:
+            self.text = ""
+
+        def isatty(self) -> bool:
+            return True
+
+        def write(self, text: str) -> None:
+            self.text += text
+
+        def flush(self) -> None:
+            pass
+
+    terminal = Terminal()
+    monkeypatch.setattr(partition.sys, "stderr", terminal)
+    for done, total in calls:
+        partition.terminal_progress(done, total)
+    assert terminal.text.startswith("  reading the log to split it by person\n")
+    assert terminal.text.endswith(f"\r  replaying [{'#' * 30}] 300/300 records\n")
