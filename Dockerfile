@@ -11,6 +11,8 @@ COPY streams streams
 COPY agents agents
 COPY broker broker
 COPY demo demo
+COPY backtest backtest
+COPY connector connector
 # the pinned versions of constraints.txt; no 'embedded' extra: the image talks to a real Kafka
 RUN pip install --no-cache-dir -c constraints.txt '.[postgres]' && useradd --create-home --uid 1000 leadstream && mkdir -p /var/lib/leadstream \
     && chown leadstream /var/lib/leadstream

@@ -62,6 +62,16 @@ class ConnectorMetrics:
         self.next_offset = Gauge("leadstream_connector_next_offset",
                                  "Next handover offset to read, per partition (from the database).",
                                  ["partition"], registry=self.registry)
+        self.lag = Gauge("leadstream_connector_lag",
+                         "Handover records on the topic not yet in the database, per partition "
+                         "(the partition's high watermark at the last fetch less the next offset).",
+                         ["partition"], registry=self.registry)
+
+    def show_lag(self, consumer: AIOKafkaConsumer, positions: dict[TopicPartition, int]) -> None:
+        for tp, position in positions.items():
+            high = consumer.highwater(tp)
+            if high is not None:  # (none before the partition's first fetch: unknown, not 0)
+                self.lag.labels(partition=str(tp.partition)).set(max(0, high - position))
 
 
 async def run_connector(settings: Settings, store: Store, *, stop: asyncio.Event,
@@ -90,6 +100,7 @@ async def run_connector(settings: Settings, store: Store, *, stop: asyncio.Event
                 consumer.seek(tp, stored[tp.partition])
             else:  # a new database folds the whole topic
                 await consumer.seek_to_beginning(tp)
+        positions = {tp: await consumer.position(tp) for tp in partitions}
         log.info("connector reading %s (%d partitions) from %s", topic, len(partitions),
                  {p: stored.get(p, 0) for p in range(len(partitions))})
         next_verdicts = 0.0
@@ -98,6 +109,10 @@ async def run_connector(settings: Settings, store: Store, *, stop: asyncio.Event
                                              max_records=settings.connector.batch_max_records)
             if batches:
                 await _write(store, consumer, batches, run, metrics)
+                for tp, records in batches.items():
+                    if records:
+                        positions[tp] = records[-1].offset + 1
+            metrics.show_lag(consumer, positions)
             if time.monotonic() >= next_verdicts:
                 await _send_verdicts(store, producer, settings.topics.feedback, run, metrics)
                 next_verdicts = time.monotonic() + settings.connector.verdicts_interval_s

@@ -54,6 +54,12 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _lag(port: int) -> dict[str, float]:
+    samples = scrape(f"http://127.0.0.1:{port}/metrics")
+    return {dict(labels)["partition"]: value
+            for labels, value in samples.get("leadstream_connector_lag", {}).items()}
+
+
 def _read(store: Store, topic: str) -> int:
     return sum(store.offsets(topic).values())
 
@@ -110,6 +116,11 @@ def test_killed_connector_leaves_the_database_equal_to_the_folded_topic(
                                                   "leadstream_connector_verdicts_total",
                                                   outcome="refused") == 1,
                             timeout=30, what="the connector's metrics")
+        # caught up: no partition has records the database lacks
+        written = {str(partition) for partition in store.offsets(topic)}
+        deployment.wait_for(lambda: (lag := _lag(port)).keys() >= written
+                            and set(lag.values()) == {0.0},
+                            timeout=30, what="the connector's lag down to 0 on every partition")
         samples = scrape(f"http://127.0.0.1:{port}/metrics")
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) == 0, log.read_text()[-3000:]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -88,7 +89,11 @@ def test_services_use_built_image_and_declared_volumes() -> None:
     # RocksDB state must never be shared between scaled workers
     assert services["worker"]["volumes"] == ["/var/lib/leadstream"]
     dockerfile = (ROOT / "Dockerfile").read_text()
-    for package_dir in ("leadstream", "core", "schemas", "config", "streams", "agents", "broker", "demo"):
+    # every folder pyproject.toml installs from (the image's pip install fails without one)
+    package_dirs = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "package-dir"].values()
+    assert {"backtest", "connector", "core"} <= set(package_dirs)
+    for package_dir in package_dirs:
         assert f"COPY {package_dir} {package_dir}" in dockerfile
     assert "LEADSTREAM__STATE__DIR=/var/lib/leadstream/state" in dockerfile
 
@@ -96,7 +101,7 @@ def test_services_use_built_image_and_declared_volumes() -> None:
 def test_prometheus_and_grafana_are_wired_to_the_workers_and_the_dashboard() -> None:
     services = COMPOSE["services"]
     prometheus = yaml.safe_load((ROOT / "deploy/prometheus/prometheus.yml").read_text())
-    (job,) = prometheus["scrape_configs"]
+    job = next(j for j in prometheus["scrape_configs"] if j["job_name"] == "leadstream")
     sd = job["dns_sd_configs"][0]
     settings = load_settings(environ=_env("worker"))
     assert sd["names"] == ["worker"] and sd["port"] == settings.web.port
@@ -110,3 +115,24 @@ def test_prometheus_and_grafana_are_wired_to_the_workers_and_the_dashboard() -> 
     assert "9090:9090" in services["prometheus"]["ports"] and "3000:3000" in services["grafana"]["ports"]
     assert settings.web.host == "0.0.0.0" or "LEADSTREAM__WEB__HOST=0.0.0.0" in (ROOT / "Dockerfile").read_text()
     assert "/readyz" in " ".join(services["worker"]["healthcheck"]["test"])
+
+
+def test_the_crm_connector_keeps_postgres_tables_and_is_scraped() -> None:
+    """The connector's settings are valid, its database is the compose PostgreSQL (once that
+    answers), and Prometheus scrapes the metrics port it serves, labelled for the alerts."""
+    services = COMPOSE["services"]
+    connector = services["connector"]
+    assert connector["image"] == services["worker"]["image"] and connector["command"] == ["connector"]
+    settings = load_settings(environ=_env("connector"), serves_web=False)
+    url = settings.connector.database.get_secret_value()
+    assert url.startswith("postgresql://") and "@postgres:5432/" in url
+    assert url.rsplit("/", 1)[1] == services["postgres"]["environment"]["POSTGRES_DB"]
+    assert connector["depends_on"]["postgres"]["condition"] == "service_healthy"
+    assert connector["depends_on"]["kafka-init"]["condition"] == "service_completed_successfully"
+    port = settings.connector.metrics_port
+    assert str(port) in [str(p) for p in connector["expose"]]
+    prometheus = yaml.safe_load((ROOT / "deploy/prometheus/prometheus.yml").read_text())
+    job = next(j for j in prometheus["scrape_configs"] if j["job_name"] == "leadstream-connector")
+    assert job["static_configs"][0]["targets"] == [f"connector:{port}"]
+    assert {"target_label": "app", "replacement": "leadstream-connector"} in job["relabel_configs"]
+    assert "postgres-data:/var/lib/postgresql/data" in services["postgres"]["volumes"]

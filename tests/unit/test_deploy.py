@@ -18,6 +18,7 @@ import yaml
 
 from leadstream.config import load_settings
 from leadstream.config.model_loader import load_model
+from leadstream.connector.runner import ConnectorMetrics
 from leadstream.streams.ops.metrics import Metrics
 
 ROOT = Path(__file__).parents[2]
@@ -49,7 +50,7 @@ def _promtool(*args: str) -> str:
 @needs_promtool
 def test_prometheus_config_and_its_rule_file_are_valid() -> None:
     assert "SUCCESS" in _promtool("check", "config", "prometheus.yml")
-    assert "9 rules found" in _promtool("check", "rules", "alerts.yml")
+    assert "13 rules found" in _promtool("check", "rules", "alerts.yml")
 
 
 @needs_promtool
@@ -83,9 +84,11 @@ def test_the_prometheus_rule_for_the_operator_carries_the_same_alerts() -> None:
 
 
 def _exposed_names() -> set[str]:
-    """Every sample name a worker can expose, from the real registry (plus Prometheus' ``up``)."""
+    """Every sample name a worker or the CRM connector can expose, from their real registries
+    (plus Prometheus' ``up``)."""
     names = {"up"}
-    for family in Metrics().registry.collect():
+    families = [*Metrics().registry.collect(), *ConnectorMetrics().registry.collect()]
+    for family in families:
         kind = family.type
         if kind == "counter":
             names.add(f"{family.name}_total")
@@ -139,7 +142,12 @@ def test_dashboard_has_datasource_and_instance_variables_that_every_query_uses()
             for name, labels in selectors:
                 if name == "up" and not labels:
                     continue
-                assert 'instance=~"$instance"' in labels, (panel["title"], target["expr"])
+                # the connector's panels choose from the connector's instances
+                variable = "connector" if name.startswith("leadstream_connector_") else "instance"
+                assert f'instance=~"${variable}"' in labels, (panel["title"], target["expr"])
+    assert variables["connector"]["query"]["query"] == \
+        'label_values(up{app="leadstream-connector"}, instance)'
+    assert variables["connector"]["includeAll"] and variables["connector"]["multi"]
 
 
 def test_grafana_provisioning_points_at_the_dashboard_and_datasource_the_dashboard_uses() -> None:
