@@ -11,10 +11,11 @@ import orjson
 
 from leadstream.agents.leads.plan import DEADLINES, LEADS, STATS, LeadPlan, LeadTopics, plan_batch
 from leadstream.agents.leads.shadow import SHADOW
-from leadstream.core.messages import Message
+from leadstream.core.messages import Message, Tick
 from leadstream.core.model import ModelSet
 from leadstream.core.state import LeadState
 from leadstream.streams.encoding.codecs import decode_state, encode_message
+from leadstream.streams.services.deadlines import decode_deadline
 
 TOPICS = LeadTopics(handover="handover", lead_messages="lead-messages", dlq="dlq",
                     nurture="nurture", account_messages="account-messages", shadow="shadow")
@@ -68,6 +69,19 @@ class World:
             self._carry_out(plan_batch(batch, self, self.primary, TOPICS, 0, self.shadows))
         raise AssertionError("the messages never settle")
 
+    def tick_until(self, now: float) -> None:
+        """What the worker's timer does until ``now``: every lead whose deadline is due gets a
+        tick with the id and time the timer gives it, earliest first, until none is due."""
+        for _ in range(1_000):
+            due = sorted((decode_deadline(raw), key) for key, raw in self.tables[DEADLINES].items()
+                         if decode_deadline(raw) <= now)
+            if not due:
+                return
+            for at, key in due:
+                self.send(Tick(f"due:{at!r}", key.decode(), at))
+            self.run()
+        raise AssertionError("the deadlines never settle")
+
     def _carry_out(self, plan: LeadPlan) -> None:
         for out in plan.first:
             self._produce(out.topic, out.key, out.value)
@@ -98,6 +112,16 @@ class World:
         """The records produced to ``topic`` (without a DLQ record's wall-clock time)."""
         return [{k: v for k, v in orjson.loads(value).items() if k not in _VARIES}
                 for t, _, value in self.produced if t == topic]
+
+    def by_key(self, topic: str) -> dict[bytes | None, list[dict[str, object]]]:
+        """:meth:`on` per record key, each key's records in the order produced (the order a
+        consumer of one partition sees; records of different leads have none between them)."""
+        out: dict[bytes | None, list[dict[str, object]]] = {}
+        for t, key, value in self.produced:
+            if t == topic:
+                out.setdefault(key, []).append(
+                    {k: v for k, v in orjson.loads(value).items() if k not in _VARIES})
+        return out
 
     def stages(self, table: str = LEADS, name: str = "test") -> dict[str, str]:
         out = {}

@@ -369,6 +369,13 @@ class _Planner:
             self.states[key] = state
             self.changed[key] = self.changed.get(key, False) or isinstance(message, Tick)
 
+    def _next_deadline(self, key: bytes, state: LeadState) -> float | None:
+        due = next_deadline(state, self.models)
+        if self.shadow is None:
+            return due
+        shadow_due = self.shadow.next_deadline(key)
+        return shadow_due if due is None or (shadow_due is not None and shadow_due < due) else due
+
     def _publish(self, item: Transition | NurtureSignal, out: Out) -> None:
         """An event the state keeps nothing of for a replay must be in Kafka before that state
         is stored (a crash in between decides it again from the earlier state)."""
@@ -454,7 +461,7 @@ class _Planner:
             stored = self.store.stored(DEADLINES, key)
             moved, due = index_update(
                 decode_deadline(stored) if stored is not None else None,
-                next_deadline(state, self.models) if live and isinstance(state, LeadState)
+                self._next_deadline(key, state) if live and isinstance(state, LeadState)
                 else None,
                 after_tick=tick or not live,
             )

@@ -2,7 +2,9 @@
 
 Each shadow's state of a lead lives in the ``shadow`` table under ``<model name> NUL <lead id>``,
 on the lead's partition, and is written with the primary's in the same batch, so a crash
-replays both from the same offsets. Shadow transitions go to the shadow topic in the order the
+replays both from the same offsets. The lead's entry in the deadlines table is the earliest of the
+primary's and its shadows' deadlines: the timer's tick then reaches every model when its own
+deadline is due (a tick before a model's deadline changes nothing of it). Shadow transitions go to the shadow topic in the order the
 primary's go to the handover topic (one kept in the state's outbox after the state, one kept
 nowhere before it). A shadow that fails on a message is logged and counted; the primary's plan
 does not change, and that lead's shadow state is read again from the table.
@@ -14,7 +16,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final, Protocol
 
-from leadstream.core.apply import apply
+from leadstream.core.apply import apply, next_deadline
 from leadstream.core.emitted import Delete, Emitted, Transition, kept_for_replay
 from leadstream.core.messages import Message
 from leadstream.core.model import ModelSet
@@ -117,6 +119,17 @@ class ShadowPlanner:
                 self.states[skey] = state
                 self.changed[skey] = None
         return emitted
+
+    def next_deadline(self, key: bytes) -> float | None:
+        """The earliest time a tick would change a shadow's state of ``key`` (of the shadows
+        this batch loaded it for): the lead's timer fires then too, so a shadow goes cold or
+        breaches its SLA when it would as the primary."""
+        due = [at for models in self.shadows
+               if isinstance(state := self.states.get(shadow_key(models.primary.name, key)),
+                             LeadState)
+               and state.merged_into is None
+               and (at := next_deadline(state, models)) is not None]
+        return min(due) if due else None
 
     def finish(self) -> ShadowPlan:
         for skey in self.changed:

@@ -13,6 +13,7 @@ from leadstream.agents.leads.shadow import SHADOW
 from leadstream.core.messages import Erase, Message, MergeRequest
 from leadstream.core.model import ModelSet
 from leadstream.streams.encoding.codecs import decode_state, shadow_key
+from leadstream.streams.services.deadlines import decode_deadline
 from tests.factories import core_link, core_touchpoint, make_model
 from tests.lead_world import TOPICS, World
 
@@ -66,6 +67,8 @@ def _journey(draw: st.DrawFn) -> list[Message]:
 
 
 _batches = st.lists(st.integers(1, 5), min_size=1, max_size=4)
+#: after every journey's last message (400 hours in) and long enough for every deadline to pass
+_END = core_touchpoint("web_visit", event_id="end", at=400 * H).occurred_at + 400 * 86400.0
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -76,6 +79,7 @@ def test_a_shadow_running_the_primarys_model_makes_exactly_the_primarys_transiti
     for message in journey:
         world.send(message)
     world.run(batches)
+    world.tick_until(_END)  # and what time does to them (SLA, going cold, stalls, updates)
     assert _transitions(world.on("shadow")) == _transitions(world.on("handover"))
     assert world.stages(SHADOW) == world.stages(LEADS)
 
@@ -90,10 +94,17 @@ def test_a_shadow_never_changes_what_the_primary_publishes_or_stores(
         beside.send(message)
     alone.run(batches)
     beside.run(batches)
+    alone.tick_until(_END)
+    beside.tick_until(_END)
     for topic in ("handover", "nurture", "dlq", "account-messages"):
-        assert beside.on(topic) == alone.on(topic), topic
+        # (per lead: the timer's extra ticks for the shadows change how records of different
+        # leads interleave, which no consumer can rely on)
+        assert beside.by_key(topic) == alone.by_key(topic), topic
     assert beside.tables[LEADS] == alone.tables[LEADS]
-    assert beside.tables[DEADLINES] == alone.tables[DEADLINES]
+    # a lead's timer fires at the earliest deadline of any model (the primary ignores a tick
+    # before its own): never later than the primary's alone
+    for key, raw in alone.tables[DEADLINES].items():
+        assert decode_deadline(beside.tables[DEADLINES][key]) <= decode_deadline(raw)
     assert beside.tables[STATS] == alone.tables[STATS]
     # and each shadow follows the primary's identity: the same ids are retired into the same
     # survivors, and the same ids are erased
@@ -203,3 +214,41 @@ def test_a_shadow_that_fails_is_counted_and_the_primary_goes_on() -> None:
     assert [o.value for o in plans[1].outputs] == [o.value for o in plans[0].outputs]
     assert [f.model for f in plans[1].shadow.failures] == ["broken"]
     assert plans[1].shadow.writes == []
+
+
+D = 24 * H
+SOON_COLD = ModelSet(make_model(min_score=30, name="candidate",
+                                lifecycle={"recycle_after_days": 10}))
+LATE_COLD = ModelSet(make_model(min_score=30, lifecycle={"recycle_after_days": 60}))
+
+
+def test_a_shadow_goes_cold_at_its_own_deadline_as_it_would_once_promoted() -> None:
+    """The shadow recycles an idle MQL after 10 days, the primary after 60: the lead's timer
+    ticks it at day 10 for the shadow (the primary's state and output are those of a run
+    without the shadow), and the shadow's went_cold is the one the candidate makes as primary."""
+    journey = [core_touchpoint("demo_request", event_id="e1", at=0 * H, lead_id="alice"),
+               core_touchpoint("web_visit", event_id="e2", at=1 * H, lead_id="alice",
+                               payload={"url": "/"})]
+    beside = World(LATE_COLD, (SOON_COLD,))
+    alone = World(LATE_COLD)
+    promoted = World(SOON_COLD)
+    for world in (beside, alone, promoted):
+        for message in journey:
+            world.send(message)
+        world.run()
+        world.tick_until(journey[0].occurred_at + (30 * D).total_seconds())
+
+    def cold(records: list[dict[str, object]]) -> list[tuple[object, ...]]:
+        return [(r["transition_id"], r["lead_id"], r["occurred_at"]) for r in records
+                if r["kind"] == "stage_transition" and r["reason"] == "went_cold"]
+
+    assert cold(beside.on("shadow")) == cold(promoted.on("handover"))
+    assert len(cold(promoted.on("handover"))) == 1
+    assert cold(beside.on("handover")) == []
+    assert beside.on("handover") == alone.on("handover")
+    assert beside.tables[LEADS] == alone.tables[LEADS]
+    assert world_stages(beside) == ("mql", "recycled")
+
+
+def world_stages(world: World) -> tuple[str, str]:
+    return world.stages(LEADS)["alice"], world.stages(SHADOW, "candidate")["alice"]
