@@ -179,8 +179,8 @@ def test_every_manifest_validates_against_the_strict_kubernetes_schema(version: 
     """Strict: an unknown or misspelt field is an error, as ``kubectl apply --validate=strict``."""
     docs = _render(DEPLOY)
     kinds = sorted(doc["kind"] for doc in docs)
-    assert kinds == ["ConfigMap", "ConfigMap", "Job", "PodDisruptionBudget", "PodMonitor",
-                     "PrometheusRule", "Service", "StatefulSet"]
+    assert kinds == ["ConfigMap", "ConfigMap", "Deployment", "Job", "PodDisruptionBudget",
+                     "PodMonitor", "PodMonitor", "PrometheusRule", "Service", "StatefulSet"]
     for doc in docs:
         if doc["apiVersion"].startswith("monitoring.coreos.com/"):
             continue  # the Prometheus Operator's CRDs are not in the Kubernetes schemas
@@ -202,7 +202,7 @@ def test_pods_meet_the_restricted_pod_security_standard() -> None:
     """The checks of the "restricted" level (Kubernetes Pod Security Standards) plus a read-only
     root filesystem."""
     pods = _pod_specs(_render(DEPLOY / "k8s"))
-    assert set(pods) == {"StatefulSet", "Job"}
+    assert set(pods) == {"StatefulSet", "Job", "Deployment"}
     for kind, pod in pods.items():
         context = pod["securityContext"]
         assert context["runAsNonRoot"] is True, kind
@@ -282,8 +282,39 @@ def _manifests() -> dict[str, Any]:
         if path.name == "kustomization.yaml":
             continue
         for doc in yaml.safe_load_all(path.read_text()):
-            out[doc["kind"]] = doc
+            if path.name != "connector.yaml":  # the workers' manifests, one of each kind
+                out[doc["kind"]] = doc
     return out
+
+
+def test_the_connector_reads_the_workers_settings_and_its_database_from_a_secret() -> None:
+    deployment, monitor = yaml.safe_load_all((DEPLOY / "k8s" / "connector.yaml").read_text())
+    assert deployment["spec"]["replicas"] == 1  # one per database: it keeps its offsets there
+    assert deployment["spec"]["strategy"]["type"] == "Recreate"
+    pod = deployment["spec"]["template"]
+    container = pod["spec"]["containers"][0]
+    assert container["args"] == ["connector", "--config", "/etc/leadstream/leadstream.yaml"]
+    env = {e["name"]: e for e in container["env"]}
+    secret = env.pop("LEADSTREAM__CONNECTOR__DATABASE")["valueFrom"]["secretKeyRef"]
+    assert secret == {"name": "leadstream-connector", "key": "database"}
+    values = {name: e["value"] for name, e in env.items()}
+    settings = load_settings(DEPLOY / "k8s" / "config" / "leadstream.yaml", serves_web=False,
+                             environ={**values, "LEADSTREAM__WEB__HOST": "0.0.0.0",
+                                      "LEADSTREAM__CONNECTOR__DATABASE": "postgresql://crm@db/crm"})
+    port = next(p for p in container["ports"] if p["name"] == "metrics")
+    assert port["containerPort"] == settings.connector.metrics_port
+    # the workers' Service, PDB and PodMonitor do not select it; its own PodMonitor does, and
+    # labels it as the connector alerts expect
+    labels = pod["metadata"]["labels"]
+    workers = _manifests()
+    for kind in ("Service", "PodDisruptionBudget", "PodMonitor"):
+        selector = workers[kind]["spec"]["selector"]
+        assert not selector.get("matchLabels", selector).items() <= labels.items(), kind
+    assert monitor["spec"]["selector"]["matchLabels"].items() <= labels.items()
+    endpoint = monitor["spec"]["podMetricsEndpoints"][0]
+    assert endpoint["port"] == "metrics"
+    assert {"action": "replace", "targetLabel": "app",
+            "replacement": "leadstream-connector"} in endpoint["relabelings"]
 
 
 def test_statefulset_matches_the_settings_and_endpoints_the_worker_has(tmp_path: Path) -> None:
