@@ -246,7 +246,7 @@ def test_images_are_pinned_to_the_release_and_never_latest() -> None:
         for container in pod["containers"]:
             assert container["image"] == f"leadstream:{version}"
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
-    for service in ("worker", "traffic", "kafka-init"):
+    for service in ("worker", "traffic", "kafka-init", "connector"):
         assert compose["services"][service]["image"] == f"leadstream:{version}"
     assert "latest" not in (ROOT / "docker-compose.yml").read_text()
 
