@@ -95,6 +95,16 @@ def _cmd_broker(args: argparse.Namespace) -> int:
     return 0
 
 
+def _backtest_workers(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if not 0 <= value <= 64:  # (a process per part, numbered in a byte per record)
+        raise argparse.ArgumentTypeError(f"{value} is not between 1 and 64 (0: one per CPU)")
+    return value
+
+
 def _cmd_connector(args: argparse.Namespace) -> int:
     import signal
 
@@ -511,8 +521,9 @@ def build_parser() -> argparse.ArgumentParser:
                           help="a candidate model file; repeat for more")
     backtest.add_argument("--since", help="only messages at or after this event time (ISO 8601)")
     backtest.add_argument("--until", help="only messages before this event time (ISO 8601)")
-    backtest.add_argument("--workers", type=int, default=0,
-                          help="processes (default: one per CPU); the log is split by person")
+    backtest.add_argument("--workers", type=_backtest_workers, default=0,
+                          help="processes, 1 to 64 (default 0: one per CPU); the log is split "
+                               "by person")
     backtest.add_argument("--no-ticks", action="store_true",
                           help="no deadlines in event time (what a worker with ticks off does)")
     backtest.add_argument("--report", help="write the comparison as one HTML file")

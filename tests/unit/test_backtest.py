@@ -140,3 +140,8 @@ def test_a_missing_log_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFi
     assert main(["backtest", "--log", str(tmp_path / "nope.jsonl")]) == 1
     assert "nope.jsonl: cannot open" in capsys.readouterr().err
     assert main(["backtest"]) == 2
+    for bad in ("65", "-1", "two"):
+        with pytest.raises(SystemExit) as stop:
+            main(["backtest", "--log", str(tmp_path / "nope.jsonl"), "--workers", bad])
+        assert stop.value.code == 2
+        assert "--workers" in capsys.readouterr().err
