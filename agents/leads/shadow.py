@@ -4,10 +4,11 @@ Each shadow's state of a lead lives in the ``shadow`` table under ``<model name>
 on the lead's partition, and is written with the primary's in the same batch, so a crash
 replays both from the same offsets. The lead's entry in the deadlines table is the earliest of the
 primary's and its shadows' deadlines: the timer's tick then reaches every model when its own
-deadline is due (a tick before a model's deadline changes nothing of it). Shadow transitions go to the shadow topic in the order the
-primary's go to the handover topic (one kept in the state's outbox after the state, one kept
-nowhere before it). A shadow that fails on a message is logged and counted; the primary's plan
-does not change, and that lead's shadow state is read again from the table.
+deadline is due (a tick before a model's deadline changes nothing of it). Shadow transitions go
+to the shadow topic in the order the primary's go to the handover topic (one kept in the state's
+outbox after the state, one kept nowhere before it). A shadow that fails on a message is logged
+and counted; the primary's plan does not change, and that lead's shadow state is read again from
+the table.
 """
 
 from __future__ import annotations

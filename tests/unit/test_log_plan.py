@@ -105,7 +105,8 @@ def test_the_plan_is_the_plain_reading_of_the_log_in_one_process_or_several(
 def test_a_person_joined_late_by_a_merge_is_in_one_part_from_the_start(tmp_path: Path) -> None:
     path = tmp_path / "log.jsonl"
     lines = [_line("touchpoints", {"lead_id": f"lead-{n}", "type": "web_visit"}) for n in range(60)]
-    lines.append(_line("commands", {"command": "merge", "lead_ids": [f"lead-{n}" for n in range(60)]}))
+    everyone = [f"lead-{n}" for n in range(60)]
+    lines.append(_line("commands", {"command": "merge", "lead_ids": everyone}))
     path.write_text("\n".join(lines))
     for workers in (1, 2):
         plan = LogPlan.of([path], 2, workers=workers)
