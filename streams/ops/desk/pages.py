@@ -85,7 +85,8 @@ def funnel_main(funnel: Mapping[str, Any], report: Mapping[str, Any], sample: Sa
                      title="MQLs and handover events, live", chart_id="live-rates",
                      x_labels=(f"{minutes:.1f} min ago", "now"))
         + bar_chart(sorted(((k, v) for k, v in sample.dlq.items() if v), key=lambda kv: -kv[1]),
-                    title="DLQ records by kind (counts only)", chart_id="dlq")
+                    title="DLQ records by kind, since the workers started "
+                          "(leadstream dlq show lists them)", chart_id="dlq")
         + '</div>')
 
 
