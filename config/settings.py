@@ -299,6 +299,10 @@ class ConnectorSettings(_Section):
     metrics_port: int | None = Field(default=None, ge=1, le=65535,
                                      description="serve Prometheus metrics on web.host at this "
                                      "port (none: no endpoint)")
+    standby_poll_s: float = Field(default=1.0, gt=0, le=600,
+                                  description="a connector started while another writes to the "
+                                  "same database stands by, and checks this often whether it "
+                                  "can take over")
 
 
 class Settings(_Section):

@@ -71,16 +71,22 @@ def describe_url(url: str) -> str:
     return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
 
 
+def sqlite_path(url: str) -> str | None:
+    """The file of a ``sqlite://`` URL (``sqlite:///abs/file.db``, ``sqlite://relative/file.db``);
+    ``None`` for ``sqlite://:memory:`` and any other scheme."""
+    if urlsplit(url).scheme != "sqlite":
+        return None
+    path = url[len("sqlite://"):]
+    return None if path in ("/:memory:", ":memory:") else path
+
+
 def connect(url: str) -> tuple[Connection, Dialect]:
     """``sqlite:///abs/file.db``, ``sqlite://relative/file.db`` (``sqlite://:memory:``) or ``postgresql://…`` (any
     libpq URL). Both in autocommit mode: the store opens every transaction itself."""
     scheme = urlsplit(url).scheme
     if scheme == "sqlite":
-        # sqlite:///abs/file.db, sqlite://relative/file.db, sqlite://:memory:
-        path = url[len("sqlite://"):]
-        if path in ("/:memory:", ":memory:"):
-            path = ":memory:"
-        else:
+        path = sqlite_path(url) or ":memory:"
+        if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False,
                                      timeout=30.0)

@@ -6,6 +6,11 @@ connector reads its position from the database, so a crash anywhere loses and do
 Beside it, rows inserted into ``crm_verdicts`` are sent to ``lead-feedback``; a row is marked
 sent only after Kafka has it (a crash in between sends it again; the worker applies a
 ``feedback_id`` once).
+
+One connector writes to a database at a time (``Store.try_lead``: a PostgreSQL advisory lock, or
+a lock file beside a SQLite file, both released when the process ends however it ends). Another
+one started on the same database stands by until that lock is free, then takes over from the
+offsets in the database: a second replica is a hot standby, never a second writer.
 """
 
 from __future__ import annotations
@@ -62,6 +67,9 @@ class ConnectorMetrics:
         self.next_offset = Gauge("leadstream_connector_next_offset",
                                  "Next handover offset to read, per partition (from the database).",
                                  ["partition"], registry=self.registry)
+        self.active = Gauge("leadstream_connector_active",
+                            "1 while this connector writes to its database, 0 while it stands by "
+                            "(another one holds the database).", registry=self.registry)
         self.lag = Gauge("leadstream_connector_lag",
                          "Handover records on the topic not yet in the database, per partition "
                          "(the partition's high watermark at the last fetch less the next offset).",
@@ -82,6 +90,8 @@ async def run_connector(settings: Settings, store: Store, *, stop: asyncio.Event
     topic = settings.topics.handover
     run = ConnectorRun() if run is None else run
     metrics = ConnectorMetrics() if metrics is None else metrics
+    if not await _take_the_lead(store, stop, metrics, settings.connector.standby_poll_s):
+        return run  # stopped while standing by
     consumer = AIOKafkaConsumer(group_id=settings.connector.group_id, enable_auto_commit=False,
                                 client_id=f"{settings.kafka.client_id}-connector", **options)
     producer = AIOKafkaProducer(acks="all", client_id=f"{settings.kafka.client_id}-connector",
@@ -120,6 +130,28 @@ async def run_connector(settings: Settings, store: Store, *, stop: asyncio.Event
     finally:
         await producer.stop()
         await consumer.stop()
+
+
+async def _take_the_lead(store: Store, stop: asyncio.Event, metrics: ConnectorMetrics,
+                         poll_s: float) -> bool:
+    """Wait until this connector is the one writing to the database; ``False``: stopped first."""
+    waited = False
+    while not stop.is_set():
+        if await asyncio.to_thread(store.try_lead):
+            metrics.active.set(1)
+            if waited:
+                log.info("the other connector let go of the database: this one takes over")
+            return True
+        metrics.active.set(0)
+        if not waited:
+            log.warning("another connector is writing to this database; standing by until it "
+                        "stops (checking every %gs)", poll_s)
+            waited = True
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=poll_s)
+        except TimeoutError:
+            pass
+    return False
 
 
 async def _write(store: Store, consumer: AIOKafkaConsumer,

@@ -9,14 +9,15 @@ a copy on the topic) changes nothing.
 from __future__ import annotations
 
 import base64
+import fcntl
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
-from typing import Any
+from typing import IO, Any
 
-from leadstream.connector.dialects import Connection, Dialect, connect
+from leadstream.connector.dialects import Connection, Dialect, connect, sqlite_path
 from leadstream.connector.events import (
     ConsentEvent,
     EngagementEvent,
@@ -86,18 +87,47 @@ class Verdict:
     bant: dict[str, Any] | None = None
 
 
+#: PostgreSQL advisory lock keys: migrations (per transaction), the active connector (per session)
+_MIGRATING, _ACTIVE = 7152031, 7152032
+
+
 class Store:
-    def __init__(self, connection: Connection, dialect: Dialect) -> None:
+    def __init__(self, connection: Connection, dialect: Dialect,
+                 lock_path: str | None = None) -> None:
         self._connection = connection
         self.dialect = dialect
+        self._lock_path = lock_path
+        self._lock_file: IO[bytes] | None = None
 
     @classmethod
     def open(cls, url: str) -> Store:
         connection, dialect = connect(url)
-        return cls(connection, dialect)
+        path = sqlite_path(url)
+        return cls(connection, dialect, None if path is None else f"{path}.lock")
 
     def close(self) -> None:
-        self._connection.close()
+        self._connection.close()  # (ends the session, and with it PostgreSQL's lock)
+        if self._lock_file is not None:
+            self._lock_file.close()
+            self._lock_file = None
+
+    def try_lead(self) -> bool:
+        """Become the one connector writing to this database, if no other is (a lock held until
+        this store is closed or its process ends, however it ends); ``True`` once held."""
+        if self.dialect.name == "postgresql":
+            cursor = self._connection.cursor()
+            cursor.execute(f"SELECT pg_try_advisory_lock({_ACTIVE})")
+            return bool(cursor.fetchone()[0])
+        if self._lock_path is None or self._lock_file is not None:
+            return True  # in memory: nobody else can open it
+        handle = open(self._lock_path, "ab")  # noqa: SIM115 - held open while it is the lock
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            return False
+        self._lock_file = handle
+        return True
 
     # -- schema ---------------------------------------------------------------------------------
 
@@ -116,7 +146,7 @@ class Store:
             with self._transaction() as cursor:
                 if self.dialect.name == "postgresql":
                     # two connectors starting together: one migrates, the other waits
-                    cursor.execute("SELECT pg_advisory_xact_lock(7152031)")
+                    cursor.execute(f"SELECT pg_advisory_xact_lock({_MIGRATING})")
                 cursor.execute(self.dialect.sql("SELECT 1 FROM schema_migrations WHERE version = ?"),
                                (version,))
                 if cursor.fetchone() is not None:

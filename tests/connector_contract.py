@@ -41,7 +41,27 @@ def store_factory(open_url: Callable[[], str]) -> Iterator[StoreFactory]:
 
 
 class ContractTests:
-    """Subclass with a ``fresh_store`` fixture (:func:`store_factory`)."""
+    """Subclass with a ``fresh_store`` fixture (:func:`store_factory`) and a ``new_database``
+    fixture (a function that returns the URL of a new, empty database, for tests that open it
+    twice)."""
+
+    def test_one_store_at_a_time_writes_to_a_database(
+            self, new_database: Callable[[], str]) -> None:
+        url = new_database()
+        first, second = Store.open(url), Store.open(url)
+        try:
+            first.migrate()
+            assert first.try_lead() and first.try_lead()  # asking again keeps it
+            assert not second.try_lead()
+            first.close()  # (a process that ends, however it ends, closes it)
+            assert second.try_lead()
+            third = Store.open(url)
+            try:
+                assert not third.try_lead()
+            finally:
+                third.close()
+        finally:
+            second.close()
 
     def test_migrations_are_applied_once(self, fresh_store: StoreFactory) -> None:
         store = fresh_store()

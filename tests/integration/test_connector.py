@@ -158,3 +158,48 @@ def test_killed_connector_leaves_the_database_equal_to_the_folded_topic(
         store.close()
     print(f"connector: {total} records, {_KILLS} kills ({mid_stream_kills} mid-stream), "
           f"{sum(stages.values())} leads, per stage {stages}")
+
+
+def _gauge(port: int, name: str) -> float | None:
+    try:
+        samples = scrape(f"http://127.0.0.1:{port}/metrics")
+    except OSError:
+        return None  # not serving yet
+    return samples.get(name, {}).get(frozenset())
+
+
+def test_a_second_connector_stands_by_and_takes_over_from_a_killed_one(
+        deployment: Deployment, postgres: Any) -> None:
+    """Two connectors on one database: the second holds no Kafka client and writes nothing while
+    the first lives; once the first is killed it takes over from the stored offsets."""
+    records = list(handover_records(people=80, total=2400))
+    half = len(records) // 2
+    topic = deployment.topics["handover"]
+    database = postgres.create_database("standby")
+    store = Store.open(database)
+    store.migrate()
+    try:
+        deployment.produce(records[:half], topic=topic)
+        first_port, second_port = _free_port(), _free_port()
+        first = _connector(deployment, database, deployment.base / "first.log", first_port)
+        deployment.wait_for(lambda: _read(store, topic) == half, timeout=60,
+                            what="the first connector writing the first half")
+        second_log = deployment.base / "second.log"
+        second = _connector(deployment, database, second_log, second_port)
+        deployment.wait_for(lambda: _gauge(second_port, "leadstream_connector_active") == 0.0,
+                            timeout=30, what="the second connector standing by")
+        assert "standing by" in second_log.read_text()
+        assert _gauge(first_port, "leadstream_connector_active") == 1.0
+
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=10)
+        deployment.produce(records[half:], topic=topic)
+        deployment.wait_for(lambda: _read(store, topic) == len(records), timeout=60,
+                            what="the second connector taking over and writing the rest")
+        assert _gauge(second_port, "leadstream_connector_active") == 1.0
+        second.send_signal(signal.SIGTERM)
+        assert second.wait(timeout=30) == 0, second_log.read_text()[-3000:]
+        assert "takes over" in second_log.read_text()
+        assert store.snapshot() == snapshot_of(fold([parse_handover(v) for _, v in records]))
+    finally:
+        store.close()

@@ -18,3 +18,7 @@ class TestPostgresStore(ContractTests):
     @pytest.fixture
     def fresh_store(self, postgres: Any) -> Iterator[Callable[[], Store]]:
         yield from store_factory(lambda: postgres.create_database("contract"))
+
+    @pytest.fixture
+    def new_database(self, postgres: Any) -> Callable[[], str]:
+        return lambda: postgres.create_database("lead")
