@@ -289,8 +289,9 @@ def _manifests() -> dict[str, Any]:
 
 def test_the_connector_reads_the_workers_settings_and_its_database_from_a_secret() -> None:
     deployment, monitor = yaml.safe_load_all((DEPLOY / "k8s" / "connector.yaml").read_text())
-    assert deployment["spec"]["replicas"] == 1  # one per database: it keeps its offsets there
-    assert deployment["spec"]["strategy"]["type"] == "Recreate"
+    # one writes and one stands by (a database lock, tests/integration/test_connector.py)
+    assert deployment["spec"]["replicas"] == 2
+    assert deployment["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
     pod = deployment["spec"]["template"]
     container = pod["spec"]["containers"][0]
     assert container["args"] == ["connector", "--config", "/etc/leadstream/leadstream.yaml"]
