@@ -118,10 +118,7 @@ async def run_connector(settings: Settings, store: Store, *, stop: asyncio.Event
             batches = await consumer.getmany(timeout_ms=200,
                                              max_records=settings.connector.batch_max_records)
             if batches:
-                await _write(store, consumer, batches, run, metrics)
-                for tp, records in batches.items():
-                    if records:
-                        positions[tp] = records[-1].offset + 1
+                positions.update(await _write(store, consumer, batches, run, metrics))
             metrics.show_lag(consumer, positions)
             if time.monotonic() >= next_verdicts:
                 await _send_verdicts(store, producer, settings.topics.feedback, run, metrics)
@@ -156,10 +153,11 @@ async def _take_the_lead(store: Store, stop: asyncio.Event, metrics: ConnectorMe
 
 async def _write(store: Store, consumer: AIOKafkaConsumer,
                  batches: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]],
-                 run: ConnectorRun, metrics: ConnectorMetrics) -> None:
+                 run: ConnectorRun, metrics: ConnectorMetrics) -> dict[TopicPartition, int]:
+    """Store the batch and its next offsets in one transaction; return those offsets."""
     events: list[HandoverEvent] = []
     rejects: list[Reject] = []
-    offsets: dict[tuple[str, int], int] = {}
+    next_offsets: dict[TopicPartition, int] = {}
     for tp, records in batches.items():
         for record in records:
             try:
@@ -170,21 +168,22 @@ async def _write(store: Store, consumer: AIOKafkaConsumer,
                 log.warning("handover record %s[%d]@%d not stored: %s", tp.topic, tp.partition,
                             record.offset, exc.kind)
         if records:
-            offsets[(tp.topic, tp.partition)] = records[-1].offset + 1
+            next_offsets[tp] = records[-1].offset + 1
     started = time.monotonic()
-    await asyncio.to_thread(store.apply, events, offsets=offsets, rejects=rejects)
+    await asyncio.to_thread(store.apply, events, rejects=rejects,
+                            offsets={(tp.topic, tp.partition): o for tp, o in next_offsets.items()})
     metrics.batch_seconds.observe(time.monotonic() - started)
     run.records += sum(len(r) for r in batches.values())
     run.rejected += len(rejects)
     metrics.records.labels(outcome="stored").inc(len(events))
     metrics.records.labels(outcome="rejected").inc(len(rejects))
-    for (_, partition), next_offset in offsets.items():
-        metrics.next_offset.labels(partition=str(partition)).set(next_offset)
+    for tp, next_offset in next_offsets.items():
+        metrics.next_offset.labels(partition=str(tp.partition)).set(next_offset)
     try:
-        await consumer.commit({TopicPartition(t, p): OffsetAndMetadata(o, "")
-                               for (t, p), o in offsets.items()})
+        await consumer.commit({tp: OffsetAndMetadata(o, "") for tp, o in next_offsets.items()})
     except KafkaError as exc:  # the database holds the position; this only feeds lag metrics
         log.debug("offset commit to Kafka failed (%s); the database has them", exc)
+    return next_offsets
 
 
 def verdict_record(verdict: Verdict) -> bytes:
