@@ -14,7 +14,7 @@ from leadstream.core.messages import Erase, Message, MergeRequest
 from leadstream.core.model import ModelSet
 from leadstream.streams.encoding.codecs import decode_state, shadow_key
 from leadstream.streams.services.deadlines import decode_deadline
-from tests.factories import core_link, core_touchpoint, make_model
+from tests.factories import T0, core_link, core_touchpoint, make_model
 from tests.lead_world import TOPICS, World
 
 H = timedelta(hours=1)
@@ -37,7 +37,9 @@ _cookies = st.sampled_from(["c1", "c2"])
 
 @st.composite
 def _journey(draw: st.DrawFn) -> list[Message]:
-    """Touchpoints of three people and two cookies, links, merges and an erasure, in any order."""
+    """Touchpoints of three people and two cookies, links, merges and an erasure, in any order,
+    on one clock (commands at T0 + their offset, as the touchpoints: a command dated 1970 made the
+    timer tick an MQL's SLA every 48 hours from then on)."""
     out: list[Message] = []
     for i in range(draw(st.integers(3, 14))):
         at = draw(st.integers(0, 400)) * H
@@ -53,9 +55,9 @@ def _journey(draw: st.DrawFn) -> list[Message]:
             a, b = draw(st.lists(_people, min_size=2, max_size=2, unique=True))
             out.append(MergeRequest(merge_id=event, lead_id=a, other=b,
                                     survivor=draw(st.sampled_from([None, a, b])),
-                                    at=at.total_seconds()))
+                                    at=(T0 + at).timestamp()))
         elif kind == "erase":
-            out.append(Erase(erase_id=event, lead_id=draw(_people), at=at.total_seconds()))
+            out.append(Erase(erase_id=event, lead_id=draw(_people), at=(T0 + at).timestamp()))
         else:
             type_, payload = {"visit": ("web_visit", {"url": "/"}),
                               "pricing": ("web_visit", {"url": "/pricing"}),
