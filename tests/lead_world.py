@@ -36,6 +36,10 @@ class Record:
 _VARIES = ("rejected_at", "value_b64")
 
 
+def _comparable(value: bytes) -> dict[str, object]:
+    return {k: v for k, v in orjson.loads(value).items() if k not in _VARIES}
+
+
 class World:
     """The lead tables as dicts, a queue of lead-messages records, and every record produced."""
 
@@ -110,8 +114,7 @@ class World:
 
     def on(self, topic: str) -> list[dict[str, object]]:
         """The records produced to ``topic`` (without a DLQ record's wall-clock time)."""
-        return [{k: v for k, v in orjson.loads(value).items() if k not in _VARIES}
-                for t, _, value in self.produced if t == topic]
+        return [_comparable(value) for t, _, value in self.produced if t == topic]
 
     def by_key(self, topic: str) -> dict[bytes | None, list[dict[str, object]]]:
         """:meth:`on` per record key, each key's records in the order produced (the order a
@@ -119,8 +122,7 @@ class World:
         out: dict[bytes | None, list[dict[str, object]]] = {}
         for t, key, value in self.produced:
             if t == topic:
-                out.setdefault(key, []).append(
-                    {k: v for k, v in orjson.loads(value).items() if k not in _VARIES})
+                out.setdefault(key, []).append(_comparable(value))
         return out
 
     def stages(self, table: str = LEADS, name: str = "test") -> dict[str, str]:

@@ -54,10 +54,17 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _samples(port: int, name: str) -> dict[frozenset[tuple[str, str]], float]:
+    """The connector's samples of ``name`` by label set (none while it does not serve yet)."""
+    try:
+        return scrape(f"http://127.0.0.1:{port}/metrics").get(name, {})
+    except OSError:
+        return {}
+
+
 def _lag(port: int) -> dict[str, float]:
-    samples = scrape(f"http://127.0.0.1:{port}/metrics")
     return {dict(labels)["partition"]: value
-            for labels, value in samples.get("leadstream_connector_lag", {}).items()}
+            for labels, value in _samples(port, "leadstream_connector_lag").items()}
 
 
 def _read(store: Store, topic: str) -> int:
@@ -161,11 +168,7 @@ def test_killed_connector_leaves_the_database_equal_to_the_folded_topic(
 
 
 def _gauge(port: int, name: str) -> float | None:
-    try:
-        samples = scrape(f"http://127.0.0.1:{port}/metrics")
-    except OSError:
-        return None  # not serving yet
-    return samples.get(name, {}).get(frozenset())
+    return _samples(port, name).get(frozenset())
 
 
 def test_a_second_connector_stands_by_and_takes_over_from_a_killed_one(

@@ -20,14 +20,19 @@ pytestmark = pytest.mark.integration
 EXAMPLES = Path(__file__).parents[2] / "examples"
 
 
-def test_the_aiokafka_producer_example_delivers_and_the_lead_is_scored(
-        deployment: Deployment) -> None:
-    worker = deployment.start_worker()
-    sent = subprocess.run(
-        [sys.executable, str(EXAMPLES / "produce_aiokafka.py"), "--bootstrap",
+def _send_examples(deployment: Deployment, producer: str) -> subprocess.CompletedProcess[str]:
+    """Run one producer example over the example touchpoints, as its docstring says to."""
+    return subprocess.run(
+        [sys.executable, str(EXAMPLES / producer), "--bootstrap",
          deployment.broker.bootstrap_servers, "--topic", deployment.topics["touchpoints"],
          str(EXAMPLES / "touchpoints.ndjson")],
         capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_the_aiokafka_producer_example_delivers_and_the_lead_is_scored(
+        deployment: Deployment) -> None:
+    worker = deployment.start_worker()
+    sent = _send_examples(deployment, "produce_aiokafka.py")
     assert sent.returncode == 0, sent.stderr
     assert "sent 3 of 3 touchpoints" in sent.stdout
     deployment.wait_for(lambda: counter_total(deployment.metrics(worker),
@@ -39,11 +44,7 @@ def test_the_aiokafka_producer_example_delivers_and_the_lead_is_scored(
     assert lead["stage"] == "mql" and lead["touchpoints"] == 3  # the anonymous visit counts
     assert [h["to"] for h in lead["history"]] == ["mgl", "mql"]
 
-    again = subprocess.run(
-        [sys.executable, str(EXAMPLES / "produce_confluent.py"), "--bootstrap",
-         deployment.broker.bootstrap_servers, "--topic", deployment.topics["touchpoints"],
-         str(EXAMPLES / "touchpoints.ndjson")],
-        capture_output=True, text=True, timeout=120, check=False)
+    again = _send_examples(deployment, "produce_confluent.py")
     assert again.returncode == 0, again.stderr
     assert "sent 3 of 3 touchpoints" in again.stdout
     deployment.wait_for(lambda: counter_total(deployment.metrics(worker),
