@@ -154,23 +154,27 @@ def _plan_share(paths: list[Path], share: int, shares: int) -> _Share:
                   named_times)
 
 
-def _share_child(connection: Any, paths: list[Path], share: int, shares: int) -> None:
-    try:
-        connection.send(("ok", _plan_share(paths, share, shares)))
-    except _Unreadable as exc:
-        connection.send(("unreadable", exc))
-    except BaseException as exc:
-        connection.send(("error", f"{type(exc).__name__}: {exc}"))
-    finally:
-        connection.close()
-
-
 def _in_processes(paths: list[Path], workers: int) -> list[_Share]:
+    answers = _forked(_plan_share, [(paths, share, workers) for share in range(workers)])
+    failed = [payload for status, payload in answers if status == "raised"]
+    for payload in failed:
+        if not isinstance(payload, _Unreadable):
+            raise RuntimeError(f"a planning process failed: {_failure(payload)}")
+    if failed:  # the line one process reading them all would have stopped at
+        raise min(failed, key=lambda exc: exc.position)
+    return [payload for _, payload in answers]
+
+
+def _forked(target: Callable[..., Any], calls: list[tuple[Any, ...]], *,
+            waiting: Callable[[], None] | None = None) -> list[tuple[str, Any]]:
+    """``target(*args)`` for each of ``calls``, each in a forked process; their answers in order,
+    ``("ok", result)`` or ``("raised", exception)`` (its text if it cannot be pickled).
+    ``waiting`` is called every 0.25 s while an answer is awaited."""
     context = multiprocessing.get_context("fork")
     pipes, processes = [], []
-    for share in range(workers):
+    for args in calls:
         receive, send = context.Pipe(duplex=False)
-        process = context.Process(target=_share_child, args=(send, paths, share, workers))
+        process = context.Process(target=_answer, args=(send, target, args))
         process.start()
         send.close()
         pipes.append(receive)
@@ -178,17 +182,30 @@ def _in_processes(paths: list[Path], workers: int) -> list[_Share]:
     answers = []
     try:
         for receive in pipes:
+            while waiting is not None and not receive.poll(0.25):
+                waiting()
             answers.append(receive.recv())
     finally:
         for process in processes:
             process.join()
-    for status, payload in answers:
-        if status == "error":
-            raise RuntimeError(f"a planning process failed: {payload}")
-    unreadable = [payload for status, payload in answers if status == "unreadable"]
-    if unreadable:  # the line one process reading them all would have stopped at
-        raise min(unreadable, key=lambda exc: exc.position)
-    return [payload for _, payload in answers]
+    return answers
+
+
+def _answer(connection: Any, target: Callable[..., Any], args: tuple[Any, ...]) -> None:
+    gc.disable()  # for good: the process ends once its answer is sent (see no_cyclic_gc)
+    try:
+        connection.send(("ok", target(*args)))
+    except BaseException as exc:  # the parent decides what it means
+        try:
+            connection.send(("raised", exc))
+        except Exception:  # (nothing is sent when it cannot be pickled)
+            connection.send(("raised", _failure(exc)))
+    finally:
+        connection.close()
+
+
+def _failure(raised: BaseException | str) -> str:
+    return raised if isinstance(raised, str) else f"{type(raised).__name__}: {raised}"
 
 
 def _later(clock: float, named: float) -> float:
@@ -273,16 +290,6 @@ def replay_part(paths: list[Path], plan: LogPlan | None, part: int,
                             records, replay.applied, replay.outside_window)
 
 
-def _child(connection: Any, *args: Any) -> None:
-    gc.disable()  # for good: the process ends once its outcomes are sent (see no_cyclic_gc)
-    try:
-        connection.send(("ok", replay_part(*args)))
-    except BaseException as exc:  # reported to the parent, which fails with it
-        connection.send(("error", f"{type(exc).__name__}: {exc}"))
-    finally:
-        connection.close()
-
-
 def replay_log(paths: Iterable[Path | str], model_sets: list[ModelSet], hygiene: HygieneSettings,
                max_message_bytes: int, *, workers: int = 1, ticks: bool = True,
                since: float | None = None, until: float | None = None,
@@ -300,31 +307,17 @@ def replay_log(paths: Iterable[Path | str], model_sets: list[ModelSet], hygiene:
         on_progress(0, 0)  # (the first pass: how many records there are is not known yet)
     plan = LogPlan.of(paths, workers, workers=workers)
     total = len(plan.parts)
-    context = multiprocessing.get_context("fork")
-    progress = context.Value("q", 0)
-    pipes, processes = [], []
-    for part in range(workers):
-        receive, send = context.Pipe(duplex=False)
-        process = context.Process(target=_child, args=(send, paths, plan, part, model_sets,
-                                                       options, progress))
-        process.start()
-        send.close()
-        pipes.append(receive)
-        processes.append(process)
+    progress = multiprocessing.get_context("fork").Value("q", 0)
     with no_cyclic_gc():  # (unpickling the outcomes: as in replay_part)
+        answers = _forked(
+            replay_part, [(paths, plan, part, model_sets, options, progress)
+                          for part in range(workers)],
+            waiting=None if on_progress is None else lambda: on_progress(progress.value, total))
         results: list[ReplayResult] = []
-        try:
-            for receive in pipes:
-                while not receive.poll(0.25):
-                    if on_progress is not None:
-                        on_progress(progress.value, total)
-                status, payload = receive.recv()
-                if status != "ok":
-                    raise RuntimeError(f"a replay process failed: {payload}")
-                results.append(payload)
-        finally:
-            for process in processes:
-                process.join()
+        for status, payload in answers:
+            if status != "ok":
+                raise RuntimeError(f"a replay process failed: {_failure(payload)}")
+            results.append(payload)
         if on_progress is not None:
             on_progress(total, total)
         merged = results[0]

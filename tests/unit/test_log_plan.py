@@ -159,3 +159,26 @@ def test_progress_is_told_before_the_first_pass_and_up_to_every_record(
         partition.terminal_progress(done, total)
     assert terminal.text.startswith("  reading the log to split it by person\n")
     assert terminal.text.endswith(f"\r  replaying [{'#' * 30}] 300/300 records\n")
+
+
+def test_a_process_that_fails_fails_the_backtest_with_its_error(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from leadstream.backtest import partition
+    from leadstream.config.model_loader import DEFAULT_MODEL_PATH, load_model
+    from leadstream.config.settings import HygieneSettings
+    from leadstream.core.model import ModelSet
+
+    path = tmp_path / "log.jsonl"
+    _random_log(path, 6, records=50)
+    models = [ModelSet.of(load_model(DEFAULT_MODEL_PATH))]
+
+    def boom(*_: object, **__: object) -> None:
+        raise ValueError("boom")
+
+    # (the forked processes inherit the patches)
+    monkeypatch.setattr(partition.Replay, "feed", boom)
+    with pytest.raises(RuntimeError, match="a replay process failed: ValueError: boom"):
+        partition.replay_log([path], models, HygieneSettings(), 65536, workers=2)
+    monkeypatch.setattr(partition, "identities", boom)
+    with pytest.raises(RuntimeError, match="a planning process failed: ValueError: boom"):
+        partition.LogPlan.of([path], 2, workers=2)
